@@ -94,6 +94,7 @@ def open_photo(source: str | os.PathLike[str] | bytes, draft_size: tuple[int, in
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(fp)
+            img.info["original_size"] = img.size  # before any draft downscale
             if draft_size is not None and img.format == "JPEG":
                 img.draft(draft_mode, draft_size)
             img.load()

@@ -1,0 +1,1 @@
+"""The batch command line (photo-organizer) that the Makefile drives."""

@@ -1,0 +1,175 @@
+"""Grouping photos whose perceptual hashes are close and whose capture times are near.
+
+Input is plain arrays (capture seconds, uint64 hashes); output is lists of indices. Distances are
+computed with numpy on packed 64-bit hashes (``np.bitwise_count`` of the XOR), never pair by pair
+in Python, and matches are joined with union-find, so the groups depend only on the data — not on
+file order, worker timing or which pair was seen first.
+
+Chaining guard. Union-find alone joins A~B and B~C even when A and C differ a lot, so a slow pan
+or a long series of small changes can collapse into one huge "burst". Every component whose
+diameter (largest pairwise distance) exceeds ``max_diameter`` (default 2 × threshold) is split by
+leader clustering in time order: the earliest unassigned photo leads a new group and takes every
+unassigned member within ``threshold`` bits and ``time_window`` seconds of it. Each resulting group
+therefore has a photo that all of its members are close to, which bounds its diameter by
+2 × threshold and its time span by the window, and the split is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+#: Rows per block in the all-pairs (no time window) comparison: a 512 × N uint8 matrix.
+BLOCK_ROWS = 512
+
+
+class UnionFind:
+    """Disjoint sets over 0..n-1 with path halving and union by size."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = np.arange(n, dtype=np.int64)
+        self.size = np.ones(n, dtype=np.int64)
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = int(parent[x])
+        return x
+
+    def union_pairs(self, a: np.ndarray, b: np.ndarray) -> None:
+        for x, y in zip(a.tolist(), b.tolist(), strict=True):
+            rx, ry = self.find(x), self.find(y)
+            if rx == ry:
+                continue
+            if self.size[rx] < self.size[ry]:
+                rx, ry = ry, rx
+            self.parent[ry] = rx
+            self.size[rx] += self.size[ry]
+
+    def components(self) -> dict[int, list[int]]:
+        roots: dict[int, list[int]] = {}
+        for i in range(len(self.parent)):
+            roots.setdefault(self.find(i), []).append(i)
+        return roots
+
+
+def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Bit differences between packed uint64 hashes (broadcasting)."""
+    return np.bitwise_count(np.bitwise_xor(a, b))
+
+
+def windowed_pairs(times: np.ndarray, hashes: np.ndarray, threshold: int, window: float,
+                   progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Matching pairs (i < j, indices into the time-sorted arrays) within ``window`` seconds.
+
+    Compares each photo with its k-th successor for k = 1, 2, … as one vectorized step per k; the
+    set of photos still having a successor inside the window only shrinks, so the total work is the
+    number of pairs inside the window, not n².
+    """
+    n = len(times)
+    found_a: list[np.ndarray] = []
+    found_b: list[np.ndarray] = []
+    active = np.arange(n - 1, dtype=np.int64)
+    k = 1
+    while active.size:
+        partner = active + k
+        in_range = partner < n
+        active, partner = active[in_range], partner[in_range]
+        in_window = (times[partner] - times[active]) <= window
+        active, partner = active[in_window], partner[in_window]
+        if not active.size:
+            break
+        close = hamming(hashes[active], hashes[partner]) <= threshold
+        if close.any():
+            found_a.append(active[close])
+            found_b.append(partner[close])
+        if progress:
+            progress(k)
+        k += 1
+    if not found_a:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    return np.concatenate(found_a), np.concatenate(found_b)
+
+
+def all_pairs(hashes: np.ndarray, threshold: int,
+              progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Matching pairs (i < j) over every pair, block by block so memory stays bounded."""
+    n = len(hashes)
+    found_a: list[np.ndarray] = []
+    found_b: list[np.ndarray] = []
+    for start in range(0, n, BLOCK_ROWS):
+        stop = min(n, start + BLOCK_ROWS)
+        rows = hashes[start:stop, None]
+        cols = hashes[start + 1:]
+        dist = hamming(rows, cols[None, :])  # (rows, n-start-1) uint8
+        r, c = np.nonzero(dist <= threshold)
+        j = c + start + 1
+        i = r + start
+        keep = j > i
+        if keep.any():
+            found_a.append(i[keep])
+            found_b.append(j[keep])
+        if progress:
+            progress(stop - start)
+    if not found_a:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    return np.concatenate(found_a), np.concatenate(found_b)
+
+
+def _diameter(hashes: np.ndarray) -> int:
+    return int(hamming(hashes[:, None], hashes[None, :]).max()) if len(hashes) > 1 else 0
+
+
+def _leader_split(members: list[int], times: np.ndarray, hashes: np.ndarray, threshold: int,
+                  window: float) -> list[list[int]]:
+    remaining = list(members)  # already in time order
+    groups: list[list[int]] = []
+    while remaining:
+        leader = remaining[0]
+        idx = np.asarray(remaining)
+        close = hamming(hashes[idx], hashes[leader]) <= threshold
+        if window > 0:
+            close &= (times[idx] - times[leader]) <= window
+        groups.append(idx[close].tolist())
+        remaining = idx[~close].tolist()
+    return groups
+
+
+def group_indices(times: np.ndarray, hashes: np.ndarray, threshold: int, window: float,
+                  min_size: int = 2, max_diameter: int | None = None,
+                  progress: Callable[[int], None] | None = None) -> list[list[int]]:
+    """Group photos; inputs must be sorted by (time, id). Returns index lists in time order.
+
+    ``window`` <= 0 means visual similarity only (every pair compared).
+    """
+    n = len(hashes)
+    if n < 2:
+        return []
+    hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
+    times = np.ascontiguousarray(times, dtype=np.float64)
+    if window > 0:
+        a, b = windowed_pairs(times, hashes, threshold, window, progress)
+    else:
+        a, b = all_pairs(hashes, threshold, progress)
+    if not a.size:
+        return []
+    # Union-find only over photos that matched something: singletons never form a group.
+    touched = np.unique(np.concatenate([a, b]))
+    local = np.searchsorted(touched, np.stack([a, b]))
+    uf = UnionFind(len(touched))
+    uf.union_pairs(local[0], local[1])
+    limit = max_diameter if max_diameter is not None else 2 * threshold
+    groups: list[list[int]] = []
+    for comp in uf.components().values():
+        members = sorted(int(touched[i]) for i in comp)
+        if len(members) > 2 and _diameter(hashes[members]) > limit:
+            groups.extend(_leader_split(members, times, hashes, threshold, window))
+        else:
+            groups.append(members)
+    groups = [g for g in groups if len(g) >= min_size]
+    groups.sort(key=lambda g: g[0])
+    return groups

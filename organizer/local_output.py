@@ -1,0 +1,127 @@
+"""Local-folder action: copy each group into OUTPUT/group_NNNN/ with its best shot marked.
+
+Copies, never moves: the source tree is only ever read. Each copy goes to a temporary name and is
+renamed into place, so an interrupted run never leaves a half-copied photo that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from .atomic import fsync_dir, write_json_atomic
+from .models import GroupResult, PhotoRef
+
+log = logging.getLogger(__name__)
+
+BEST_PREFIX = "BEST_"
+METADATA = "metadata.json"
+
+
+class OutputError(Exception):
+    """The output folder cannot be used (inside the source, not writable…)."""
+
+
+def check_output(output: Path, source: Path | None) -> Path:
+    """Fail early, with one clear line, on an output folder we must not or cannot write to."""
+    output = output.expanduser().resolve()
+    if source is not None:
+        src = source.resolve()
+        if output == src or src in output.parents:
+            raise OutputError(f"output folder {output} is inside the source folder {src}; "
+                              "choose an output outside the photos being organized")
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        probe = output / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(f"output folder {output} is not writable: {exc.strerror or exc}") from exc
+    return output
+
+
+def _unique_names(photos: list[PhotoRef], best_id: str) -> dict[str, str]:
+    """File names inside the group folder: original names, best marked, clashes numbered."""
+    names: dict[str, str] = {}
+    used: set[str] = {METADATA}
+    for ref in photos:
+        name = (BEST_PREFIX if ref.id == best_id else "") + ref.name
+        stem, suffix = os.path.splitext(name)
+        candidate, n = name, 2
+        while candidate.lower() in used:
+            candidate = f"{stem}_{n}{suffix}"
+            n += 1
+        used.add(candidate.lower())
+        names[ref.id] = candidate
+    return names
+
+
+class LocalOutput:
+    """Writes group folders under ``output``; a dry run writes nothing."""
+
+    kind = "local-copy"
+
+    def __init__(self, output: Path, dry_run: bool = False) -> None:
+        self.output = output
+        self.dry_run = dry_run
+
+    def describe(self) -> dict[str, Any]:
+        return {"output": str(self.output)}
+
+    def apply(self, group: GroupResult, refs: dict[str, PhotoRef]) -> dict[str, Any]:
+        folder = self.output / f"group_{group.index:04d}"
+        members = [refs[p["id"]] for p in group.photos]
+        names = _unique_names(members, group.best)
+        if self.dry_run:
+            return {"folder": str(folder), "files": names, "dry_run": True}
+        self._clear_stale(folder, group.id)
+        folder.mkdir(parents=True, exist_ok=True)
+        for ref in members:
+            self._copy(Path(ref.path or ""), folder / names[ref.id])
+        meta = {"group_id": group.id, "best": group.best, "files": names,
+                "photos": [{k: v for k, v in p.items() if k != "path"} | {"source": p.get("path")}
+                           for p in group.photos]}
+        write_json_atomic(folder / METADATA, meta)
+        return {"folder": str(folder), "files": names}
+
+    @staticmethod
+    def _copy(src: Path, dest: Path) -> None:
+        try:
+            sst = src.stat()
+            dst = dest.stat()
+            if dst.st_size == sst.st_size and int(dst.st_mtime) == int(sst.st_mtime):
+                return  # already copied by an earlier, interrupted run
+        except FileNotFoundError:
+            pass
+        tmp = dest.with_name(f".{dest.name}.partial")
+        shutil.copy2(src, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+        fsync_dir(dest.parent)
+
+    @staticmethod
+    def _clear_stale(folder: Path, group_id: str) -> None:
+        """A folder left by an earlier run with different groups: remove only the copies we made."""
+        meta_path = folder / METADATA
+        if not meta_path.exists():
+            return
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            return
+        if meta.get("group_id") == group_id:
+            return
+        for name in (meta.get("files") or {}).values():
+            target = folder / str(name)
+            if target.parent == folder and target.is_file():
+                target.unlink()
+        meta_path.unlink()
+        log.info("Replaced %s left by an earlier run with different groups", folder.name)
+
+    def finish(self, report: dict[str, Any]) -> None:
+        pass

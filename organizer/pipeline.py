@@ -1,0 +1,290 @@
+"""One organize pass, top to bottom: discover → hash → group → score → act → report.
+
+Batch and service both call :func:`run_pass`; they differ only in how they start it, how they show
+progress and how they ask it to stop. The resume state is saved at the edges of each step and
+nothing flows back up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from .capture_time import iso
+from .grouping import group_indices
+from .hashing import HASH_ALGORITHM, HASH_SIZE, default_processes
+from .imaging import UnreadablePhoto
+from .models import GroupResult, PhotoRef
+from .progress import PassInterrupted, Progress, StopToken
+from .sources import Source
+from .state import HashEntry, ProcessingState, StateLoadError
+
+log = logging.getLogger(__name__)
+
+#: Default Hamming-distance threshold on 64-bit dhash (see README "Choosing the threshold").
+DEFAULT_THRESHOLD = 10
+DEFAULT_TIME_WINDOW = 300.0
+REPORT_VERSION = 1
+
+
+class Actions(Protocol):
+    kind: str
+
+    def describe(self) -> dict[str, Any]: ...
+    def apply(self, group: GroupResult, refs: dict[str, PhotoRef]) -> dict[str, Any]: ...
+    def finish(self, report: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class PassSettings:
+    threshold: int = DEFAULT_THRESHOLD
+    time_window: float = DEFAULT_TIME_WINDOW
+    min_group_size: int = 2
+    limit: int | None = None
+    dry_run: bool = False
+    processes: int = field(default_factory=default_processes)
+    resume: bool = False
+    force_fresh: bool = False
+    keep_state_on_success: bool = False  # Immich scopes keep their incremental index
+
+    def grouping_params(self) -> dict[str, Any]:
+        """Everything that changes which groups a pass finds (resume compatibility key)."""
+        return {"threshold": self.threshold, "time_window": self.time_window,
+                "min_group_size": self.min_group_size, "limit": self.limit,
+                "hash": f"{HASH_ALGORITHM}-{HASH_SIZE}", "chain_guard": "leader-2t"}
+
+
+@dataclass
+class PassResult:
+    report: dict[str, Any]
+    resumed: bool
+    groups_done_now: int
+    groups_skipped: int
+
+
+def group_id(member_ids: list[str]) -> str:
+    """Stable id of a group: derived from its members only, never from its position."""
+    digest = hashlib.sha1("\n".join(sorted(member_ids)).encode()).hexdigest()
+    return f"g{digest[:16]}"
+
+
+def open_state(path: Path, params: dict[str, Any], settings: PassSettings, progress: Progress) -> tuple[
+        ProcessingState, bool]:
+    """Load or create the state as the resume specification says; returns (state, resuming)."""
+    state = ProcessingState(path, params)
+    if settings.force_fresh or not path.exists():
+        if settings.resume and not path.exists():
+            progress.message(f"No saved state at {path}; starting fresh.")
+        return state, False
+    try:
+        old_params = state.load()
+    except StateLoadError as exc:
+        log.warning("Could not load the state file %s: %s. Starting fresh.", path, exc)
+        progress.message(f"Warning: could not load state file ({exc}); starting fresh.")
+        return ProcessingState(path, params), False
+    if old_params != params:
+        changed = sorted(k for k in set(old_params) | set(params) if old_params.get(k) != params.get(k))
+        if settings.resume:
+            progress.message("Warning: Parameters have changed since last run! (" + ", ".join(changed) + ")")
+            progress.message("Starting fresh to avoid inconsistencies... (cached hashes are kept)")
+        state.params = params
+        state.forget_run()
+        return state, False
+    if not settings.resume:
+        if state.completed or state.extra.get("run"):
+            progress.message(f"Found an unfinished run in {path}; starting a new run "
+                             "(use --resume to continue it). Cached hashes are kept.")
+        state.forget_run()
+        return state, False
+    return state, True
+
+
+def run_pass(source: Source, actions: Actions, settings: PassSettings, state_path: Path,
+             progress: Progress, stop: StopToken | None = None,
+             extra_params: dict[str, Any] | None = None) -> PassResult:
+    """Run one organize pass. Raises PassInterrupted (state saved) when ``stop`` is set."""
+    stop = stop or StopToken()
+    params = source.describe() | actions.describe() | settings.grouping_params() | (extra_params or {})
+    state, resuming = open_state(state_path, params, settings, progress)
+    state.enabled = not settings.dry_run
+    if resuming:
+        progress.message("=" * 60)
+        progress.message("RESUMING FROM PREVIOUS RUN")
+        progress.message("=" * 60)
+        progress.message(state.progress_summary())
+        progress.message("=" * 60)
+    started = time.time()
+    try:
+        report = _run(source, actions, settings, state, progress, stop)
+    except PassInterrupted:
+        state.save()
+        raise
+    except BaseException:
+        # Unexpected error or KeyboardInterrupt: keep everything done so far.
+        try:
+            state.save()
+        except Exception:  # pragma: no cover - the original error matters more
+            log.exception("Could not save the state after an error")
+        raise
+    report["duration_seconds"] = round(time.time() - started, 3)
+    if settings.dry_run:
+        pass
+    elif settings.keep_state_on_success:
+        state.forget_run()
+        state.save()
+    else:
+        state.cleanup()
+    done_now = sum(1 for g in report["groups"] if not g.get("_resumed"))
+    for g in report["groups"]:
+        g.pop("_resumed", None)
+    return PassResult(report=report, resumed=resuming, groups_done_now=done_now,
+                      groups_skipped=len(report["groups"]) - done_now)
+
+
+def _check_stop(stop: StopToken) -> None:
+    if stop.is_set():
+        raise PassInterrupted(stop.reason or "stop requested")
+
+
+def _run(source: Source, actions: Actions, settings: PassSettings, state: ProcessingState,
+         progress: Progress, stop: StopToken) -> dict[str, Any]:
+    # 1. Discover ---------------------------------------------------------------------------
+    refs, other_files = source.discover(progress)
+    if settings.limit is not None:
+        refs = refs[: settings.limit]
+    progress.message(f"Found {len(refs)} photos")
+    state.set_counters(photos_total=len(refs))
+    _check_stop(stop)
+
+    # 2-3. Capture time + hash (cached by id + fingerprint) --------------------------------------
+    hashed: dict[str, HashEntry] = {}
+    skipped: dict[str, str] = {}
+    todo: list[PhotoRef] = []
+    for ref in refs:
+        entry = state.hashes.get(ref.id)
+        if entry is not None and entry[0] == ref.fingerprint:
+            hashed[ref.id] = entry
+            continue
+        old_skip = state.skipped.get(ref.id)
+        if old_skip is not None and old_skip[0] == ref.fingerprint:
+            skipped[ref.id] = old_skip[1]
+            continue
+        todo.append(ref)
+    progress.message(f"Computing hashes for {len(refs)} photos...")
+    if hashed or skipped:
+        progress.message(f"Using cached hash for {len(hashed) + len(skipped)} photos...")
+    if todo:
+        progress.message(f"Processing {len(todo)} new photos...")
+        todo_fp = {r.id: r.fingerprint for r in todo}
+        bar = progress.bar("hash", len(todo))
+        try:
+            for photo_id, out in source.hash_photos(todo, settings.processes, stop.is_set):
+                if isinstance(out, str):
+                    skipped[photo_id] = out
+                    state.record_skip(photo_id, todo_fp.get(photo_id, ""), out)
+                    log.warning("Skipping %s: %s", photo_id, out)
+                else:
+                    entry = (out.fingerprint, out.hash, out.taken_at, out.taken_source, out.tz_offset,
+                             out.width, out.height)
+                    hashed[photo_id] = entry
+                    state.record_hash(photo_id, entry)
+                bar.update(1)
+        finally:
+            bar.close()
+        _check_stop(stop)
+        state.save()  # compact: the hash stage is a natural checkpoint
+
+    # 4. Group -------------------------------------------------------------------------------
+    usable = [r for r in refs if r.id in hashed]
+    usable.sort(key=lambda r: (hashed[r.id][2], r.id))
+    times = np.fromiter((hashed[r.id][2] for r in usable), dtype=np.float64, count=len(usable))
+    hashes = np.fromiter((hashed[r.id][1] for r in usable), dtype=np.uint64, count=len(usable))
+    bar = progress.bar("group", len(usable))
+    index_groups = group_indices(times, hashes, settings.threshold, settings.time_window,
+                                 min_size=settings.min_group_size)
+    bar.update(len(usable))
+    bar.close()
+    state.set_counters(groups_total=len(index_groups))
+    state.flush()
+    progress.message(f"Found {len(index_groups)} groups of similar photos")
+
+    # 5-6. Score and act, group by group ----------------------------------------------------
+    refs_by_id = {r.id: r for r in refs}
+    groups_out: list[dict[str, Any]] = []
+    scorer = None
+    total = len(index_groups)
+    bar = progress.bar("organize", total, unit="group")
+    try:
+        for n, members in enumerate(index_groups, start=1):
+            member_refs = [usable[i] for i in members]
+            gid = group_id([r.id for r in member_refs])
+            done = state.completed.get(gid)
+            if done is not None and done.get("index") == n:
+                progress.message(f"Skipping group {n}/{total} (already completed)")
+                groups_out.append(dict(done, _resumed=True))
+                bar.update(1)
+                continue
+            _check_stop(stop)
+            progress.message(f"Processing group {n}/{total} ({len(member_refs)} photos)...")
+            if scorer is None:
+                from .scoring import Scorer
+
+                scorer = Scorer()
+            result = _score_group(gid, n, member_refs, hashed, source, scorer)
+            result.actions = actions.apply(result, refs_by_id)
+            entry = result.to_dict()
+            state.complete_group(gid, entry)
+            groups_out.append(entry)
+            bar.update(1)
+    finally:
+        bar.close()
+
+    report = {
+        "version": REPORT_VERSION,
+        "settings": {k: v for k, v in (source.describe() | actions.describe() | asdict(settings)).items()
+                     if k not in ("resume", "force_fresh", "processes", "keep_state_on_success")},
+        "summary": {"photos": len(refs), "hashed": len(hashed), "skipped": len(skipped),
+                    "groups": len(groups_out),
+                    "photos_in_groups": sum(len(g["photos"]) for g in groups_out),
+                    "other_files_skipped": other_files},
+        "groups": groups_out,
+        "skipped": [{"id": k, "reason": skipped[k]} for k in sorted(skipped)],
+    }
+    actions.finish(report)
+    return report
+
+
+def _score_group(gid: str, index: int, members: list[PhotoRef], hashed: dict[str, HashEntry],
+                 source: Source, scorer: Any) -> GroupResult:
+    from .scoring import ScoreInput
+
+    inputs = []
+    for ref in members:
+        entry = hashed[ref.id]
+        try:
+            image = source.load_for_scoring(ref)
+        except UnreadablePhoto as exc:
+            log.warning("Cannot score %s: %s", ref.id, exc)
+            image = None
+        inputs.append(ScoreInput(id=ref.id, image=image, width=entry[5], height=entry[6], file_size=ref.size))
+    scored = scorer.score_group(inputs)
+    best = max(scored, key=lambda s: (s.score, _neg_id(s.id))).id
+    photos = []
+    for ref, s in zip(members, scored, strict=True):
+        entry = hashed[ref.id]
+        photos.append({"id": ref.id, "path": ref.path, "name": ref.name, "taken_at": iso(entry[2], entry[4]),
+                       "taken_source": entry[3], "hash": f"{entry[1]:016x}", "width": entry[5],
+                       "height": entry[6], "size": ref.size, "score": round(s.score, 6), "score_parts": s.parts,
+                       "best": ref.id == best} | ({"asset": ref.extra["asset"]} if "asset" in ref.extra else {}))
+    return GroupResult(id=gid, index=index, best=best, photos=photos)
+
+
+def _neg_id(photo_id: str) -> tuple[int, ...]:
+    """Tie-break helper: among equal scores the smallest id wins, deterministically."""
+    return tuple(-ord(c) for c in photo_id)
