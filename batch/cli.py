@@ -161,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         from batch import commands
 
         return commands.run_subcommand(argv[0], argv[1:])
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)  # progress lines reach logs and pipes promptly
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
