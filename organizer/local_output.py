@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +66,11 @@ class LocalOutput:
 
     kind = "local-copy"
 
-    def __init__(self, output: Path, dry_run: bool = False) -> None:
+    def __init__(self, output: Path, dry_run: bool = False,
+                 fetch: Callable[[PhotoRef, Path], None] | None = None) -> None:
         self.output = output
         self.dry_run = dry_run
+        self.fetch = fetch  # Immich downloads: stream an original to a path instead of copying
 
     def describe(self) -> dict[str, Any]:
         return {"output": str(self.output)}
@@ -81,7 +84,12 @@ class LocalOutput:
         self._clear_stale(folder, group.id)
         folder.mkdir(parents=True, exist_ok=True)
         for ref in members:
-            self._copy(Path(ref.path or ""), folder / names[ref.id])
+            if self.fetch is not None:
+                dest = folder / names[ref.id]
+                if not dest.exists():  # originals never change under the same asset id + checksum
+                    self.fetch(ref, dest)
+            else:
+                self._copy(Path(ref.path or ""), folder / names[ref.id])
         meta = {"group_id": group.id, "best": group.best, "files": names,
                 "photos": [{k: v for k, v in p.items() if k != "path"} | {"source": p.get("path")}
                            for p in group.photos]}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 DEFAULT_THRESHOLD = 10
 DEFAULT_TIME_WINDOW = 300.0
 REPORT_VERSION = 1
+#: Skip reasons starting with this are transient (e.g. a thumbnail not generated yet).
+TRANSIENT_PREFIX = "retry: "
 
 
 class Actions(Protocol):
@@ -107,12 +110,20 @@ def open_state(path: Path, params: dict[str, Any], settings: PassSettings, progr
 
 def run_pass(source: Source, actions: Actions, settings: PassSettings, state_path: Path,
              progress: Progress, stop: StopToken | None = None,
-             extra_params: dict[str, Any] | None = None) -> PassResult:
-    """Run one organize pass. Raises PassInterrupted (state saved) when ``stop`` is set."""
+             extra_params: dict[str, Any] | None = None,
+             prepare: Callable[[ProcessingState], None] | None = None,
+             on_success: Callable[[ProcessingState], None] | None = None) -> PassResult:
+    """Run one organize pass. Raises PassInterrupted (state saved) when ``stop`` is set.
+
+    ``prepare`` runs once the state is open (a source with its own index reads it there);
+    ``on_success`` runs before the final save of a pass whose state outlives it.
+    """
     stop = stop or StopToken()
     params = source.describe() | actions.describe() | settings.grouping_params() | (extra_params or {})
     state, resuming = open_state(state_path, params, settings, progress)
     state.enabled = not settings.dry_run
+    if prepare:
+        prepare(state)
     if resuming:
         progress.message("=" * 60)
         progress.message("RESUMING FROM PREVIOUS RUN")
@@ -136,6 +147,8 @@ def run_pass(source: Source, actions: Actions, settings: PassSettings, state_pat
     if settings.dry_run:
         pass
     elif settings.keep_state_on_success:
+        if on_success:
+            on_success(state)
         state.forget_run()
         state.save()
     else:
@@ -187,8 +200,11 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
             for photo_id, out in source.hash_photos(todo, settings.processes, stop.is_set):
                 if isinstance(out, str):
                     skipped[photo_id] = out
-                    state.record_skip(photo_id, todo_fp.get(photo_id, ""), out)
-                    log.warning("Skipping %s: %s", photo_id, out)
+                    if out.startswith(TRANSIENT_PREFIX):
+                        log.info("Not yet: %s: %s", photo_id, out)  # not cached: retried next pass
+                    else:
+                        state.record_skip(photo_id, todo_fp.get(photo_id, ""), out)
+                        log.warning("Skipping %s: %s", photo_id, out)
                 else:
                     entry = (out.fingerprint, out.hash, out.taken_at, out.taken_source, out.tz_offset,
                              out.width, out.height)
@@ -230,6 +246,13 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                 groups_out.append(dict(done, _resumed=True))
                 bar.update(1)
                 continue
+            previous = getattr(actions, "previous", None)
+            prior = previous(gid, member_refs) if previous else None
+            if prior is not None:
+                progress.message(f"Group {n}/{total} unchanged since the last pass")
+                groups_out.append(dict(prior, index=n, _resumed=True))
+                bar.update(1)
+                continue
             _check_stop(stop)
             progress.message(f"Processing group {n}/{total} ({len(member_refs)} photos)...")
             if scorer is None:
@@ -239,6 +262,9 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
             result = _score_group(gid, n, member_refs, hashed, source, scorer)
             result.actions = actions.apply(result, refs_by_id)
             entry = result.to_dict()
+            remember = getattr(actions, "remember", None)
+            if remember:
+                remember(gid, entry)
             state.complete_group(gid, entry)
             groups_out.append(entry)
             bar.update(1)

@@ -103,6 +103,7 @@ class ProcessingState:
         self._pending_skipped: dict[str, tuple[str, str]] = {}
         self._pending_completed: dict[str, dict[str, Any]] = {}
         self._dirty = False
+        self._dirty_extra: set[str] = set()
         self._snapshot_bytes = 0
         self._delta_bytes = 0
         self._needs_compact = True
@@ -184,6 +185,11 @@ class ProcessingState:
 
     def set_extra(self, key: str, value: Any) -> None:
         self.extra[key] = value
+        self.touch_extra(key)
+
+    def touch_extra(self, key: str) -> None:
+        """``extra[key]`` was changed in place: include it in the next save."""
+        self._dirty_extra.add(key)
         self._dirty = True
 
     # ---------------------------------------------------------------- saving
@@ -218,7 +224,8 @@ class ProcessingState:
         now = time.time()
         record = _frame({"kind": "delta", "saved_at": now, "hashes": self._pending_hashes,
                          "skipped": self._pending_skipped, "completed": self._pending_completed,
-                         "counters": self.counters, "extra": self.extra})
+                         "counters": self.counters,
+                         "extra": {k: self.extra[k] for k in self._dirty_extra if k in self.extra}})
         with open(self.path, "r+b") as fh:
             fh.seek(0, os.SEEK_END)
             end = fh.tell()
@@ -239,6 +246,7 @@ class ProcessingState:
         self._pending_skipped = {}
         self._pending_completed = {}
         self._dirty = False
+        self._dirty_extra = set()
 
     def cleanup(self) -> None:
         """Remove the state file (the run completed)."""

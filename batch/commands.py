@@ -1,0 +1,108 @@
+"""Sub-commands of photo-organizer other than a pass: undo, install-webhook."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .cli import EXIT_ERROR, EXIT_USAGE, _setup_logging
+
+
+def run_subcommand(name: str, argv: list[str]) -> int:
+    if name == "undo":
+        return undo(argv)
+    if name == "install-webhook":
+        return install_webhook(argv)
+    return EXIT_USAGE
+
+
+def _client_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--immich-url", default=os.environ.get("IMMICH_URL"))
+    p.add_argument("--immich-api-key", default=None, help="prefer $IMMICH_API_KEY")
+    p.add_argument("--state-dir", type=Path, default=Path(os.environ.get("STATE_DIR", "state")))
+    p.add_argument("--verbose", "-v", action="store_true")
+
+
+def _client(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from immich_client import ImmichClient
+
+    key = args.immich_api_key or os.environ.get("IMMICH_API_KEY", "")
+    if not args.immich_url or not key:
+        raise SystemExit("error: set IMMICH_URL and IMMICH_API_KEY (or --immich-url/--immich-api-key)")
+    return ImmichClient(args.immich_url, key)
+
+
+def undo(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="photo-organizer undo",
+                                description="Revert exactly the Immich changes one run made (default: the last).")
+    p.add_argument("run", nargs="?", help="run id (see the journal folder STATE_DIR/journal)")
+    p.add_argument("--last", action="store_true", help="the most recent run that is not undone yet (default)")
+    p.add_argument("--dry-run", action="store_true", help="show what would be reverted")
+    p.add_argument("--list", action="store_true", help="list recorded runs")
+    _client_args(p)
+    args = p.parse_args(argv)
+    _setup_logging(args.verbose)
+    from immich_client import ImmichError
+    from organizer.journal import list_runs, operations
+    from organizer.locks import ScopeBusy
+    from organizer.undo import UndoError, undo_run
+
+    if args.list:
+        for path in list_runs(args.state_dir):
+            ops = operations(path)
+            state = "undone" if any(o.get("undone") for o in ops) else "active"
+            print(f"{path.stem}\t{len(ops)} writes\t{state}")
+        return 0
+    if args.run and args.last:
+        p.error("give a run id or --last, not both")
+    try:
+        summary = undo_run(_client(args), args.state_dir, args.run, dry_run=args.dry_run)
+    except (UndoError, ScopeBusy, ImmichError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if summary.get("already_undone"):
+        print(f"{summary['journal']}: already undone; nothing to do.")
+        return 0
+    verb = "Would revert" if args.dry_run else "Reverted"
+    print(f"{verb} {len(summary['reverted'])} changes from {summary['journal']}")
+    for item in summary["reverted"]:
+        print("  " + json.dumps(item))
+    for note in summary.get("left_alone", []):
+        print("  left alone: " + note)
+    return 0
+
+
+def install_webhook(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="photo-organizer install-webhook",
+                                description="Create or update the Immich workflow that calls the service's webhook.")
+    p.add_argument("--public-url", default=os.environ.get("WEBHOOK_PUBLIC_URL"),
+                   help="URL Immich can reach the service at, e.g. http://photo-organizer:8080/webhook/immich")
+    p.add_argument("--secret", default=os.environ.get("WEBHOOK_SECRET"))
+    p.add_argument("--header-name", default=os.environ.get("WEBHOOK_HEADER", "X-Webhook-Secret"))
+    _client_args(p)
+    args = p.parse_args(argv)
+    _setup_logging(args.verbose)
+    if not args.public_url or not args.secret:
+        print("error: set WEBHOOK_PUBLIC_URL and WEBHOOK_SECRET (or --public-url/--secret)", file=sys.stderr)
+        return EXIT_USAGE
+    from immich_client import ImmichError
+    from organizer.settings import ImmichSettings
+
+    try:
+        from service.install_webhook import install_webhook as do_install
+    except ImportError as exc:  # pragma: no cover - service package ships with the product
+        print(f"error: service package unavailable: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    settings = ImmichSettings.from_env()
+    settings.url = args.immich_url or settings.url
+    settings.api_key = args.immich_api_key or settings.api_key
+    try:
+        result = do_install(settings, args.public_url, args.secret, args.header_name)
+    except ImmichError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(json.dumps(result, indent=2))
+    return 0

@@ -1,0 +1,101 @@
+"""`photo-organizer --source-type immich …`: one pass over an Immich library or album."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from immich_client import ImmichError
+from organizer.atomic import write_json_atomic
+from organizer.locks import ScopeBusy
+from organizer.progress import PassInterrupted, StopToken, TqdmProgress
+from organizer.settings import ActionFlags, ImmichSettings
+
+from .cli import EXIT_ERROR, EXIT_USAGE, _print_summary, _resume_command, _Signals
+
+
+def settings_from_args(args: argparse.Namespace) -> ImmichSettings:
+    settings = ImmichSettings.from_env()
+    settings.url = args.immich_url or settings.url
+    settings.api_key = args.immich_api_key or settings.api_key
+    if args.state_dir:
+        settings.state_dir = args.state_dir
+    settings.threshold = args.threshold
+    settings.time_window = args.time_window
+    settings.min_group_size = args.min_group_size
+    chosen = ActionFlags(tag=args.tag_only, albums=args.create_albums, favorite_best=args.mark_best_favorite,
+                         archive_non_best=args.archive_non_best, stack=args.stack,
+                         album_prefix=args.album_prefix, tag_parent=args.tag_parent)
+    if chosen.any():
+        settings.actions = chosen
+    elif args.output is not None:
+        settings.actions = ActionFlags(album_prefix=args.album_prefix, tag_parent=args.tag_parent)  # download only
+    return settings
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> int:
+    from organizer.immich_pass import run_immich_pass, state_path_for
+
+    settings = settings_from_args(args)
+    if not settings.url:
+        print("error: set the Immich server with --immich-url or IMMICH_URL", file=sys.stderr)
+        return EXIT_USAGE
+    if not settings.api_key:
+        print("error: set the API key with IMMICH_API_KEY (or --immich-api-key)", file=sys.stderr)
+        return EXIT_USAGE
+    stop = StopToken()
+    signals = _Signals(stop)
+    signals.install()
+    progress = TqdmProgress(enabled=False if args.no_progress else None)
+    started = time.time()
+    if args.dry_run:
+        progress.message("Dry run: nothing is written to Immich; only the report is produced.")
+    progress.message(f"Actions: {settings.actions.signature()}")
+    state_file = args.state_file
+    try:
+        result = run_immich_pass(settings, args.immich_album, dry_run=args.dry_run, resume=args.resume,
+                                 stop=stop, progress=progress, download_dir=args.output,
+                                 state_file=state_file, force_fresh=args.force_fresh,
+                                 full=getattr(args, "full", False))
+    except (PassInterrupted, KeyboardInterrupt):
+        where = state_file or state_path_for(settings, None).parent
+        print(f"\nInterrupted. State saved in: {where}", file=sys.stderr)
+        print(f"Resume with: {_resume_command(argv, Path(where)) if state_file else _resume_hint(argv)}",
+              file=sys.stderr)
+        return signals.exit_code()
+    except ScopeBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except ImmichError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print(f"Progress is saved; resume with: {_resume_hint(argv)}", file=sys.stderr)
+        return EXIT_ERROR
+    report = result.report
+    if args.report:
+        report_path = args.report
+    elif args.output:
+        report_path = args.output / "reports" / "latest.json"
+    else:
+        report_path = Path(settings.state_dir) / "reports" / f"{report['scope']['key']}-latest.json"
+    write_json_atomic(report_path, report)
+    _print_summary(report, report_path, time.time() - started)
+    journal = report["scope"].get("journal")
+    if journal and not args.dry_run:
+        print(f"Undo these changes with: photo-organizer undo --last   (journal {journal})")
+    return 0
+
+
+def _resume_hint(argv: list[str]) -> str:
+    args = [a for a in argv if a not in ("--force-fresh",)]
+    if "--resume" not in args:
+        args.append("--resume")
+    import shlex
+
+    return shlex.join(["photo-organizer", *args])
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get("STATE_DIR", "state"))

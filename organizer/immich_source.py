@@ -1,0 +1,176 @@
+"""Immich as a photo source: list assets of a scope, hash their small thumbnails, load previews.
+
+Only Immich's own small thumbnail (~250 px WebP, ~11 KB) is downloaded to hash, never the
+original; the ~1440 px preview is fetched only for photos that ended up in a group, to score faces.
+The scope's index of known assets (id → checksum, capture time, hash) lives in the per-scope state,
+so an incremental pass asks only for assets updated since the last one (``updatedAfter``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from immich_client import ImmichClient, ImmichError, ImmichNotFound
+
+from .hashing import hash_bytes
+from .imaging import UnreadablePhoto
+from .models import HashResult, PhotoRef
+from .progress import Progress
+
+log = logging.getLogger(__name__)
+
+#: Overlap of the incremental cursor: updatedAt is set by the server a moment after our own writes
+#: and clocks drift; re-reading one minute costs a few rows and never misses an upload.
+CURSOR_OVERLAP = timedelta(minutes=1)
+#: A skip reason with this prefix is transient (thumbnail not generated yet): not cached, retried.
+from .pipeline import TRANSIENT_PREFIX as RETRY  # noqa: E402
+
+USABLE_VISIBILITY = {"timeline", "archive"}
+
+
+def asset_snapshot(asset: Any) -> dict[str, Any]:
+    """What an asset looked like when listed: kept in the report, the journal and for undo."""
+    stack = getattr(asset, "stack", None)
+    return {
+        "is_favorite": bool(asset.is_favorite),
+        "visibility": asset.visibility,
+        "stack_id": stack.id if stack else None,
+        "stack_primary": stack.primary_asset_id if stack else None,
+        "tags": sorted(t.value for t in (getattr(asset, "tags", None) or [])),
+    }
+
+
+def _capture(asset: Any) -> tuple[float, str, str | None]:
+    dto = getattr(asset, "date_time_original", None)
+    if isinstance(dto, datetime):
+        return dto.timestamp(), "immich:dateTimeOriginal", getattr(asset, "time_zone", None)
+    local = getattr(asset, "local_date_time", None)
+    if isinstance(local, datetime):
+        # localDateTime is wall-clock time labelled UTC: the same convention as local mode.
+        return local.replace(tzinfo=UTC).timestamp(), "immich:localDateTime", None
+    created = asset.file_created_at
+    return created.timestamp(), "immich:fileCreatedAt", None
+
+
+class ImmichSource:
+    """One scope on one Immich server: the whole library, or one album."""
+
+    kind = "immich"
+
+    def __init__(self, client: ImmichClient, scope_album_id: str | None, index: dict[str, dict[str, Any]],
+                 cursor: str | None, our_stacks: set[str], concurrency: int = 8, full: bool = False) -> None:
+        self.client = client
+        self.album_id = scope_album_id
+        self.index = index  # asset id -> {"name","fp","taken_at","taken_source","tz","size","snap"}
+        self.cursor = cursor
+        self.new_cursor: str | None = cursor
+        self.our_stacks = our_stacks
+        self.concurrency = concurrency
+        self.full = full or cursor is None
+        self.listed = 0
+        self.skipped_foreign_stack: list[str] = []
+
+    def describe(self) -> dict[str, Any]:
+        return {"source_type": "immich", "source": self.client.base_url, "scope": self.album_id or "library"}
+
+    # ------------------------------------------------------------------ discover
+    def discover(self, progress: Progress) -> tuple[list[PhotoRef], dict[str, int]]:
+        bar = progress.bar("discover", None, unit="asset")
+        other: dict[str, int] = {}
+        updated_after = None
+        if not self.full and self.cursor:
+            updated_after = datetime.fromisoformat(self.cursor) - CURSOR_OVERLAP
+        else:
+            self.index = {}
+        high = datetime.fromisoformat(self.cursor) if self.cursor else None
+        for asset in self.client.assets.search(album_id=self.album_id, updated_after=updated_after,
+                                               with_exif=True, with_stacked=True,
+                                               with_deleted=updated_after is not None):
+            self.listed += 1
+            bar.update(1)
+            if high is None or asset.updated_at > high:
+                high = asset.updated_at
+            reason = None
+            if asset.type != "IMAGE":
+                reason = asset.type.lower()
+            elif asset.is_trashed:
+                reason = "trashed"
+            elif asset.visibility not in USABLE_VISIBILITY:
+                reason = f"visibility {asset.visibility}"
+            if reason:
+                other[reason] = other.get(reason, 0) + 1
+                self.index.pop(asset.id, None)
+                continue
+            taken_at, taken_source, tz = _capture(asset)
+            self.index[asset.id] = {"name": asset.original_file_name, "fp": asset.checksum or asset.id,
+                                    "taken_at": taken_at, "taken_source": taken_source, "tz": tz,
+                                    "size": int(getattr(asset, "file_size", 0) or 0),
+                                    "snap": asset_snapshot(asset)}
+        bar.close()
+        self.new_cursor = high.isoformat() if high else self.cursor
+        refs: list[PhotoRef] = []
+        for asset_id, info in sorted(self.index.items()):
+            stack_id = info["snap"].get("stack_id")
+            if stack_id and stack_id not in self.our_stacks:
+                other["in a stack made outside photo-organizer"] = other.get(
+                    "in a stack made outside photo-organizer", 0) + 1
+                continue
+            refs.append(PhotoRef(id=asset_id, name=info["name"], fingerprint=info["fp"], size=info["size"],
+                                 taken_at=info["taken_at"], taken_source=info["taken_source"],
+                                 tz_offset=info.get("tz"), extra={"asset": info["snap"]}))
+        return refs, other
+
+    # ------------------------------------------------------------------ hash
+    def _hash_one(self, ref: PhotoRef) -> tuple[str, HashResult | str]:
+        try:
+            data = self.client.assets.thumbnail(ref.id, size="thumbnail")
+        except ImmichNotFound:
+            return ref.id, RETRY + "thumbnail not ready yet"
+        except ImmichError as exc:
+            return ref.id, RETRY + f"thumbnail download failed: {exc}"
+        try:
+            h, width, height = hash_bytes(data)
+        except UnreadablePhoto as exc:
+            return ref.id, f"thumbnail unreadable: {exc}"
+        assert ref.taken_at is not None
+        return ref.id, HashResult(ref.id, ref.fingerprint, h, ref.taken_at, ref.taken_source, width, height,
+                                  ref.tz_offset)
+
+    def hash_photos(self, refs: list[PhotoRef], processes: int,
+                    should_stop: Callable[[], bool]) -> Iterator[tuple[str, HashResult | str]]:
+        """Download thumbnails with a bounded pool; at most ``concurrency`` requests in flight."""
+        pending = iter(refs)
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="thumb") as pool:
+            running: set[Future[tuple[str, HashResult | str]]] = set()
+            for ref in pending:
+                running.add(pool.submit(self._hash_one, ref))
+                if len(running) >= self.concurrency * 2:
+                    break
+            while running:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    yield fut.result()
+                if should_stop():
+                    for fut in running:
+                        fut.cancel()
+                    return
+                for ref in pending:
+                    running.add(pool.submit(self._hash_one, ref))
+                    if len(running) >= self.concurrency * 2:
+                        break
+
+    # ------------------------------------------------------------------ score
+    def load_for_scoring(self, ref: PhotoRef) -> np.ndarray:
+        from .scoring import load_image_for_scoring
+
+        try:
+            data = self.client.assets.thumbnail(ref.id, size="preview")
+        except ImmichError as exc:
+            raise UnreadablePhoto(f"preview download failed: {exc}") from exc
+        return load_image_for_scoring(data)

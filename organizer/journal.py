@@ -1,0 +1,99 @@
+"""The action journal: every Immich write is recorded before it is sent, so it can be undone.
+
+One JSON-lines file per run. Each write appends an ``intent`` line (what will change and what the
+assets looked like before) and, once the server answered, a ``done`` line with what it returned
+(e.g. the id of a created album). Undo replays the journal backwards and reverts exactly the
+changes that are marked done — and, for an intent without a done line (a crash between request and
+answer), checks the server before reverting anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+
+class ActionJournal:
+    def __init__(self, path: Path, run_id: str, scope: str) -> None:
+        self.path = Path(path)
+        self.run_id = run_id
+        self.scope = scope
+        self._seq = 0
+        if self.path.exists():
+            for entry in read_entries(self.path):
+                self._seq = max(self._seq, int(entry.get("seq", 0)))
+
+    def _header(self) -> None:
+        # Created on the first write only: a pass that changes nothing leaves no journal behind.
+        if not self.path.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._append({"seq": 0, "kind": "run", "run_id": self.run_id, "scope": self.scope,
+                          "started": time.time()})
+
+    def _append(self, obj: dict[str, Any]) -> None:
+        line = (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        with open(self.path, "ab") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def intent(self, op: str, **data: Any) -> int:
+        self._header()
+        self._seq += 1
+        self._append({"seq": self._seq, "kind": "intent", "op": op, "ts": time.time(), **data})
+        return self._seq
+
+    def done(self, seq: int, **result: Any) -> None:
+        self._append({"seq": seq, "kind": "done", "ts": time.time(), **result})
+
+
+def read_entries(path: Path) -> list[dict[str, Any]]:
+    """All complete lines of a journal; a line torn by a crash is ignored."""
+    entries = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                continue
+    return entries
+
+
+def operations(path: Path) -> list[dict[str, Any]]:
+    """Intents merged with their results, in the order they were made."""
+    ops: dict[int, dict[str, Any]] = {}
+    for e in read_entries(path):
+        if e.get("kind") == "intent":
+            ops[int(e["seq"])] = dict(e, status="intent")
+        elif e.get("kind") == "done" and int(e.get("seq", -1)) in ops:
+            merged = ops[int(e["seq"])]
+            merged.update({k: v for k, v in e.items() if k not in ("kind", "seq", "ts")})
+            merged["status"] = "done"
+        elif e.get("kind") == "undone":
+            for op in ops.values():
+                op["undone"] = True
+    return [ops[k] for k in sorted(ops)]
+
+
+def journal_dir(state_dir: Path) -> Path:
+    return Path(state_dir) / "journal"
+
+
+def list_runs(state_dir: Path) -> list[Path]:
+    folder = journal_dir(state_dir)
+    if not folder.exists():
+        return []
+    return sorted(folder.glob("*.jsonl"), key=lambda p: p.name)
+
+
+def mark_undone(path: Path) -> None:
+    with open(path, "ab") as fh:
+        fh.write((json.dumps({"kind": "undone", "ts": time.time()}) + "\n").encode())
+        fh.flush()
+        os.fsync(fh.fileno())
