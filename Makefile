@@ -12,7 +12,12 @@ export
 RESUME_FLAG := $(if $(filter 1 true yes,$(RESUME)),--resume,)
 DRY_FLAG := $(if $(filter 1 true yes,$(DRY_RUN)),--dry-run,)
 
-.PHONY: help setup models demo test lint bench organize-local clean
+.PHONY: help setup models demo test lint bench organize-local clean organize tag-only create-albums \
+	stack favorite-best archive-non-best download undo serve install-webhook
+
+# Immich passes: the whole library, or one album with ALBUM="Vacation 2024".
+ALBUM_FLAG = $(if $(ALBUM),--immich-album "$(ALBUM)",)
+IMMICH = $(ORGANIZER) --source-type immich $(ALBUM_FLAG) $(RESUME_FLAG) $(DRY_FLAG)
 
 help:
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -34,6 +39,31 @@ demo: setup ## organize the bundled demo library into ./demo-output
 organize-local: setup ## SOURCE=… OUTPUT=… [RESUME=1] [DRY_RUN=1]
 	@test -n "$(SOURCE)" -a -n "$(OUTPUT)" || { echo "usage: make organize-local SOURCE=dir OUTPUT=dir [RESUME=1] [DRY_RUN=1]"; exit 2; }
 	$(ORGANIZER) -s "$(SOURCE)" -o "$(OUTPUT)" $(RESUME_FLAG) $(DRY_FLAG)
+
+organize: setup ## Immich pass with the actions from .env (default: tag + stack) [ALBUM=…] [RESUME=1] [DRY_RUN=1]
+	$(IMMICH)
+
+tag-only: setup ## Immich: tag groups (photo-organizer/group-…, /best, /non-best) [ALBUM=…]
+	$(IMMICH) --tag-only
+
+create-albums: setup ## Immich: one album per group [ALBUM=…]
+	$(IMMICH) --create-albums
+
+stack: setup ## Immich: stack each group, best shot on top [ALBUM=…]
+	$(IMMICH) --stack
+
+favorite-best: setup ## Immich: favourite each group's best shot [ALBUM=…]
+	$(IMMICH) --mark-best-favorite
+
+archive-non-best: setup ## Immich: archive the other shots of each group [ALBUM=…]
+	$(IMMICH) --archive-non-best
+
+download: setup ## Immich: download each group's originals into DEST=dir [ALBUM=…]
+	@test -n "$(DEST)" || { echo "usage: make download DEST=dir [ALBUM=…]"; exit 2; }
+	$(IMMICH) -o "$(DEST)"
+
+undo: setup ## Immich: revert the last run's changes (RUN=id for another run)
+	$(ORGANIZER) undo $(if $(RUN),$(RUN),--last)
 
 test: setup ## run the whole test suite
 	$(BIN)/ruff check .
