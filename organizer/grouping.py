@@ -24,35 +24,26 @@ import numpy as np
 BLOCK_ROWS = 512
 
 
-class UnionFind:
-    """Disjoint sets over 0..n-1 with path halving and union by size."""
+def union_find(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Vectorized union-find: the root (smallest member index) of every element 0..n-1.
 
-    def __init__(self, n: int) -> None:
-        self.parent = np.arange(n, dtype=np.int64)
-        self.size = np.ones(n, dtype=np.int64)
-
-    def find(self, x: int) -> int:
-        parent = self.parent
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = int(parent[x])
-        return x
-
-    def union_pairs(self, a: np.ndarray, b: np.ndarray) -> None:
-        for x, y in zip(a.tolist(), b.tolist(), strict=True):
-            rx, ry = self.find(x), self.find(y)
-            if rx == ry:
-                continue
-            if self.size[rx] < self.size[ry]:
-                rx, ry = ry, rx
-            self.parent[ry] = rx
-            self.size[rx] += self.size[ry]
-
-    def components(self) -> dict[int, list[int]]:
-        roots: dict[int, list[int]] = {}
-        for i in range(len(self.parent)):
-            roots.setdefault(self.find(i), []).append(i)
-        return roots
+    Each round hooks the larger root of every matching pair under the smaller one
+    (``np.minimum.at``), then compresses paths by pointer jumping; rounds repeat until no pair
+    spans two sets. The result depends only on the set of pairs, never on their order.
+    """
+    parent = np.arange(n, dtype=np.int64)
+    while True:
+        ra, rb = parent[a], parent[b]
+        lo, hi = np.minimum(ra, rb), np.maximum(ra, rb)
+        spans = lo != hi
+        if not spans.any():
+            return parent
+        np.minimum.at(parent, hi[spans], lo[spans])
+        while True:
+            jumped = parent[parent]
+            if np.array_equal(jumped, parent):
+                break
+            parent = jumped
 
 
 def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -160,12 +151,14 @@ def group_indices(times: np.ndarray, hashes: np.ndarray, threshold: int, window:
     # Union-find only over photos that matched something: singletons never form a group.
     touched = np.unique(np.concatenate([a, b]))
     local = np.searchsorted(touched, np.stack([a, b]))
-    uf = UnionFind(len(touched))
-    uf.union_pairs(local[0], local[1])
+    roots = union_find(len(touched), local[0], local[1])
+    order = np.argsort(roots, kind="stable")
+    cuts = np.flatnonzero(np.diff(roots[order])) + 1
+    components = [touched[part] for part in np.split(order, cuts)]
     limit = max_diameter if max_diameter is not None else 2 * threshold
     groups: list[list[int]] = []
-    for comp in uf.components().values():
-        members = sorted(int(touched[i]) for i in comp)
+    for comp in components:
+        members = sorted(comp.tolist())
         if len(members) > 2 and _diameter(hashes[members]) > limit:
             groups.extend(_leader_split(members, times, hashes, threshold, window))
         else:
