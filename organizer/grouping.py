@@ -16,7 +16,9 @@ therefore has a photo that all of its members are close to, which bounds its dia
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -85,26 +87,34 @@ def windowed_pairs(times: np.ndarray, hashes: np.ndarray, threshold: int, window
     return np.concatenate(found_a), np.concatenate(found_b)
 
 
-def all_pairs(hashes: np.ndarray, threshold: int,
-              progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Matching pairs (i < j) over every pair, block by block so memory stays bounded."""
+def _block_pairs(hashes: np.ndarray, start: int, threshold: int) -> tuple[np.ndarray, np.ndarray]:
+    stop = min(len(hashes), start + BLOCK_ROWS)
+    dist = hamming(hashes[start:stop, None], hashes[None, start + 1:])  # (rows, n-start-1) uint8
+    r, c = np.nonzero(dist <= threshold)
+    i, j = r + start, c + start + 1
+    keep = j > i
+    return i[keep], j[keep]
+
+
+def all_pairs(hashes: np.ndarray, threshold: int, progress: Callable[[int], None] | None = None,
+              workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Matching pairs (i < j) over every pair, block by block so memory stays bounded.
+
+    numpy releases the GIL inside the XOR / popcount / compare kernels, so blocks run on a thread
+    pool across cores without copying the hashes into other processes.
+    """
     n = len(hashes)
+    starts = range(0, n, BLOCK_ROWS)
+    workers = workers or min(8, os.cpu_count() or 1)
     found_a: list[np.ndarray] = []
     found_b: list[np.ndarray] = []
-    for start in range(0, n, BLOCK_ROWS):
-        stop = min(n, start + BLOCK_ROWS)
-        rows = hashes[start:stop, None]
-        cols = hashes[start + 1:]
-        dist = hamming(rows, cols[None, :])  # (rows, n-start-1) uint8
-        r, c = np.nonzero(dist <= threshold)
-        j = c + start + 1
-        i = r + start
-        keep = j > i
-        if keep.any():
-            found_a.append(i[keep])
-            found_b.append(j[keep])
-        if progress:
-            progress(stop - start)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for a, b in pool.map(lambda s: _block_pairs(hashes, s, threshold), starts):
+            if a.size:
+                found_a.append(a)
+                found_b.append(b)
+            if progress:
+                progress(BLOCK_ROWS)
     if not found_a:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
