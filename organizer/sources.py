@@ -84,6 +84,9 @@ class LocalSource:
                 continue
             for entry in entries:
                 path = Path(entry.path)
+                if entry.is_symlink() and not os.path.exists(entry.path):
+                    other["broken link"] += 1
+                    continue
                 try:
                     if entry.is_dir(follow_symlinks=True):
                         if entry.name.startswith(".") or entry.name in SKIPPED_DIRS:

@@ -205,7 +205,7 @@ class ProcessingState:
             return
         self.last_saved = time.time()
         data = MAGIC + _frame(self._snapshot())
-        write_bytes_atomic(self.path, data)
+        write_bytes_atomic(self.path, data, mode=0o600)  # may name private paths
         self._snapshot_bytes = len(data)
         self._delta_bytes = 0
         self._needs_compact = False

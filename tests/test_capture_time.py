@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from PIL import Image
 from photo_factory import save_jpeg, scene
+from PIL import Image
 
 from organizer.capture_time import capture_time, iso, parse_exif_datetime
 
 
 def _ts(*args):
-    return datetime(*args, tzinfo=timezone.utc).timestamp()
+    return datetime(*args, tzinfo=UTC).timestamp()
 
 
 def test_datetime_original_with_subsec_and_offset(tmp_path):

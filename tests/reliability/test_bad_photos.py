@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_helpers import REPO, cli_env, load_report
-from PIL import Image
 from photo_factory import make_library, save_jpeg, scene, tree_checksums
+from PIL import Image
 
 
 def _png_bomb(path: Path) -> None:
@@ -42,7 +42,7 @@ def corpus() -> Path:
     (lib / "text.jpg").write_text("hello, I am not a JPEG\n")
     _png_bomb(lib / "bomb.png")
     scene(12, (160, 120)).convert("CMYK").save(lib / "cmyk.jpg", "JPEG")
-    Image.fromarray((np.arange(120 * 160, dtype=np.uint16).reshape(120, 160) * 3)).save(lib / "deep16.png")
+    Image.fromarray(np.arange(120 * 160, dtype=np.uint16).reshape(120, 160) * 3).save(lib / "deep16.png")
     save_jpeg(scene(9, (320, 240)), lib / "absurd-date.jpg", datetime(2024, 1, 1))
     raw = (lib / "absurd-date.jpg").read_bytes().replace(b"2024:01:01 00:00:00", b"0000:00:00 00:00:00")
     (lib / "absurd-date.jpg").write_bytes(raw)
@@ -64,7 +64,7 @@ def corpus() -> Path:
     (lib / "loop").mkdir()
     os.symlink("..", lib / "loop" / "back-to-top")
     os.symlink(lib / "missing-target.jpg", lib / "dangling.jpg")
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, _dirnames, filenames in os.walk(root):
         os.chmod(dirpath, 0o755)
         for f in filenames:
             p = Path(dirpath) / f

@@ -6,7 +6,6 @@ import random
 import signal
 import time
 from collections import Counter
-from pathlib import Path
 
 from cli_helpers import comparable, load_report, run_cli, start_cli
 from photo_factory import make_library, tree_checksums
