@@ -39,7 +39,8 @@ def load_image_for_scoring(source: str | os.PathLike[str] | bytes, max_side: int
 def _features(image: np.ndarray) -> dict[str, float]:
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     gray = cv2.resize(gray, (512, int(512 * gray.shape[0] / gray.shape[1])), interpolation=cv2.INTER_AREA)
-    sharp = float(cv2.Laplacian(gray, cv2.CV_64F).var())
+    # Laplacian variance over intensity variance: blur lowers it, brightening or darkening does not.
+    sharp = float(cv2.Laplacian(gray, cv2.CV_64F).var()) / (float(gray.var()) + 1.0)
     clipped = float(((gray <= 3) | (gray >= 252)).mean())
     exposure = max(0.0, 1.0 - abs(float(gray.mean()) - 118.0) / 118.0 - 2.0 * clipped)
     return {"sharpness_raw": sharp, "exposure_raw": exposure}
