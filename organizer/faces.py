@@ -1,0 +1,173 @@
+"""Faces with OpenCV DNN, offline: where they are, eyes open, smile, and how sharp each face is.
+
+Models (see organizer.model_store; measured facts in the project notes):
+- CenterFace (ONNX) finds the faces, including small faces in group shots where BlazeFace misses
+  them; it also gives five landmarks used to level the face. One network is kept per input size,
+  because OpenCV 4.x returns garbage from a CenterFace net whose input size changed.
+- FaceMesh (TFLite, 468 points) on a levelled 192 px face crop gives mouth corners and eye corners.
+- The iris model (TFLite) on 64 px eye crops gives the eyelid contour: eye height / eye width
+  separates open from closed eyes where FaceMesh's own eye points do not.
+On OpenCV 5 multi-output TFLite models must use the classic engine (ENGINE_CLASSIC).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .model_store import MODEL_FILES, is_present, models_dir
+
+log = logging.getLogger(__name__)
+
+DETECT_LONG_SIDE = 640
+DETECT_THRESHOLD = 0.5
+NMS_THRESHOLD = 0.3
+MIN_FACE_FRACTION = 0.02  # faces smaller than 2% of the long side say nothing about the shot
+MESH_SIZE = 192
+EYE_SIZE = 64
+SHARP_SIZE = 128
+
+_warned = False
+
+
+@dataclass
+class Face:
+    box: tuple[float, float, float, float]  # x, y, w, h in the analysed image's pixels
+    confidence: float
+    eye_openness: float  # smaller eye: lid height / eye width (open ≈ 0.3+, closed ≈ 0.1)
+    smile: float  # mouth-corner lift / outer-eye distance (smile ≈ 0.07+, neutral ≈ 0)
+    sharpness: float  # Laplacian variance / intensity variance of the levelled face crop
+    area: float  # face area / image area
+
+
+def _read_tflite(path: Path) -> cv2.dnn.Net:
+    engine = getattr(cv2.dnn, "ENGINE_CLASSIC", None)
+    if engine is not None:
+        return cv2.dnn.readNetFromTFLite(str(path), engine=engine)
+    return cv2.dnn.readNetFromTFLite(str(path))
+
+
+class FaceAnalyzer:
+    """Loads the models once; ``analyze`` is safe to call from one thread at a time per instance."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        global _warned
+        self.folder = Path(folder) if folder else models_dir()
+        missing = [m.name for m in MODEL_FILES if not is_present(m, self.folder)]
+        self.available = not missing
+        self._lock = threading.Lock()
+        self._centerface: dict[tuple[int, int], cv2.dnn.Net] = {}
+        if not self.available:
+            if not _warned:
+                log.warning("Face models missing in %s (%s): best shots are picked without faces. "
+                            "Run `make setup` to fetch them.", self.folder, ", ".join(missing))
+                _warned = True
+            return
+        self._mesh = _read_tflite(self.folder / "face_landmark.tflite")
+        self._iris = _read_tflite(self.folder / "iris_landmark.tflite")
+
+    # ------------------------------------------------------------------ detection
+    def _center_net(self, size: tuple[int, int]) -> cv2.dnn.Net:
+        net = self._centerface.get(size)
+        if net is None:
+            net = cv2.dnn.readNetFromONNX(str(self.folder / "centerface.onnx"))
+            self._centerface[size] = net
+        return net
+
+    def detect(self, image: np.ndarray) -> list[tuple[np.ndarray, float, np.ndarray]]:
+        """Faces as (box x1,y1,x2,y2, confidence, 5 landmarks) in image pixels."""
+        h, w = image.shape[:2]
+        scale = DETECT_LONG_SIDE / max(h, w)
+        dw, dh = int(round(w * scale / 32)) * 32 or 32, int(round(h * scale / 32)) * 32 or 32
+        net = self._center_net((dw, dh))
+        net.setInput(cv2.dnn.blobFromImage(image, 1.0, (dw, dh), (0, 0, 0), swapRB=False, crop=False))
+        heat, scl, off, lms = net.forward(net.getUnconnectedOutLayersNames())
+        heat, scl, off, lms = heat[0, 0], scl[0], off[0], lms[0]
+        ys, xs = np.nonzero(heat > DETECT_THRESHOLD)
+        if not len(ys):
+            return []
+        s0, s1 = np.exp(scl[0, ys, xs]) * 4, np.exp(scl[1, ys, xs]) * 4
+        cx = (xs + off[1, ys, xs] + 0.5) * 4
+        cy = (ys + off[0, ys, xs] + 0.5) * 4
+        x1, y1 = np.maximum(0, cx - s1 / 2), np.maximum(0, cy - s0 / 2)
+        x2, y2 = np.minimum(dw, x1 + s1), np.minimum(dh, y1 + s0)
+        scores = heat[ys, xs]
+        keep = cv2.dnn.NMSBoxes([[float(a), float(b), float(c - a), float(d - b)] for a, b, c, d in
+                                 zip(x1, y1, x2, y2, strict=True)], scores.tolist(), DETECT_THRESHOLD, NMS_THRESHOLD)
+        faces = []
+        sx, sy = w / dw, h / dh
+        for k in np.asarray(keep).ravel():
+            pts = np.array([[lms[2 * j + 1, ys[k], xs[k]] * s1[k] + x1[k],
+                             lms[2 * j, ys[k], xs[k]] * s0[k] + y1[k]] for j in range(5)], dtype=np.float64)
+            pts *= (sx, sy)
+            box = np.array([x1[k] * sx, y1[k] * sy, x2[k] * sx, y2[k] * sy])
+            faces.append((box, float(scores[k]), pts))
+        faces.sort(key=lambda f: (f[0][0], f[0][1]))
+        return faces
+
+    # ------------------------------------------------------------------ per face
+    def _levelled_crop(self, image: np.ndarray, box: np.ndarray, pts: np.ndarray) -> np.ndarray:
+        left_eye, right_eye = pts[0], pts[1]
+        angle = np.degrees(np.arctan2(right_eye[1] - left_eye[1], right_eye[0] - left_eye[0]))
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        size = max(box[2] - box[0], box[3] - box[1]) * 1.5
+        m = cv2.getRotationMatrix2D((float(cx), float(cy)), float(angle), MESH_SIZE / size)
+        m[0, 2] += MESH_SIZE / 2 - cx
+        m[1, 2] += MESH_SIZE / 2 - cy
+        return cv2.warpAffine(image, m, (MESH_SIZE, MESH_SIZE), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+
+    @staticmethod
+    def _tensor(bgr: np.ndarray) -> np.ndarray:
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+        return np.ascontiguousarray(rgb.transpose(2, 0, 1)[None])
+
+    def _eye_openness(self, crop: np.ndarray, mesh: np.ndarray, a: int, b: int, flip: bool) -> float:
+        centre = (mesh[a] + mesh[b]) / 2
+        width = float(np.linalg.norm(mesh[a] - mesh[b]))
+        if width < 2:
+            return 0.0
+        size = width * 2.3
+        m = np.array([[EYE_SIZE / size, 0, EYE_SIZE / 2 - centre[0] * EYE_SIZE / size],
+                      [0, EYE_SIZE / size, EYE_SIZE / 2 - centre[1] * EYE_SIZE / size]], np.float32)
+        eye = cv2.warpAffine(crop, m, (EYE_SIZE, EYE_SIZE), borderMode=cv2.BORDER_REPLICATE)
+        if flip:
+            eye = np.ascontiguousarray(eye[:, ::-1])
+        self._iris.setInput(self._tensor(eye))
+        contour, _ = self._iris.forward(self._iris.getUnconnectedOutLayersNames())
+        lid = contour.reshape(-1, 3)[:16, :2]
+        span = float(lid[:, 0].max() - lid[:, 0].min())
+        return float(lid[:, 1].max() - lid[:, 1].min()) / span if span > 1 else 0.0
+
+    def analyze(self, image: np.ndarray) -> list[Face]:
+        if not self.available:
+            return []
+        with self._lock:
+            h, w = image.shape[:2]
+            out = []
+            for box, conf, pts in self.detect(image):
+                fw, fh = box[2] - box[0], box[3] - box[1]
+                if max(fw, fh) < MIN_FACE_FRACTION * max(h, w):
+                    continue
+                crop = self._levelled_crop(image, box, pts)
+                self._mesh.setInput(self._tensor(crop))
+                _, mesh = self._mesh.forward(self._mesh.getUnconnectedOutLayersNames())
+                mesh = mesh.reshape(468, 3)[:, :2]
+                eye_dist = float(np.linalg.norm(mesh[33] - mesh[263])) or 1.0
+                lip_centre = (mesh[13][1] + mesh[14][1]) / 2
+                corners = (mesh[61][1] + mesh[291][1]) / 2
+                smile = float(lip_centre - corners) / eye_dist
+                eyes = min(self._eye_openness(crop, mesh, 33, 133, False),
+                           self._eye_openness(crop, mesh, 362, 263, True))
+                # the crop is 1.5x the face box: measure sharpness on the face itself, not around it
+                inner = crop[MESH_SIZE // 5: MESH_SIZE - MESH_SIZE // 5, MESH_SIZE // 5: MESH_SIZE - MESH_SIZE // 5]
+                gray = cv2.cvtColor(cv2.resize(inner, (SHARP_SIZE, SHARP_SIZE)), cv2.COLOR_BGR2GRAY)
+                sharp = float(cv2.Laplacian(gray, cv2.CV_64F).var()) / (float(gray.var()) + 1.0)
+                out.append(Face(box=(float(box[0]), float(box[1]), float(fw), float(fh)), confidence=conf,
+                                eye_openness=eyes, smile=smile, sharpness=sharp, area=float(fw * fh) / (w * h)))
+            return out
