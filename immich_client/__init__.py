@@ -1,0 +1,18 @@
+"""A small typed client for the Immich v3 REST API: only what Photo Album Organizer uses."""
+
+from .client import ImmichClient
+from .dtos import Album, Asset, Stack, StackInfo, Tag, User, Workflow
+from .errors import (
+    ImmichAuthError,
+    ImmichBadRequest,
+    ImmichError,
+    ImmichNotFound,
+    ImmichNotReady,
+    ImmichPermissionError,
+    ImmichUnavailable,
+)
+from .http import normalize_base_url
+
+__all__ = ["ImmichClient", "Album", "Asset", "Stack", "StackInfo", "Tag", "User", "Workflow", "ImmichError",
+           "ImmichAuthError", "ImmichBadRequest", "ImmichNotFound", "ImmichNotReady", "ImmichPermissionError",
+           "ImmichUnavailable", "normalize_base_url"]
