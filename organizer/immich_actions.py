@@ -59,9 +59,10 @@ class ImmichActions:
             seq = self.journal.intent("upsert_tags", values=missing) if self.journal else 0
             before = {t.value for t in self.client.tags.list()}
             tags = self.client.tags.upsert(missing)
-            created = [t.value for t in tags if t.value not in before]
+            # parents ("photo-organizer") are created implicitly: ask which tags are new, all of them
+            created = {t.value: t.id for t in self.client.tags.list() if t.value not in before}
             if self.journal:
-                self.journal.done(seq, created={t.value: t.id for t in tags if t.value in created})
+                self.journal.done(seq, created=created)
             for t in tags:
                 self.memory["tags"][t.value] = t.id
         return {v: self.memory["tags"][v] for v in values}
