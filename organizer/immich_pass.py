@@ -22,7 +22,7 @@ from .journal import ActionJournal, journal_dir, operations
 from .local_output import LocalOutput
 from .locks import FileLock, ScopeBusy
 from .pipeline import PassResult, PassSettings, run_pass
-from .progress import Progress, StopToken, TqdmProgress
+from .progress import CountingProgress, Progress, StopToken
 from .settings import ImmichSettings
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def run_immich_pass(settings: ImmichSettings, album: str | None = None, *, dry_r
                     state_file: Path | None = None, force_fresh: bool = False,
                     client: ImmichClient | None = None) -> PassResult:
     """Run one pass. Raises ScopeBusy, PassInterrupted (state saved) or an immich_client error."""
-    progress = progress or TqdmProgress(enabled=False)
+    progress = progress or CountingProgress()
     client = client or make_client(settings)
     me = client.users.me()
     album_id = client.albums.find(album).id if album else None
