@@ -1,0 +1,56 @@
+"""Service settings from the environment (and `.env`); `.env.example` documents every variable."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from organizer.settings import ImmichSettings
+
+
+def _list(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+@dataclass
+class ServiceConfig:
+    immich: ImmichSettings
+    state_dir: Path
+    webhook_secret: str = field(default="", repr=False)
+    webhook_header: str = "X-Webhook-Secret"
+    control_token: str = field(default="", repr=False)
+    nightly_cron: str = "30 3 * * *"
+    library_scope: bool = True
+    album_scopes: list[str] = field(default_factory=list)
+    debounce_seconds: float = 5.0
+    max_wait_seconds: float = 60.0
+    retry_seconds: float = 30.0
+    max_retries: int = 8
+    poll_seconds: float = 0.2
+    max_body_bytes: int = 1 << 20
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ServiceConfig:
+        env = os.environ if env is None else env
+        immich = ImmichSettings.from_env(env)
+        scopes = _list(env.get("SCOPES", "library"))
+        return cls(
+            immich=immich,
+            state_dir=Path(env.get("STATE_DIR", "state")),
+            webhook_secret=env.get("WEBHOOK_SECRET", ""),
+            webhook_header=env.get("WEBHOOK_HEADER", "X-Webhook-Secret"),
+            control_token=env.get("CONTROL_TOKEN", ""),
+            nightly_cron=env.get("NIGHTLY_CRON", "30 3 * * *"),
+            library_scope="library" in scopes,
+            album_scopes=[s for s in scopes if s != "library"],
+            debounce_seconds=float(env.get("WEBHOOK_DEBOUNCE_SECONDS", 5)),
+            max_wait_seconds=float(env.get("WEBHOOK_MAX_WAIT_SECONDS", 60)),
+            retry_seconds=float(env.get("NOT_READY_RETRY_SECONDS", 30)),
+            max_retries=int(env.get("NOT_READY_MAX_RETRIES", 8)),
+        )
+
+    @property
+    def service_dir(self) -> Path:
+        return self.state_dir / "service"
