@@ -101,7 +101,7 @@ def install_webhook(argv: list[str]) -> int:
     settings.api_key = args.immich_api_key or settings.api_key
     try:
         result = do_install(settings, args.public_url, args.secret, args.header_name)
-    except ImmichError as exc:
+    except (ImmichError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     print(json.dumps(result, indent=2))

@@ -157,8 +157,14 @@ class ImmichSource:
                 for fut in done:
                     yield fut.result()
                 if should_stop():
-                    for fut in running:
-                        fut.cancel()
+                    # Downloads already on the wire finish and are handed over (and cached), so a
+                    # resume never fetches the same thumbnail twice; the rest are not started.
+                    started = {fut for fut in running if not fut.cancel()}
+                    for fut in started:
+                        try:
+                            yield fut.result()
+                        except Exception:  # noqa: BLE001 - a failed in-flight download is simply redone
+                            pass
                     return
                 for ref in pending:
                     running.add(pool.submit(self._hash_one, ref))

@@ -30,6 +30,8 @@ class ServiceConfig:
     max_retries: int = 8
     poll_seconds: float = 0.2
     max_body_bytes: int = 1 << 20
+    shutdown_seconds: float = 20.0
+    start_coordinator: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServiceConfig:
@@ -49,6 +51,9 @@ class ServiceConfig:
             max_wait_seconds=float(env.get("WEBHOOK_MAX_WAIT_SECONDS", 60)),
             retry_seconds=float(env.get("NOT_READY_RETRY_SECONDS", 30)),
             max_retries=int(env.get("NOT_READY_MAX_RETRIES", 8)),
+            poll_seconds=float(env.get("SERVICE_POLL_SECONDS", 0.2)),
+            max_body_bytes=int(env.get("WEBHOOK_MAX_BODY_BYTES", 1 << 20)),
+            shutdown_seconds=float(env.get("SHUTDOWN_SECONDS", 20)),
         )
 
     @property

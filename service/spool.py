@@ -2,7 +2,8 @@
 
 Writing an event is one small file created under a temporary name and renamed into place, so the
 webhook answers in well under a millisecond of disk work and the leader never reads a half-written
-event. The leader drains the folder in name order (time-sortable names) and deletes what it read.
+event. The leader drains the folder in name order (time-sortable names) and deletes what it read
+only after it has saved the events in its own queue file, so a crash in between loses nothing.
 """
 
 from __future__ import annotations
@@ -26,15 +27,21 @@ class Spool:
         tmp.write_text(json.dumps({"kind": kind, "t": time.time(), **data}))
         os.replace(tmp, self.folder / f"{name}.json")
 
-    def drain(self, limit: int = 10_000) -> list[dict[str, Any]]:
-        items = []
+    def drain(self, limit: int = 10_000) -> tuple[list[dict[str, Any]], list[Path]]:
+        """Read up to ``limit`` events; delete them with :meth:`ack` once they are safe elsewhere."""
+        items, paths = [], []
         for path in sorted(self.folder.glob("*.json"))[:limit]:
+            paths.append(path)
             try:
                 items.append(json.loads(path.read_text()))
             except (OSError, ValueError):
                 pass  # a foreign or damaged file: drop it rather than block the queue
+        return items, paths
+
+    @staticmethod
+    def ack(paths: list[Path]) -> None:
+        for path in paths:
             path.unlink(missing_ok=True)
-        return items
 
     def __len__(self) -> int:
         return sum(1 for _ in self.folder.glob("*.json"))

@@ -1,0 +1,199 @@
+"""HTTP side of the service: the Immich webhook, the control API, /healthz and /metrics.
+
+Requests never do organizing work: the webhook writes one spool file and answers 202, the control
+endpoints write a spool file or the pause flag. The leader (see coordinator.py) does the rest, so
+every gunicorn worker can answer every request.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import time
+from typing import Any
+
+from flask import Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from .config import ServiceConfig
+from .coordinator import Coordinator
+from .files import read_json
+from .metrics import render_metrics
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_TRIGGERS = {"AssetCreate", "AssetMetadataExtraction"}
+EXTENSION = "photo_organizer"
+
+
+def _coordinator() -> Coordinator:
+    return current_app.extensions[EXTENSION]
+
+
+def _config() -> ServiceConfig:
+    return _coordinator().config
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify({"error": message, "status": status}), status
+
+
+def _bearer_ok() -> bool:
+    token = _config().control_token
+    header = request.headers.get("Authorization", "")
+    if not token or not header.startswith("Bearer "):
+        return False
+    return hmac.compare_digest(header[len("Bearer "):].strip().encode(), token.encode())
+
+
+def _live_status() -> dict[str, Any]:
+    """status.json as the leader last wrote it, plus what any worker can see right now."""
+    coord = _coordinator()
+    status = read_json(coord.files.status, None) or {"state": "starting", "running": None, "queue": {},
+                                                       "last_pass": {}, "passes_total": {}, "webhook": {}}
+    queue = status.setdefault("queue", {})
+    queue["events_waiting"] = len(coord.spool)
+    queue["length"] = (queue["events_waiting"] + int(queue.get("assets_pending", 0))
+                       + len(queue.get("passes_queued", [])))
+    paused = coord.files.paused()
+    if paused != status.get("paused"):
+        status["paused"] = paused
+        status["state"] = "pausing" if paused and status.get("running") else (
+            "paused" if paused else status.get("state", "idle"))
+    return status
+
+
+def create_app(config: ServiceConfig | None = None) -> Flask:
+    """The application factory gunicorn calls: ``gunicorn 'service:create_app()'``."""
+    if config is None:
+        from dotenv import load_dotenv
+
+        load_dotenv(os.environ.get("PHOTO_ORGANIZER_ENV_FILE", ".env"), override=False)
+        config = ServiceConfig.from_env()
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = Flask("photo_organizer")
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    coordinator = Coordinator(config)
+    app.extensions[EXTENSION] = coordinator
+    if not config.webhook_secret:
+        log.warning("WEBHOOK_SECRET is not set: the webhook refuses every call")
+    if not config.control_token:
+        log.warning("CONTROL_TOKEN is not set: the control API refuses every call")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        return _error(exc.code or 500, exc.description or exc.name)
+
+    @app.before_request
+    def authenticate() -> Any:
+        path = request.path
+        if path == "/healthz" or path.startswith("/webhook/"):
+            return None
+        if not _bearer_ok():
+            resp, status = _error(401, "missing or wrong bearer token (set CONTROL_TOKEN and send "
+                                       "'Authorization: Bearer <token>')")
+            resp.headers["WWW-Authenticate"] = 'Bearer realm="photo-organizer"'
+            return resp, status
+        return None
+
+    # ---------------------------------------------------------------- webhook
+    @app.post("/webhook/immich")
+    def webhook() -> Any:
+        cfg = _config()
+        given = request.headers.get(cfg.webhook_header, "")
+        if not cfg.webhook_secret:
+            return _error(401, "webhook disabled: WEBHOOK_SECRET is not configured")
+        if not hmac.compare_digest(given.encode(), cfg.webhook_secret.encode()):
+            return _error(401, f"missing or wrong secret in header {cfg.webhook_header}")
+        try:
+            body = json.loads(request.get_data(cache=False) or b"")
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "body is not valid JSON")
+        if not isinstance(body, dict):
+            return _error(400, "body must be a JSON object")
+        trigger, kind = body.get("trigger"), body.get("type")
+        if kind != "AssetV1" or trigger not in WEBHOOK_TRIGGERS:
+            return jsonify({"accepted": False, "ignored": f"unsupported event {kind!r}/{trigger!r}"}), 202
+        data = body.get("data")
+        asset = data.get("asset") if isinstance(data, dict) else None
+        asset_id = asset.get("id") if isinstance(asset, dict) else None
+        if not isinstance(asset_id, str) or not asset_id:
+            return _error(400, "data.asset.id is missing")
+        if asset.get("type") not in (None, "IMAGE"):
+            return jsonify({"accepted": False, "ignored": f"asset type {asset.get('type')!r}"}), 202
+        _coordinator().spool.put("asset", asset_id=asset_id, trigger=trigger)
+        return jsonify({"accepted": True, "asset": asset_id}), 202
+
+    # ---------------------------------------------------------------- control
+    @app.get("/healthz")
+    def healthz() -> Any:
+        status = read_json(_coordinator().files.status, {}) or {}
+        return jsonify({"ok": True, "pid": os.getpid(), "leader": (status.get("leader") or {}).get("pid"),
+                        "state": status.get("state", "starting")})
+
+    @app.get("/api/status")
+    def status() -> Any:
+        return jsonify(_live_status())
+
+    @app.post("/api/pause")
+    def pause() -> Any:
+        coord = _coordinator()
+        coord.files.set_paused(True)
+        deadline = time.time() + _wait_seconds()
+        status = _live_status()
+        while time.time() < deadline:
+            status = _live_status()
+            if status.get("state") in ("paused", "stopped"):
+                break
+            time.sleep(0.1)
+        return jsonify({"paused": True, "state": status.get("state"),
+                        "message": "paused; a running pass saved its state" if status.get("state") == "paused"
+                        else "pause requested; the running pass stops at the next photo"})
+
+    @app.post("/api/resume")
+    def resume() -> Any:
+        _coordinator().files.set_paused(False)
+        return jsonify({"paused": False, "message": "resumed; an interrupted pass continues where it stopped"})
+
+    @app.post("/api/run")
+    def run() -> Any:
+        raw = request.get_data(cache=False)
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "body is not valid JSON")
+        if not isinstance(body, dict):
+            return _error(400, 'body must be a JSON object, e.g. {"album": "Vacation 2024"} or {}')
+        unknown = sorted(set(body) - {"album", "dry_run", "full"})
+        if unknown:
+            return _error(400, f"unknown field(s): {', '.join(unknown)}")
+        album = body.get("album")
+        if album is not None and (not isinstance(album, str) or not album.strip()):
+            return _error(400, "album must be a non-empty string (name or id)")
+        for flag in ("dry_run", "full"):
+            if not isinstance(body.get(flag, False), bool):
+                return _error(400, f"{flag} must be true or false")
+        _coordinator().spool.put("run", album=album, dry_run=body.get("dry_run", False),
+                                 full=body.get("full", False))
+        return jsonify({"accepted": True, "scope": f"album:{album}" if album else "library",
+                        "dry_run": body.get("dry_run", False)}), 202
+
+    @app.get("/metrics")
+    def metrics() -> Any:
+        body, content_type = render_metrics(_live_status())
+        return Response(body, content_type=content_type)
+
+    if config.start_coordinator:
+        coordinator.start()
+    return app
+
+
+def _wait_seconds() -> float:
+    try:
+        return max(0.0, min(60.0, float(request.args.get("wait", 10))))
+    except ValueError:
+        return 10.0

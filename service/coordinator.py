@@ -1,0 +1,472 @@
+"""The one place passes run: a leader elected by a file lock among all gunicorn workers.
+
+Every worker starts a Coordinator thread. The one that takes ``STATE_DIR/service/leader.lock``
+(``flock``: the kernel drops it when the holder dies, even by SIGKILL, so another worker takes over)
+becomes the leader: it alone runs the APScheduler scheduler and the passes, one at a time. The
+other workers only answer HTTP and hand events to the leader through the spool folder. That keeps
+"exactly one scheduler and one pass at a time per scope" true for any number of workers and even
+for two services pointed at the same state folder; a batch run over the same scope is kept out by
+the per-scope lock inside ``run_immich_pass``.
+
+Webhook events are coalesced: the leader waits until no event came for ``debounce_seconds`` (or
+``max_wait_seconds`` after the first) and then queues one incremental pass per affected scope, so a
+burst of 500 uploads is one pass. A pass that finds photos whose thumbnail is not ready yet
+("retry: …" skips) is queued again later with a growing delay.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from organizer.locks import FileLock, ScopeBusy
+from organizer.pipeline import TRANSIENT_PREFIX, PassResult
+from organizer.progress import CountingProgress, PassInterrupted, StopToken
+
+from .config import ServiceConfig
+from .files import ServiceFiles, read_json, write_json_durable, write_json_quick
+from .spool import Spool
+
+log = logging.getLogger(__name__)
+
+LIBRARY = "library"
+ANY_ALBUM = "*"
+
+
+def _iso(t: float | None) -> str | None:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds") if t else None
+
+
+@dataclass
+class PassRequest:
+    """A pass waiting to run. ``kind`` "resolve" finds the albums of webhook assets first."""
+
+    album: str | None = None  # album name or id; None = the whole library
+    dry_run: bool = False
+    resume: bool = True
+    full: bool = False
+    reason: str = "manual"
+    kind: str = "pass"
+    assets: list[str] = field(default_factory=list)
+    not_before: float = 0.0
+    attempts: int = 0
+
+    @property
+    def scope(self) -> str:
+        if self.kind == "resolve":
+            return "albums-of-new-assets"
+        return f"album:{self.album}" if self.album else LIBRARY
+
+    def same_work(self, other: PassRequest) -> bool:
+        return (self.kind, self.album, self.dry_run) == (other.kind, other.album, other.dry_run) \
+            and self.kind == "pass"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PassRequest:
+        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        return cls(**known)
+
+
+PassFn = Callable[..., PassResult]
+
+
+class Coordinator:
+    """Leader election, the event queue, the scheduler and the pass runner of one worker."""
+
+    def __init__(self, config: ServiceConfig, run_pass: PassFn | None = None) -> None:
+        self.config = config
+        self.files = ServiceFiles(config.service_dir)
+        self.spool = Spool(self.files.spool)
+        self._leader_lock = FileLock(self.files.leader_lock, what="the service leader")
+        self._run_pass = run_pass
+        self.lock = threading.RLock()
+        self.is_leader = False
+        self.shutting_down = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.scheduler: Any = None
+        # leader-only state (guarded by self.lock)
+        self.queue: list[PassRequest] = []
+        self.pending: dict[str, float] = {}
+        self.first_event = 0.0
+        self.last_event = 0.0
+        self.last_pass: dict[str, dict[str, Any]] = {}
+        self.passes_total: dict[str, dict[str, int]] = {}
+        self.events: dict[str, int] = {}
+        self.paused = False
+        self.current: PassRequest | None = None
+        self.current_started = 0.0
+        self.progress: CountingProgress | None = None
+        self.stop_token: StopToken | None = None
+        self.runner: threading.Thread | None = None
+        self.outcome: tuple[str, Any] | None = None
+        self._status_written = 0.0
+        self._dirty = True
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._main, name="organizer-coordinator", daemon=True)
+            self._thread.start()
+
+    def begin_shutdown(self) -> None:
+        """Safe from a signal handler: stop taking the lead and ask a running pass to stop."""
+        self.shutting_down.set()
+        token = self.stop_token
+        if token is not None:
+            token.stop("shutdown")
+
+    def shutdown(self, timeout: float = 20.0) -> None:
+        """Stop the running pass at the next photo (its state is saved) and step down as leader."""
+        self.begin_shutdown()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    # ------------------------------------------------------------------ main loop
+    def _main(self) -> None:
+        while not self.shutting_down.is_set():
+            if not self.is_leader:
+                try:
+                    self._leader_lock.acquire()
+                except ScopeBusy:
+                    self.shutting_down.wait(1.0)
+                    continue
+                except OSError:
+                    log.exception("cannot use the leader lock in %s", self.files.folder)
+                    self.shutting_down.wait(5.0)
+                    continue
+                self._become_leader()
+            try:
+                self._tick()
+            except Exception:  # the loop must survive anything one tick does
+                log.exception("coordinator tick failed")
+            self.shutting_down.wait(self.config.poll_seconds)
+        if self.is_leader:
+            self._step_down()
+
+    def _become_leader(self) -> None:
+        self.is_leader = True
+        saved = read_json(self.files.leader, {}) or {}
+        with self.lock:
+            self.queue = [PassRequest.from_dict(d) for d in saved.get("queue", [])]
+            self.pending = {k: float(v) for k, v in (saved.get("pending") or {}).items()}
+            if self.pending:
+                self.first_event = self.last_event = time.time()
+            self.last_pass = saved.get("last_pass", {})
+            self.passes_total = saved.get("passes_total", {})
+            self.events = saved.get("events", {})
+        log.info("pid %s is the leader: runs the scheduler and the passes (%d queued)", os.getpid(),
+                 len(self.queue))
+        self._start_scheduler()
+        self._persist()
+
+    def _step_down(self) -> None:
+        token = self.stop_token
+        if token is not None:
+            token.stop("shutdown")
+        runner = self.runner
+        if runner is not None:
+            runner.join(max(1.0, self.config.shutdown_seconds))
+        self._collect_outcome()
+        if self.scheduler is not None:
+            try:
+                self.scheduler.shutdown(wait=False)
+            except Exception:
+                log.exception("scheduler shutdown")
+        self._persist()
+        self._write_status(force=True, state="stopped")
+        self._leader_lock.release()
+        self.is_leader = False
+
+    # ------------------------------------------------------------------ scheduler
+    def _start_scheduler(self) -> None:
+        if not self.config.nightly_cron:
+            return
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.triggers.cron import CronTrigger
+
+        self.scheduler = BackgroundScheduler(daemon=True)
+        trigger = CronTrigger.from_crontab(self.config.nightly_cron)
+        self.scheduler.add_job(self.queue_nightly, trigger, id="nightly", coalesce=True, max_instances=1,
+                               misfire_grace_time=3600)
+        self.scheduler.start()
+
+    def next_scheduled_run(self) -> str | None:
+        job = self.scheduler.get_job("nightly") if self.scheduler is not None else None
+        return job.next_run_time.isoformat() if job is not None and job.next_run_time else None
+
+    def queue_nightly(self) -> None:
+        """The nightly incremental pass over every configured scope."""
+        for album in self.nightly_scopes():
+            self.enqueue(PassRequest(album=album, reason="nightly"))
+
+    def nightly_scopes(self) -> list[str | None]:
+        scopes: list[str | None] = [None] if self.config.library_scope else []
+        named = [a for a in self.config.album_scopes if a != ANY_ALBUM]
+        scopes += named
+        if ANY_ALBUM in self.config.album_scopes:  # albums organized before have a state file
+            for path in sorted(Path(self.config.state_dir).glob("album-*.pkl")):
+                album_id = path.stem[len("album-"):]
+                if album_id not in scopes:
+                    scopes.append(album_id)
+        return scopes
+
+    # ------------------------------------------------------------------ queue
+    def enqueue(self, req: PassRequest, front: bool = False) -> bool:
+        """Add a pass unless the same work is already waiting (coalescing); True if added."""
+        with self.lock:
+            for waiting in self.queue:
+                if waiting.same_work(req):
+                    waiting.not_before = min(waiting.not_before, req.not_before)
+                    waiting.full = waiting.full or req.full
+                    self._dirty = True
+                    return False
+            if front:
+                self.queue.insert(0, req)
+            else:
+                self.queue.append(req)
+            self._dirty = True
+            return True
+
+    def _persist(self) -> None:
+        with self.lock:
+            data = {"queue": [asdict(r) for r in self.queue], "pending": self.pending,
+                    "last_pass": self.last_pass, "passes_total": self.passes_total, "events": self.events}
+            if self.current is not None and self.current.kind == "pass":
+                # Persisted as "to resume": if this process dies the next leader continues it.
+                data["queue"].insert(0, asdict(self.current) | {"resume": True})
+        write_json_durable(self.files.leader, data)
+
+    def _drain_spool(self) -> None:
+        items, paths = self.spool.drain()
+        if not paths:
+            return
+        now = time.time()
+        with self.lock:
+            for item in items:
+                kind = item.get("kind")
+                if kind == "asset":
+                    self.events["received"] = self.events.get("received", 0) + 1
+                    asset_id = str(item.get("asset_id"))
+                    self.pending.setdefault(asset_id, now)
+                    if not self.first_event:
+                        self.first_event = now
+                    self.last_event = now
+                elif kind == "run":
+                    self.events["run_requests"] = self.events.get("run_requests", 0) + 1
+                    self._manual_run(PassRequest(album=item.get("album"), dry_run=bool(item.get("dry_run")),
+                                                 full=bool(item.get("full")), reason="manual"))
+        self._persist()
+        self._write_status(force=True)  # readers must never see the events neither queued nor spooled
+        self.spool.ack(paths)
+
+    def _manual_run(self, req: PassRequest) -> None:
+        """/api/run twice at once is one pass: a request joins the same pass if it is running."""
+        cur = self.current
+        if cur is not None and cur.same_work(req) and time.time() - self.current_started < 2.0:
+            return
+        self.enqueue(req)
+
+    def _flush_pending(self) -> None:
+        """After a quiet period, turn the webhook events into passes: library and affected albums."""
+        now = time.time()
+        with self.lock:
+            if not self.pending:
+                return
+            quiet = now - self.last_event >= self.config.debounce_seconds
+            waited = now - self.first_event >= self.config.max_wait_seconds
+            if not (quiet or waited):
+                return
+            assets = sorted(self.pending)
+            self.pending.clear()
+            self.first_event = self.last_event = 0.0
+            self.events["batches"] = self.events.get("batches", 0) + 1
+            if self.config.library_scope:
+                self.enqueue(PassRequest(album=None, reason="webhook"))
+            if self.config.album_scopes:
+                self.enqueue(PassRequest(kind="resolve", reason="webhook", assets=assets))
+        self._persist()
+
+    # ------------------------------------------------------------------ tick
+    def _tick(self) -> None:
+        self._drain_spool()
+        paused = self.files.paused()
+        if paused != self.paused:
+            self.paused = paused
+            self._dirty = True
+            log.info("service %s", "paused" if paused else "resumed")
+        if paused and self.stop_token is not None:
+            self.stop_token.stop("paused")
+        self._collect_outcome()
+        self._flush_pending()
+        if not paused and self.runner is None and not self.shutting_down.is_set():
+            self._start_next()
+        self._write_status()
+
+    def _start_next(self) -> None:
+        now = time.time()
+        with self.lock:
+            ready = [r for r in self.queue if r.not_before <= now]
+            if not ready:
+                return
+            req = ready[0]
+            self.queue.remove(req)
+            self.current = req
+            self.current_started = now
+            self.progress = CountingProgress()
+            self.stop_token = StopToken()
+            self.outcome = None
+        self._persist()
+        self._dirty = True
+        self.runner = threading.Thread(target=self._run, args=(req, self.progress, self.stop_token),
+                                       name=f"pass-{req.scope}", daemon=True)
+        self.runner.start()
+
+    def _run(self, req: PassRequest, progress: CountingProgress, stop: StopToken) -> None:
+        from immich_client import ImmichError
+
+        try:
+            if req.kind == "resolve":
+                outcome: tuple[str, Any] = ("resolved", self._resolve_albums(req.assets))
+            else:
+                result = self._pass_fn()(self.config.immich, req.album, dry_run=req.dry_run, resume=req.resume,
+                                         full=req.full, stop=stop, progress=progress)
+                outcome = ("completed", result)
+        except PassInterrupted as exc:
+            outcome = ("interrupted", exc.reason)
+        except ScopeBusy as exc:
+            outcome = ("busy", str(exc))
+        except ImmichError as exc:
+            outcome = ("failed", str(exc))
+        except Exception as exc:  # one pass must not take the service down
+            log.exception("pass over %s failed", req.scope)
+            outcome = ("failed", f"{type(exc).__name__}: {exc}")
+        with self.lock:
+            self.outcome = outcome
+
+    def _pass_fn(self) -> PassFn:
+        if self._run_pass is None:
+            from organizer.immich_pass import run_immich_pass
+
+            self._run_pass = run_immich_pass
+        return self._run_pass
+
+    def _resolve_albums(self, assets: list[str]) -> list[str]:
+        """Albums (ids) that contain any of the assets and that the configuration covers."""
+        from organizer.immich_pass import make_client
+
+        client = make_client(self.config.immich)
+        wanted = set(self.config.album_scopes)
+        found: dict[str, str] = {}
+        for asset_id in assets:
+            if self.shutting_down.is_set():
+                break
+            for album in client.albums.containing(asset_id):
+                if ANY_ALBUM in wanted or album.id in wanted or album.name in wanted:
+                    found[album.id] = album.name
+        return sorted(found)
+
+    def _collect_outcome(self) -> None:
+        runner = self.runner
+        if runner is None or runner.is_alive():
+            return
+        with self.lock:
+            req, outcome = self.current, self.outcome
+            self.runner = None
+            self.current = None
+            self.stop_token = None
+        if req is None or outcome is None:
+            return
+        kind, payload = outcome
+        finished = time.time()
+        entry: dict[str, Any] = {"result": kind, "reason": req.reason, "dry_run": req.dry_run,
+                                 "started_at": _iso(self.current_started), "finished_at": _iso(finished),
+                                 "duration_seconds": round(finished - self.current_started, 3)}
+        if kind == "resolved":
+            for album_id in payload:
+                self.enqueue(PassRequest(album=album_id, reason=req.reason))
+            entry["albums"] = payload
+        elif kind == "completed":
+            entry |= self._summarize(payload)
+            if entry.get("retry_later"):
+                self._schedule_retry(req, "photos not ready yet")
+        elif kind == "interrupted":
+            entry["error"] = f"stopped ({payload}); state saved"
+            self.enqueue(PassRequest(**(asdict(req) | {"resume": True, "not_before": 0.0})), front=True)
+        elif kind in ("busy", "failed"):
+            entry["error"] = payload
+            self._schedule_retry(req, payload)
+        with self.lock:
+            self.last_pass[req.scope] = entry
+            counts = self.passes_total.setdefault(req.scope, {})
+            counts[kind] = counts.get(kind, 0) + 1
+        self.files.append_pass({"scope": req.scope, "pid": os.getpid(), "start": self.current_started,
+                                "end": finished} | entry)
+        log.info("pass over %s: %s", req.scope, entry)
+        self._persist()
+        self._dirty = True
+
+    def _schedule_retry(self, req: PassRequest, why: str) -> None:
+        if req.attempts >= self.config.max_retries:
+            log.warning("giving up retrying %s after %d attempts (%s); the nightly pass will catch up",
+                        req.scope, req.attempts, why)
+            return
+        delay = min(self.config.retry_seconds * (2 ** req.attempts), 3600.0)
+        retry = PassRequest(**(asdict(req) | {"attempts": req.attempts + 1, "not_before": time.time() + delay,
+                                              "reason": "retry"}))
+        self.enqueue(retry)
+
+    @staticmethod
+    def _summarize(result: PassResult) -> dict[str, Any]:
+        summary = result.report.get("summary", {})
+        retry = sum(1 for s in result.report.get("skipped", []) if str(s.get("reason", "")).startswith(
+            TRANSIENT_PREFIX))
+        return {"photos": summary.get("photos", 0), "groups": summary.get("groups", 0),
+                "groups_done_now": result.groups_done_now, "groups_already_done": result.groups_skipped,
+                "skipped": summary.get("skipped", 0), "retry_later": retry}
+
+    # ------------------------------------------------------------------ status
+    def status(self, state: str | None = None) -> dict[str, Any]:
+        with self.lock:
+            running = None
+            if self.current is not None:
+                running = {"scope": self.current.scope, "album": self.current.album, "reason": self.current.reason,
+                           "dry_run": self.current.dry_run, "resumed": self.current.resume,
+                           "started_at": _iso(self.current_started)}
+                if self.progress is not None:
+                    running |= self.progress.snapshot()
+            if state is None:
+                stopping = self.stop_token is not None and self.stop_token.is_set()
+                state = ("pausing" if self.paused else "stopping") if stopping else \
+                    "paused" if self.paused else "running" if running else "idle"
+            return {
+                "state": state,
+                "paused": self.paused,
+                "leader": {"pid": os.getpid()},
+                "running": running,
+                "queue": {"assets_pending": len(self.pending),
+                          "passes_queued": [{"scope": r.scope, "reason": r.reason, "dry_run": r.dry_run,
+                                             "resume": r.resume, "not_before": _iso(r.not_before)}
+                                            for r in self.queue]},
+                "last_pass": dict(self.last_pass),
+                "passes_total": {k: dict(v) for k, v in self.passes_total.items()},
+                "webhook": dict(self.events),
+                "next_scheduled_run": self.next_scheduled_run(),
+                "scopes": {"library": self.config.library_scope, "albums": list(self.config.album_scopes)},
+                "updated_at": _iso(time.time()),
+            }
+
+    def _write_status(self, force: bool = False, state: str | None = None) -> None:
+        now = time.time()
+        if not (force or self._dirty or (self.runner is not None and now - self._status_written >= 0.5)
+                or now - self._status_written >= 5.0):
+            return
+        self._dirty = False
+        self._status_written = now
+        write_json_quick(self.files.status, self.status(state))

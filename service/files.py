@@ -1,0 +1,69 @@
+"""The small JSON files through which gunicorn workers share the service's state.
+
+Every worker answers HTTP; only the leader runs passes. The leader publishes what it is doing in
+``status.json`` (read by any worker for /api/status and /metrics), a pause request is
+``control.json`` (written by any worker, read by the leader), and the leader keeps its queue in
+``leader.json`` so that a restart, a crash or a new leader loses no queued work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from organizer.atomic import write_json_atomic
+
+
+def write_json_quick(path: Path, obj: Any) -> None:
+    """Temp file + rename without fsync: for status that is rewritten every half second.
+
+    Readers always see a whole file; after a power cut the file may be older, which is harmless.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(obj, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_durable(path: Path, obj: Any) -> None:
+    """temp + fsync + rename: for the queue, which must survive a crash."""
+    write_json_atomic(path, obj)
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return default
+
+
+class ServiceFiles:
+    """Where each shared file lives inside ``STATE_DIR/service/``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.status = self.folder / "status.json"
+        self.control = self.folder / "control.json"
+        self.leader = self.folder / "leader.json"
+        self.leader_lock = self.folder / "leader.lock"
+        self.passes_log = self.folder / "passes.jsonl"
+        self.spool = self.folder / "spool"
+
+    def paused(self) -> bool:
+        return bool((read_json(self.control, {}) or {}).get("paused"))
+
+    def set_paused(self, paused: bool, by: str = "api") -> None:
+        write_json_durable(self.control, {"paused": paused, "by": by})
+
+    def append_pass(self, entry: dict[str, Any]) -> None:
+        with self.passes_log.open("a") as fh:
+            fh.write(json.dumps(entry) + "\n")

@@ -1,0 +1,53 @@
+"""gunicorn settings for the service: ``gunicorn -c service/gunicorn.conf.py 'service:create_app()'``.
+
+gthread workers answer the webhook from several threads each, so a burst of uploads never waits
+behind a slow request. The app must be loaded in each worker (no ``preload_app``): each worker's
+coordinator thread competes for the leader lock after the fork.
+
+On SIGTERM (``docker stop``, systemd, Ctrl+C on ``make serve``) the running pass is asked to stop
+at the next photo, saves its state and the worker exits within ``graceful_timeout``; the next
+start resumes it.
+"""
+
+import os
+import signal
+
+bind = os.environ.get("BIND", "0.0.0.0:8080")
+workers = int(os.environ.get("WEB_WORKERS", "2"))
+threads = int(os.environ.get("WEB_THREADS", "8"))
+worker_class = "gthread"
+preload_app = False
+timeout = int(os.environ.get("WEB_TIMEOUT", "60"))
+graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "25"))
+keepalive = 5
+accesslog = os.environ.get("ACCESS_LOG", "-") or None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+wsgi_app = "service:create_app()"
+
+
+def _coordinator(worker):
+    app = getattr(worker, "wsgi", None)
+    return getattr(app, "extensions", {}).get("photo_organizer")
+
+
+def post_worker_init(worker):
+    """Tell the coordinator about SIGTERM at once, so no worker takes the lead while all stop."""
+    coordinator = _coordinator(worker)
+    if coordinator is None:
+        return
+    original = signal.getsignal(signal.SIGTERM)
+
+    def on_term(sig, frame):
+        coordinator.begin_shutdown()
+        if callable(original):
+            original(sig, frame)
+
+    signal.signal(signal.SIGTERM, on_term)
+
+
+def worker_exit(server, worker):
+    """Save the running pass before the worker process ends (gunicorn calls this in the worker)."""
+    coordinator = _coordinator(worker)
+    if coordinator is not None:
+        coordinator.shutdown(timeout=max(1, graceful_timeout - 3))

@@ -1,0 +1,262 @@
+"""The companion service as users run it: gunicorn on 127.0.0.1, a fake Immich, curl-style calls."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+from cli_helpers import REPO, cli_env, wait_for
+from fake_immich.app import Fault
+from immich_helpers import seed_bursts
+from service_helpers import HEADER, SECRET, TOKEN, Service, sample, thumbnails_served
+
+
+def stacked_groups(store) -> list[set[str]]:
+    return [set(st.assets) for st in store.stacks.values()]
+
+
+def all_asset_ids(store) -> list[str]:
+    return sorted(store.assets)
+
+
+def test_webhook_and_control_refuse_what_they_must(fake_immich, tmp_path):
+    ids = seed_bursts(fake_immich, bursts=1, burst_size=2, singles=0)
+    with Service(fake_immich, tmp_path / "state") as svc:
+        body = sample("AssetMetadataExtraction", ids[0][0])
+        # webhook: the secret is required and compared exactly
+        assert svc.webhook(body, secret=None).status_code == 401
+        assert svc.webhook(body, secret="wrong").status_code == 401
+        assert svc.webhook(body, secret=SECRET + "x").status_code == 401
+        assert svc.webhook(b"{not json", secret=SECRET).status_code == 400
+        assert svc.webhook(b"[1, 2]", secret=SECRET).status_code == 400
+        no_id = sample("AssetCreate")
+        del no_id["data"]["asset"]["id"]
+        assert svc.webhook(no_id).status_code == 400
+        r = svc.webhook({"type": "AssetV1", "trigger": "PersonRecognized", "data": {}})
+        assert r.status_code == 202 and r.json()["accepted"] is False
+        video = sample("AssetCreate", ids[0][0])
+        video["data"]["asset"]["type"] = "VIDEO"
+        assert svc.webhook(video).json()["accepted"] is False
+        big = {"type": "AssetV1", "trigger": "AssetCreate", "data": {"asset": {"id": "x", "pad": "a" * (2 << 20)}}}
+        assert svc.webhook(big).status_code == 413
+        time.sleep(0.5)
+        status = svc.status()
+        assert status["webhook"].get("received", 0) == 0, "a refused webhook must queue nothing"
+        assert status["queue"]["length"] == 0
+        # control API: bearer token, constant-time compared; /healthz is open
+        for method, path in [("GET", "/api/status"), ("POST", "/api/pause"), ("POST", "/api/resume"),
+                             ("POST", "/api/run"), ("GET", "/metrics")]:
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
+                            {"Authorization": f"Bearer {TOKEN}x"}):
+                r = requests.request(method, svc.url + path, headers=headers, timeout=10)
+                assert r.status_code == 401, (method, path, headers, r.status_code)
+                assert "error" in r.json()
+        assert requests.get(svc.url + "/healthz", timeout=5).json()["ok"] is True
+        assert not svc.get("/api/status").json()["paused"], "refused calls must not have paused anything"
+        # bad /api/run bodies
+        assert svc.post("/api/run", data="{oops").status_code == 400
+        assert svc.post("/api/run", json={"album": 3}).status_code == 400
+        assert svc.post("/api/run", json={"dry_run": "yes"}).status_code == 400
+        assert svc.post("/api/run", json={"albun": "typo"}).status_code == 400
+
+
+def test_a_burst_of_webhooks_is_one_pass_and_organizes_the_uploads(fake_immich, tmp_path):
+    ids = seed_bursts(fake_immich, bursts=4, burst_size=3, singles=3)
+    with Service(fake_immich, tmp_path / "state", WEBHOOK_DEBOUNCE_SECONDS="1.0") as svc:
+        bodies = []
+        for asset_id in all_asset_ids(fake_immich.store):
+            bodies += [sample("AssetCreate", asset_id), sample("AssetMetadataExtraction", asset_id)]
+        bodies *= 10  # Immich may repeat itself; 300 posts
+        sessions = threading.local()
+
+        def post(body):
+            if not hasattr(sessions, "s"):
+                sessions.s = requests.Session()
+            return svc.webhook(body, session=sessions.s).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(pool.map(post, bodies))
+        assert codes == [202] * len(bodies)
+        status = svc.wait_idle()
+        assert status["webhook"]["received"] == len(bodies), "every accepted event reached the leader"
+        assert status["passes_total"]["library"].get("completed") == 1, status
+        assert status["last_pass"]["library"]["groups"] == 4
+        assert sorted(map(sorted, stacked_groups(fake_immich.store))) == sorted(map(sorted, map(set, ids)))
+        # every asset's small thumbnail once, never an original
+        served = thumbnails_served(fake_immich)
+        assert sorted(served) == all_asset_ids(fake_immich.store)
+        assert not fake_immich.requests_to("/original")
+
+
+def test_an_asset_whose_thumbnail_is_not_ready_is_retried_not_lost(fake_immich, tmp_path):
+    seed_bursts(fake_immich, bursts=1, burst_size=2, singles=0)
+    with Service(fake_immich, tmp_path / "state") as svc:
+        svc.post("/api/run", json={})
+        assert wait_for(lambda: svc.completed() == 1, timeout=60)
+        # a new upload arrives; Immich sends AssetCreate before the thumbnail exists
+        late = seed_bursts(fake_immich, bursts=1, burst_size=3, singles=0, seed=7)[0]
+        fake_immich.faults.rules.append(Fault("notready", path_contains=f"{late[0]}/thumbnail", times=2))
+        for asset_id in late:
+            assert svc.webhook(sample("AssetCreate", asset_id)).status_code == 202
+        status = svc.wait_idle(timeout=90)
+        assert status["passes_total"]["library"]["completed"] >= 2
+        assert status["last_pass"]["library"]["retry_later"] == 0, status["last_pass"]
+        assert set(late) in stacked_groups(fake_immich.store), "the late asset joined its group"
+
+
+def test_pause_stops_at_the_next_photo_and_resume_continues_where_it_stopped(fake_immich, tmp_path):
+    ids = seed_bursts(fake_immich, bursts=12, burst_size=3, singles=4)
+    fake_immich.faults.rules.append(Fault("slow", path_contains="/thumbnail", delay=0.08))
+    with Service(fake_immich, tmp_path / "state", DOWNLOAD_CONCURRENCY="1") as svc:
+        assert svc.post("/api/run", json={}).status_code == 202
+        svc.wait_running(min_done=5)
+        r = svc.post("/api/pause")
+        assert r.status_code == 200 and r.json()["state"] == "paused", r.text
+        paused = svc.status()
+        assert paused["paused"] and paused["running"] is None
+        assert paused["last_pass"]["library"]["result"] == "interrupted"
+        assert (tmp_path / "state" / "library.pkl").exists(), "the paused pass saved its state"
+        before = len(thumbnails_served(fake_immich))
+        time.sleep(1.0)
+        assert len(thumbnails_served(fake_immich)) == before, "nothing runs while paused"
+        assert svc.post("/api/run", json={}).status_code == 202
+        time.sleep(0.5)
+        assert svc.status()["running"] is None, "no new pass starts while paused"
+        assert svc.post("/api/resume").json()["paused"] is False
+        status = svc.wait_idle()
+        assert status["last_pass"]["library"]["result"] == "completed"
+        assert status["passes_total"]["library"]["completed"] == 1, "the queued run joined the resumed pass"
+        served = thumbnails_served(fake_immich)
+        assert len(served) == len(set(served)) == len(fake_immich.store.assets), "no thumbnail downloaded twice"
+        assert sorted(map(sorted, stacked_groups(fake_immich.store))) == sorted(map(sorted, ids))
+
+
+def test_sigterm_mid_pass_saves_state_and_a_restart_resumes(fake_immich, tmp_path):
+    ids = seed_bursts(fake_immich, bursts=12, burst_size=3, singles=4)
+    fake_immich.faults.rules.append(Fault("slow", path_contains="/thumbnail", delay=0.08))
+    state = tmp_path / "state"
+    svc = Service(fake_immich, state, DOWNLOAD_CONCURRENCY="1")
+    with svc:
+        svc.post("/api/run", json={})
+        svc.wait_running(min_done=5)
+        started = time.monotonic()
+        code = svc.terminate()
+        took = time.monotonic() - started
+    assert code == 0, svc.log()
+    assert took < 15, f"SIGTERM took {took:.1f}s"
+    assert (state / "library.pkl").exists()
+    leader = json.loads((state / "service" / "leader.json").read_text())
+    assert leader["queue"] and leader["queue"][0]["resume"] is True, leader
+    served_before = thumbnails_served(fake_immich)
+    assert 0 < len(served_before) < len(fake_immich.store.assets)
+    with Service(fake_immich, state, DOWNLOAD_CONCURRENCY="1") as again:
+        status = again.wait_idle()
+        assert status["last_pass"]["library"]["result"] == "completed"
+        assert status["last_pass"]["library"]["groups_done_now"] == 12
+    served = thumbnails_served(fake_immich)
+    assert len(served) == len(set(served)) == len(fake_immich.store.assets), "no thumbnail downloaded twice"
+    assert sorted(map(sorted, stacked_groups(fake_immich.store))) == sorted(map(sorted, ids))
+
+
+def test_two_services_on_one_state_folder_never_run_a_scope_twice(fake_immich, tmp_path):
+    seed_bursts(fake_immich, bursts=6, burst_size=3, singles=2)
+    fake_immich.faults.rules.append(Fault("slow", path_contains="/thumbnail", delay=0.02))
+    state = tmp_path / "state"
+    with Service(fake_immich, state, workers=2) as a, Service(fake_immich, state, workers=2) as b:
+        # /api/run twice at once, on two different services: one pass
+        with ThreadPoolExecutor(2) as pool:
+            codes = list(pool.map(lambda svc: svc.post("/api/run", json={}).status_code, [a, b]))
+        assert codes == [202, 202]
+        status = a.wait_idle()
+        assert status["passes_total"]["library"] == {"completed": 1}, status["passes_total"]
+        assert b.status()["passes_total"] == status["passes_total"], "every worker reports the same status"
+        # more requests, spread over both services and all their workers
+        for i in range(6):
+            (a if i % 2 else b).post("/api/run", json={})
+            time.sleep(0.3)
+        a.wait_idle()
+        # while the service holds the scope, a batch run over it is refused
+        fake_immich.faults.rules.append(Fault("slow", path_contains="/search/metadata", delay=4.0, times=1))
+        a.post("/api/run", json={"full": True})
+        a.wait_running(min_done=0, stage="discover")
+        batch = subprocess.run([sys.executable, "-m", "batch", "--source-type", "immich"], capture_output=True,
+                               text=True, timeout=120, cwd=REPO,
+                               env=cli_env(IMMICH_URL=fake_immich.url, IMMICH_API_KEY=fake_immich.api_key,
+                                           STATE_DIR=str(state)))
+        assert batch.returncode != 0 and "another pass is already working" in batch.stderr, batch.stderr
+        a.wait_idle()
+    passes = [json.loads(line) for line in (state / "service" / "passes.jsonl").read_text().splitlines()]
+    assert _no_overlap(passes), passes
+    assert len(passes) >= 3
+
+
+def _no_overlap(passes: list[dict]) -> bool:
+    spans = sorted((p["start"], p["end"]) for p in passes if p["scope"] == "library")
+    return all(prev[1] <= nxt[0] for prev, nxt in zip(spans, spans[1:], strict=False))
+
+
+def test_status_metrics_schedule_and_dry_run(fake_immich, tmp_path):
+    seed_bursts(fake_immich, bursts=2, burst_size=2, singles=1)
+    with Service(fake_immich, tmp_path / "state", NIGHTLY_CRON="15 4 * * *") as svc:
+        status = svc.status()
+        assert status["next_scheduled_run"] and "04:15:00" in status["next_scheduled_run"]
+        fake_immich.clear_log()
+        assert svc.post("/api/run", json={"dry_run": True}).status_code == 202
+        status = svc.wait_idle()
+        assert status["last_pass"]["library"]["dry_run"] is True
+        assert status["last_pass"]["library"]["groups"] == 2
+        assert fake_immich.writes() == [], "a dry run sends no write request"
+        svc.post("/api/run", json={})
+        assert wait_for(lambda: svc.completed() == 2, timeout=60)
+        metrics = svc.get("/metrics")
+        assert metrics.status_code == 200 and metrics.headers["Content-Type"].startswith("text/plain")
+        text = metrics.text
+        assert 'photo_organizer_passes_total{result="completed",scope="library"} 2.0' in text, text
+        assert 'photo_organizer_last_pass_groups{scope="library"} 2.0' in text
+        assert "photo_organizer_paused 0.0" in text
+
+
+def test_album_scope_from_the_webhook(fake_immich, tmp_path):
+    store = fake_immich.store
+    album = store.add_album(fake_immich.user, "Vacation 2024")
+    ids = seed_bursts(fake_immich, bursts=2, burst_size=2, singles=0, album=album)
+    with Service(fake_immich, tmp_path / "state", SCOPES="Vacation 2024", ACTION_TAG="1",
+                 ACTION_STACK="0") as svc:
+        for asset_id in ids[0] + ids[1]:
+            svc.webhook(sample("AssetMetadataExtraction", asset_id))
+        status = svc.wait_idle()
+        scope = f"album:{album.id}"
+        assert status["passes_total"].get(scope, {}).get("completed") == 1, status
+        assert "library" not in status["passes_total"], "the library scope is off in this configuration"
+        assert fake_immich.requests_to("/albums", "GET"), "albums of the asset were looked up"
+    assert any(t.value.startswith("photo-organizer/group-") for t in store.tags.values())
+
+
+def test_install_webhook_creates_then_leaves_alone_then_updates(fake_immich, tmp_path):
+    def install(url: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "batch", "install-webhook", "--public-url", url],
+                              capture_output=True, text=True, timeout=60, cwd=REPO,
+                              env=cli_env(IMMICH_URL=fake_immich.url, IMMICH_API_KEY=fake_immich.api_key,
+                                          WEBHOOK_SECRET=SECRET, WEBHOOK_HEADER=HEADER))
+
+    first = install("http://organizer:8080/webhook/immich")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["action"] == "created"
+    assert SECRET not in first.stdout, "the secret is never printed"
+    assert json.loads(install("http://organizer:8080/webhook/immich").stdout)["action"] == "unchanged"
+    assert json.loads(install("http://organizer:9090/webhook/immich").stdout)["action"] == "updated"
+    flows = list(fake_immich.store.workflows.values())
+    assert len(flows) == 1
+    flow = flows[0]
+    assert flow["trigger"] == "AssetMetadataExtraction" and flow["enabled"]
+    assert flow["steps"][0]["method"] == "immich-plugin-core#webhook"
+    assert flow["steps"][0]["config"] == {"url": "http://organizer:9090/webhook/immich", "method": "POST",
+                                          "headerName": HEADER, "headerValue": SECRET}
+    bad = install("organizer:8080")
+    assert bad.returncode != 0 and "http://" in bad.stderr
+    assert "Traceback" not in bad.stderr
