@@ -65,6 +65,12 @@ download: setup ## Immich: download each group's originals into DEST=dir [ALBUM=
 undo: setup ## Immich: revert the last run's changes (RUN=id for another run)
 	$(ORGANIZER) undo $(if $(RUN),$(RUN),--last)
 
+serve: setup ## run the companion service (gunicorn) with the settings from .env
+	$(BIN)/gunicorn -c service/gunicorn.conf.py
+
+install-webhook: setup ## create or update the Immich workflow that calls the service (WEBHOOK_PUBLIC_URL, WEBHOOK_SECRET)
+	$(ORGANIZER) install-webhook
+
 test: setup ## run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q

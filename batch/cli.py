@@ -155,8 +155,16 @@ def _print_summary(report: dict[str, Any], report_path: Path | None, elapsed: fl
     print("=" * 60)
 
 
+def _load_env_file() -> None:
+    """Settings from `.env` (as `make` and the service read them); real environment variables win."""
+    from dotenv import load_dotenv
+
+    load_dotenv(os.environ.get("PHOTO_ORGANIZER_ENV_FILE", ".env"), override=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _load_env_file()
     if argv and argv[0] in SUBCOMMANDS:
         from batch import commands
 

@@ -18,6 +18,7 @@ def cli_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONPATH"] = str(REPO)
+    env["PHOTO_ORGANIZER_ENV_FILE"] = "/nonexistent"  # a developer's .env must not change the tests
     env.update(extra)
     return env
 
