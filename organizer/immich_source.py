@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from immich_client import ImmichClient, ImmichError, ImmichNotFound
+from immich_client import ImmichClient, ImmichError, ImmichNotFound, ImmichUnavailable
 
 from .hashing import hash_bytes
 from .imaging import UnreadablePhoto
@@ -132,6 +132,8 @@ class ImmichSource:
             data = self.client.assets.thumbnail(ref.id, size="thumbnail")
         except ImmichNotFound:
             return ref.id, RETRY + "thumbnail not ready yet"
+        except ImmichUnavailable:
+            raise  # the server is gone: stop the pass (state saved) instead of skipping every photo
         except ImmichError as exc:
             return ref.id, RETRY + f"thumbnail download failed: {exc}"
         try:
@@ -177,6 +179,8 @@ class ImmichSource:
 
         try:
             data = self.client.assets.thumbnail(ref.id, size="preview")
+        except ImmichUnavailable:
+            raise
         except ImmichError as exc:
             raise UnreadablePhoto(f"preview download failed: {exc}") from exc
         return load_image_for_scoring(data)

@@ -51,6 +51,7 @@ class ImmichSettings:
     actions: ActionFlags = field(default_factory=ActionFlags)
     download_concurrency: int = 8
     max_retry_seconds: float = 120.0
+    read_timeout: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ImmichSettings:
@@ -74,4 +75,5 @@ class ImmichSettings:
             actions=actions,
             download_concurrency=int(env.get("DOWNLOAD_CONCURRENCY", 8)),
             max_retry_seconds=float(env.get("IMMICH_MAX_RETRY_SECONDS", 120)),
+            read_timeout=float(env.get("IMMICH_READ_TIMEOUT_SECONDS", 30)),
         )

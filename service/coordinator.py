@@ -287,6 +287,7 @@ class Coordinator:
             self.pending.clear()
             self.first_event = self.last_event = 0.0
             self.events["batches"] = self.events.get("batches", 0) + 1
+            self.events["assets"] = self.events.get("assets", 0) + len(assets)
             if self.config.library_scope:
                 self.enqueue(PassRequest(album=None, reason="webhook"))
             if self.config.album_scopes:

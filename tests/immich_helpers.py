@@ -26,3 +26,34 @@ def seed_bursts(fake, bursts: int = 3, burst_size: int = 3, singles: int = 2, al
         store.add_asset(user, scene(seed * 1000 + 500 + s_, size), f"SINGLE_{s_}.jpg",
                         start + timedelta(hours=3 * s_, minutes=40), album=album)
     return out
+
+
+def named_snapshot(store) -> dict:
+    """What a pass changed, keyed by file name so two fakes seeded alike compare equal.
+
+    Group ids in tag values and album names derive from asset ids (random per fake), so they are
+    replaced by the group's member names; duplicates would survive this and show up as extra entries.
+    """
+    import re
+
+    name = {a.id: a.file_name for a in store.assets.values()}
+
+    def members_of_tag(tag_id: str) -> tuple[str, ...]:
+        return tuple(sorted(name[a.id] for a in store.assets.values() if tag_id in a.tags))
+
+    def norm_tag(tag) -> str:
+        if re.search(r"/group-", tag.value):
+            return "group:" + ",".join(members_of_tag(tag.id))
+        return tag.value
+
+    assets = {}
+    for a in store.assets.values():
+        tags = sorted(norm_tag(store.tags[t]) for t in a.tags if t in store.tags)
+        assets[a.file_name] = (a.is_favorite, a.visibility, a.stack_id is not None, tuple(tags))
+    return {
+        "assets": assets,
+        "albums": sorted(tuple(sorted(name[x] for x in al.assets)) for al in store.albums.values()),
+        "stacks": sorted((name[st.primary], tuple(sorted(name[x] for x in st.assets)))
+                         for st in store.stacks.values()),
+        "tags": sorted(norm_tag(t) for t in store.tags.values()),
+    }
