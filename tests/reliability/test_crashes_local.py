@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+import shutil
 import signal
 import time
 from collections import Counter
 
-from cli_helpers import comparable, load_report, run_cli, start_cli
+from cli_helpers import comparable, load_report, read_until, run_cli, start_cli
 from photo_factory import make_library, tree_checksums
 
 from .conftest import FIGURES
@@ -39,8 +40,16 @@ def test_twenty_sigkills_then_resume_equals_an_uninterrupted_run(tmp_path):
     stages: Counter[str] = Counter()
     kills = finished_early = 0
     while kills < KILLS:
+        in_hashing = kills % 4 == 0  # every 4th kill aims at the hashing stage of a fresh run
+        if in_hashing and out.exists():
+            shutil.rmtree(out)
         p = start_cli("-s", str(src), "-o", str(out), "--threads", "2", "--no-progress", "--resume")
-        time.sleep(rng.uniform(0.2, max(0.5, full_run * 0.6)))
+        seen = ""
+        if in_hashing:
+            seen = read_until(p, "new photos")
+            time.sleep(rng.uniform(0.0, 0.3))
+        else:
+            time.sleep(rng.uniform(0.2, max(0.5, full_run * 0.6)))
         if p.poll() is not None:  # it finished before the kill: start over from nothing
             p.communicate()
             finished_early += 1
@@ -50,7 +59,7 @@ def test_twenty_sigkills_then_resume_equals_an_uninterrupted_run(tmp_path):
             continue
         p.send_signal(signal.SIGKILL)
         stdout, _ = p.communicate(timeout=10)
-        stages[_stage(stdout)] += 1
+        stages[_stage(seen + stdout)] += 1
         kills += 1
         assert tree_checksums(src) == before, "a crash must never touch the originals"
     final = run_cli("-s", str(src), "-o", str(out), "--threads", "2", "--no-progress", "--resume")
