@@ -330,7 +330,7 @@ class Coordinator:
         self.runner.start()
 
     def _run(self, req: PassRequest, progress: CountingProgress, stop: StopToken) -> None:
-        from immich_client import ImmichError
+        from immich_client import ImmichError, ImmichUnavailable
 
         try:
             if req.kind == "resolve":
@@ -343,8 +343,10 @@ class Coordinator:
             outcome = ("interrupted", exc.reason)
         except ScopeBusy as exc:
             outcome = ("busy", str(exc))
+        except ImmichUnavailable as exc:
+            outcome = ("failed", str(exc))  # the server may come back: retried with backoff
         except ImmichError as exc:
-            outcome = ("failed", str(exc))
+            outcome = ("error", str(exc))  # wrong key, unknown album…: retrying would not help
         except Exception as exc:  # one pass must not take the service down
             log.exception("pass over %s failed", req.scope)
             outcome = ("failed", f"{type(exc).__name__}: {exc}")
@@ -403,6 +405,8 @@ class Coordinator:
         elif kind in ("busy", "failed"):
             entry["error"] = payload
             self._schedule_retry(req, payload)
+        elif kind == "error":
+            entry["error"] = payload
         with self.lock:
             self.last_pass[req.scope] = entry
             counts = self.passes_total.setdefault(req.scope, {})

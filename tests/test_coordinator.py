@@ -1,0 +1,162 @@
+"""The leader's queue logic in-process: coalescing, the quiet period, retries, the nightly scopes.
+
+The pass itself is replaced by a recording function here because these tests are about *when*
+passes run; what a pass does is tested against the fake Immich elsewhere (test_immich_pass.py,
+test_service.py run the real thing under gunicorn).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from cli_helpers import wait_for
+
+from immich_client import ImmichNotFound, ImmichUnavailable
+from organizer.pipeline import PassResult
+from organizer.settings import ImmichSettings
+from service.config import ServiceConfig
+from service.coordinator import Coordinator, PassRequest
+
+
+def _config(tmp_path: Path, **kw) -> ServiceConfig:
+    cfg = ServiceConfig(immich=ImmichSettings(url="http://127.0.0.1:9", api_key="k", state_dir=tmp_path),
+                        state_dir=tmp_path, nightly_cron="", poll_seconds=0.02, debounce_seconds=0.3,
+                        max_wait_seconds=5.0, retry_seconds=0.1, max_retries=3)
+    for k, v in kw.items():
+        setattr(cfg, k, v)
+    return cfg
+
+
+class Recorder:
+    def __init__(self, outcomes=None) -> None:
+        self.calls: list[tuple] = []
+        self.outcomes = list(outcomes or [])
+        self.lock = threading.Lock()
+
+    def __call__(self, settings, album, *, dry_run, resume, full, stop, progress) -> PassResult:
+        with self.lock:
+            self.calls.append((album, dry_run, time.monotonic()))
+            outcome = self.outcomes.pop(0) if self.outcomes else None
+        if isinstance(outcome, Exception):
+            raise outcome
+        skipped = [{"id": "a", "reason": "retry: thumbnail not ready yet"}] if outcome == "notready" else []
+        return PassResult({"summary": {"photos": 3, "groups": 1, "skipped": len(skipped)}, "skipped": skipped},
+                          False, 1, 0)
+
+
+def _run(cfg: ServiceConfig, rec: Recorder) -> Coordinator:
+    coord = Coordinator(cfg, run_pass=rec)
+    coord.start()
+    assert wait_for(lambda: coord.is_leader, timeout=5)
+    return coord
+
+
+def test_events_wait_for_a_quiet_period_then_make_one_pass(tmp_path):
+    rec = Recorder()
+    coord = _run(_config(tmp_path), rec)
+    try:
+        for i in range(50):
+            coord.spool.put("asset", asset_id=f"a{i % 10}", trigger="AssetCreate")
+            time.sleep(0.01)
+        assert wait_for(lambda: len(rec.calls) == 1, timeout=5)
+        time.sleep(0.5)
+        assert len(rec.calls) == 1
+        assert coord.events["received"] == 50 and coord.events["assets"] == 10
+    finally:
+        coord.shutdown(5)
+
+
+def test_a_never_ending_trickle_still_runs_after_max_wait(tmp_path):
+    rec = Recorder()
+    coord = _run(_config(tmp_path, debounce_seconds=0.5, max_wait_seconds=1.0), rec)
+    try:
+        end = time.monotonic() + 2.5
+        while time.monotonic() < end:  # an event every 0.1 s: never quiet for 0.5 s
+            coord.spool.put("asset", asset_id="x", trigger="AssetCreate")
+            time.sleep(0.1)
+        assert len(rec.calls) >= 1, "max_wait bounds the delay of a pass"
+    finally:
+        coord.shutdown(5)
+
+
+def test_not_ready_photos_are_retried_with_growing_delays_then_given_up(tmp_path):
+    rec = Recorder(outcomes=["notready"] * 10)
+    coord = _run(_config(tmp_path), rec)
+    try:
+        coord.enqueue(PassRequest(reason="webhook"))
+        assert wait_for(lambda: len(rec.calls) == 4, timeout=10)  # 1 + max_retries
+        time.sleep(1.5)
+        assert len(rec.calls) == 4, "gives up after max_retries; the nightly pass catches up"
+        gaps = [b[2] - a[2] for a, b in zip(rec.calls, rec.calls[1:], strict=False)]
+        assert gaps[0] < gaps[1] < gaps[2], gaps
+    finally:
+        coord.shutdown(5)
+
+
+def test_server_down_is_retried_but_a_wrong_album_is_not(tmp_path):
+    rec = Recorder(outcomes=[ImmichUnavailable("down"), None, ImmichNotFound("album 'x' not found")])
+    coord = _run(_config(tmp_path), rec)
+    try:
+        coord.enqueue(PassRequest())
+        assert wait_for(lambda: len(rec.calls) == 2, timeout=5)
+        assert wait_for(lambda: coord.last_pass.get("library", {}).get("result") == "completed", timeout=5)
+        coord.enqueue(PassRequest(album="x"))
+        assert wait_for(lambda: coord.last_pass.get("album:x", {}).get("result") == "error", timeout=5)
+        time.sleep(0.5)
+        assert len(rec.calls) == 3
+        assert "not found" in coord.last_pass["album:x"]["error"]
+    finally:
+        coord.shutdown(5)
+
+
+def test_same_work_is_coalesced_and_the_queue_survives_a_restart(tmp_path):
+    cfg = _config(tmp_path)
+    coord = Coordinator(cfg, run_pass=Recorder())
+    coord.files.set_paused(True)
+    coord.start()
+    try:
+        assert wait_for(lambda: coord.is_leader, timeout=5)
+        assert coord.enqueue(PassRequest(album="Trip")) is True
+        assert coord.enqueue(PassRequest(album="Trip")) is False
+        assert coord.enqueue(PassRequest(album="Trip", dry_run=True)) is True
+        coord._persist()
+    finally:
+        coord.shutdown(5)
+    rec = Recorder()
+    again = Coordinator(cfg, run_pass=rec)
+    again.files.set_paused(False)
+    again.start()
+    try:
+        assert wait_for(lambda: len(rec.calls) == 2, timeout=5)
+        assert sorted((a, d) for a, d, _ in rec.calls) == [("Trip", False), ("Trip", True)]
+    finally:
+        again.shutdown(5)
+
+
+def test_nightly_scopes(tmp_path):
+    cfg = _config(tmp_path, album_scopes=["Trip", "*"])
+    (tmp_path / "album-1234.pkl").write_bytes(b"")
+    coord = Coordinator(cfg, run_pass=Recorder())
+    assert coord.nightly_scopes() == [None, "Trip", "1234"]
+    coord.queue_nightly()
+    assert [(r.album, r.reason) for r in coord.queue] == [(None, "nightly"), ("Trip", "nightly"),
+                                                          ("1234", "nightly")]
+    cfg.library_scope = False
+    cfg.album_scopes = []
+    assert coord.nightly_scopes() == []
+
+
+def test_scheduler_reports_the_next_nightly_run_and_its_job_queues_the_scopes(tmp_path):
+    cfg = _config(tmp_path, nightly_cron="15 4 * * *")
+    coord = Coordinator(cfg, run_pass=Recorder())
+    coord.files.set_paused(True)  # keep what the job queues in the queue
+    coord.start()
+    try:
+        assert wait_for(lambda: coord.next_scheduled_run() is not None, timeout=5)
+        assert "04:15:00" in coord.next_scheduled_run()
+        coord.scheduler.get_job("nightly").func()  # what the scheduler calls at 04:15
+        assert [(r.album, r.reason) for r in coord.queue] == [(None, "nightly")]
+    finally:
+        coord.shutdown(5)
