@@ -24,6 +24,9 @@ accesslog = os.environ.get("ACCESS_LOG", "-") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 wsgi_app = "service:create_app()"
+# gunicorn's own control socket lives in $HOME, which the container's user does not have, and two
+# services on one host would share it; the service's /api/* endpoints are the control interface.
+control_socket_disable = True
 
 
 def _coordinator(worker):
