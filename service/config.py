@@ -31,6 +31,7 @@ class ServiceConfig:
     poll_seconds: float = 0.2
     max_body_bytes: int = 1 << 20
     shutdown_seconds: float = 20.0
+    pass_nice: int = 10
     start_coordinator: bool = True
 
     @classmethod
@@ -54,6 +55,7 @@ class ServiceConfig:
             poll_seconds=float(env.get("SERVICE_POLL_SECONDS", 0.2)),
             max_body_bytes=int(env.get("WEBHOOK_MAX_BODY_BYTES", 1 << 20)),
             shutdown_seconds=float(env.get("SHUTDOWN_SECONDS", 20)),
+            pass_nice=int(env.get("PASS_NICE", 10)),
         )
 
     @property

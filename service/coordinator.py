@@ -332,6 +332,7 @@ class Coordinator:
     def _run(self, req: PassRequest, progress: CountingProgress, stop: StopToken) -> None:
         from immich_client import ImmichError, ImmichUnavailable
 
+        self._lower_priority()
         try:
             if req.kind == "resolve":
                 outcome: tuple[str, Any] = ("resolved", self._resolve_albums(req.assets))
@@ -352,6 +353,21 @@ class Coordinator:
             outcome = ("failed", f"{type(exc).__name__}: {exc}")
         with self.lock:
             self.outcome = outcome
+
+    def _lower_priority(self) -> None:
+        """Run the pass (and the threads it starts, which inherit it) at a lower CPU priority.
+
+        On a small home server the pass shares two cores with Immich and with the webhook: a
+        niced pass thread keeps both responsive and only takes what they leave. On Linux a nice
+        value belongs to a thread, so the HTTP threads of this worker keep theirs.
+        """
+        if self.config.pass_nice <= 0 or not hasattr(os, "setpriority"):
+            return
+        try:
+            current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), max(current, self.config.pass_nice))
+        except OSError as exc:
+            log.debug("cannot lower the pass's priority: %s", exc)
 
     def _pass_fn(self) -> PassFn:
         if self._run_pass is None:
