@@ -70,6 +70,9 @@ class FakeImmich:
         self.log: list[dict[str, Any]] = []
         self.faults = Faults()
         self.log_lock = threading.Lock()
+        from .workflows import WorkflowRunner
+
+        self.workflow_runner = WorkflowRunner(self)
         self.app = self._make_app()
 
     # ----------------------------------------------------------------- helpers
@@ -279,8 +282,8 @@ class FakeImmich:
         def thumbnail(asset_id: str) -> Any:
             a = asset_or_404(asset_id)
             fault = getattr(g, "fault", None)
-            if a is None or (fault is not None and fault.kind == "notready"):
-                return err(404, "Asset media not found")
+            if a is None or not a.metadata_ready or (fault is not None and fault.kind == "notready"):
+                return err(404, "Asset media not found")  # thumbnails come after metadata extraction
             size = request.args.get("size", "thumbnail")
             data = s.thumbnail(a, size)
             mime = "image/webp" if size == "thumbnail" else "image/jpeg"
@@ -328,6 +331,7 @@ class FakeImmich:
                 if a.owner_id == user().id and hashlib.sha1(a.original).digest() == digest:
                     return jsonify({"id": a.id, "status": "duplicate"}), 200
             a = s.add_asset(user(), data, file.filename or "upload.jpg", taken)
+            fake.workflow_runner.on_upload(a)
             return jsonify({"id": a.id, "status": "created"}), 201
 
         # ------------------------------------------------------------- albums
