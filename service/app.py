@@ -28,6 +28,10 @@ WEBHOOK_TRIGGERS = {"AssetCreate", "AssetMetadataExtraction"}
 EXTENSION = "photo_organizer"
 
 
+class ConfigError(RuntimeError):
+    """A setting the service cannot run with; the message names it."""
+
+
 def _coordinator() -> Coordinator:
     return current_app.extensions[EXTENSION]
 
@@ -74,6 +78,11 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
         config = ServiceConfig.from_env()
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    problems = config.problems()
+    if problems:
+        raise ConfigError("photo-organizer service cannot start: " + "; ".join(problems))
+    if not config.immich.url or not config.immich.api_key:
+        log.warning("IMMICH_URL or IMMICH_API_KEY is not set: every pass will fail until they are")
     app = Flask("photo_organizer")
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]

@@ -58,6 +58,29 @@ class ServiceConfig:
             pass_nice=int(env.get("PASS_NICE", 10)),
         )
 
+    def problems(self) -> list[str]:
+        """Settings that would make the service useless or silently broken: checked at start-up."""
+        out = []
+        if self.nightly_cron:
+            try:
+                from apscheduler.triggers.cron import CronTrigger
+
+                CronTrigger.from_crontab(self.nightly_cron)
+            except ValueError as exc:
+                out.append(f"NIGHTLY_CRON={self.nightly_cron!r} is not a cron expression ({exc})")
+        if not self.library_scope and not self.album_scopes:
+            out.append("SCOPES is empty: set 'library' and/or album names")
+        if self.debounce_seconds < 0 or self.max_wait_seconds < self.debounce_seconds:
+            out.append("WEBHOOK_MAX_WAIT_SECONDS must be >= WEBHOOK_DEBOUNCE_SECONDS >= 0")
+        try:
+            self.service_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.service_dir / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            out.append(f"STATE_DIR={str(self.state_dir)!r} is not writable ({exc.strerror or exc})")
+        return out
+
     @property
     def service_dir(self) -> Path:
         return self.state_dir / "service"

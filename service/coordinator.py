@@ -141,7 +141,14 @@ class Coordinator:
                     log.exception("cannot use the leader lock in %s", self.files.folder)
                     self.shutting_down.wait(5.0)
                     continue
-                self._become_leader()
+                try:
+                    self._become_leader()
+                except Exception:  # never die silently holding the lead: step down and retry
+                    log.exception("could not take the lead")
+                    self._leader_lock.release()
+                    self.is_leader = False
+                    self.shutting_down.wait(5.0)
+                    continue
             try:
                 self._tick()
             except Exception:  # the loop must survive anything one tick does

@@ -29,6 +29,21 @@ wsgi_app = "service:create_app()"
 control_socket_disable = True
 
 
+def on_starting(server):
+    """Refuse to start, with one clear line, when a setting is unusable (before any worker forks)."""
+    import sys
+
+    from dotenv import load_dotenv
+
+    load_dotenv(os.environ.get("PHOTO_ORGANIZER_ENV_FILE", ".env"), override=False)
+    from service.config import ServiceConfig
+
+    problems = ServiceConfig.from_env().problems()
+    if problems:
+        print("photo-organizer service cannot start: " + "; ".join(problems), file=sys.stderr)
+        sys.exit(1)
+
+
 def _coordinator(worker):
     app = getattr(worker, "wsgi", None)
     return getattr(app, "extensions", {}).get("photo_organizer")

@@ -9,6 +9,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 from cli_helpers import REPO, cli_env, wait_for
 from fake_immich.app import Fault
@@ -305,3 +306,18 @@ def test_end_to_end_install_the_webhook_upload_and_watch_bursts_get_stacked(fake
         deliveries = fake_immich.workflow_runner.deliveries
         assert len(deliveries) == 10 and {d["status"] for d in deliveries} == {202}
         assert {d["trigger"] for d in deliveries} == {"AssetMetadataExtraction"}, "the trigger install-webhook set"
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"NIGHTLY_CRON": "every night"}, "NIGHTLY_CRON='every night' is not a cron expression"),
+    ({"SCOPES": " , "}, "SCOPES is empty"),
+    ({"STATE_DIR": "/proc/version/state"}, "is not writable"),
+])
+def test_a_bad_setting_stops_the_service_at_start_with_one_clear_line(fake_immich, tmp_path, env, message):
+    svc = Service(fake_immich, tmp_path / "state", **env)
+    svc.state_dir.mkdir(parents=True)
+    with svc.log_path.open("ab") as log:
+        proc = subprocess.run([sys.executable, "-m", "gunicorn", "-c", str(REPO / "service" / "gunicorn.conf.py")],
+                              cwd=REPO, env=svc.env, stdout=log, stderr=subprocess.STDOUT, timeout=60)
+    assert proc.returncode != 0
+    assert "photo-organizer service cannot start: " in svc.log() and message in svc.log(), svc.log()
