@@ -120,7 +120,7 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
             return _error(401, f"missing or wrong secret in header {cfg.webhook_header}")
         try:
             body = json.loads(request.get_data(cache=False) or b"")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return _error(400, "body is not valid JSON")
         if not isinstance(body, dict):
             return _error(400, "body must be a JSON object")
@@ -173,7 +173,7 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
         raw = request.get_data(cache=False)
         try:
             body = json.loads(raw) if raw.strip() else {}
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return _error(400, "body is not valid JSON")
         if not isinstance(body, dict):
             return _error(400, 'body must be a JSON object, e.g. {"album": "Vacation 2024"} or {}')

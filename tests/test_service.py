@@ -14,7 +14,7 @@ import requests
 from cli_helpers import REPO, cli_env, wait_for
 from fake_immich.app import Fault
 from immich_helpers import seed_bursts
-from service_helpers import HEADER, SECRET, TOKEN, Service, sample, thumbnails_served
+from service_helpers import HEADER, SECRET, Service, sample, thumbnails_served
 
 
 def stacked_groups(store) -> list[set[str]]:
@@ -23,47 +23,6 @@ def stacked_groups(store) -> list[set[str]]:
 
 def all_asset_ids(store) -> list[str]:
     return sorted(store.assets)
-
-
-def test_webhook_and_control_refuse_what_they_must(fake_immich, tmp_path):
-    ids = seed_bursts(fake_immich, bursts=1, burst_size=2, singles=0)
-    with Service(fake_immich, tmp_path / "state") as svc:
-        body = sample("AssetMetadataExtraction", ids[0][0])
-        # webhook: the secret is required and compared exactly
-        assert svc.webhook(body, secret=None).status_code == 401
-        assert svc.webhook(body, secret="wrong").status_code == 401
-        assert svc.webhook(body, secret=SECRET + "x").status_code == 401
-        assert svc.webhook(b"{not json", secret=SECRET).status_code == 400
-        assert svc.webhook(b"[1, 2]", secret=SECRET).status_code == 400
-        no_id = sample("AssetCreate")
-        del no_id["data"]["asset"]["id"]
-        assert svc.webhook(no_id).status_code == 400
-        r = svc.webhook({"type": "AssetV1", "trigger": "PersonRecognized", "data": {}})
-        assert r.status_code == 202 and r.json()["accepted"] is False
-        video = sample("AssetCreate", ids[0][0])
-        video["data"]["asset"]["type"] = "VIDEO"
-        assert svc.webhook(video).json()["accepted"] is False
-        big = {"type": "AssetV1", "trigger": "AssetCreate", "data": {"asset": {"id": "x", "pad": "a" * (2 << 20)}}}
-        assert svc.webhook(big).status_code == 413
-        time.sleep(0.5)
-        status = svc.status()
-        assert status["webhook"].get("received", 0) == 0, "a refused webhook must queue nothing"
-        assert status["queue"]["length"] == 0
-        # control API: bearer token, constant-time compared; /healthz is open
-        for method, path in [("GET", "/api/status"), ("POST", "/api/pause"), ("POST", "/api/resume"),
-                             ("POST", "/api/run"), ("GET", "/metrics")]:
-            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
-                            {"Authorization": f"Bearer {TOKEN}x"}):
-                r = requests.request(method, svc.url + path, headers=headers, timeout=10)
-                assert r.status_code == 401, (method, path, headers, r.status_code)
-                assert "error" in r.json()
-        assert requests.get(svc.url + "/healthz", timeout=5).json()["ok"] is True
-        assert not svc.get("/api/status").json()["paused"], "refused calls must not have paused anything"
-        # bad /api/run bodies
-        assert svc.post("/api/run", data="{oops").status_code == 400
-        assert svc.post("/api/run", json={"album": 3}).status_code == 400
-        assert svc.post("/api/run", json={"dry_run": "yes"}).status_code == 400
-        assert svc.post("/api/run", json={"albun": "typo"}).status_code == 400
 
 
 def test_a_burst_of_webhooks_is_one_pass_and_organizes_the_uploads(fake_immich, tmp_path):

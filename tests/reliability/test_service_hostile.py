@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 from cli_helpers import wait_for
+from immich_helpers import seed_bursts
 from photo_factory import scene
-from service_helpers import SECRET, Service, sample
+from service_helpers import HEADER, SECRET, TOKEN, Service, sample
 
 from .conftest import FIGURES
 
@@ -86,3 +87,60 @@ def test_leader_killed_mid_burst_loses_no_accepted_event(fake_immich, tmp_path):
     assert status["last_pass"]["library"]["photos"] == 60
     FIGURES.append(f"service: leader SIGKILLed mid-burst; {len(accepted)} events accepted, "
                    f"{status['webhook']['received']} reached the new leader, pass completed")
+
+
+def test_hostile_requests_are_refused_and_change_nothing(fake_immich, tmp_path):
+    ids = seed_bursts(fake_immich, bursts=1, burst_size=2, singles=0)
+    with Service(fake_immich, tmp_path / "state") as svc:
+        body = sample("AssetMetadataExtraction", ids[0][0])
+        # webhook: the secret is required and compared exactly
+        assert svc.webhook(body, secret=None).status_code == 401
+        assert svc.webhook(body, secret="wrong").status_code == 401
+        assert svc.webhook(body, secret=SECRET + "x").status_code == 401
+        assert svc.webhook(b"{not json", secret=SECRET).status_code == 400
+        assert svc.webhook(b"[1, 2]", secret=SECRET).status_code == 400
+        no_id = sample("AssetCreate")
+        del no_id["data"]["asset"]["id"]
+        assert svc.webhook(no_id).status_code == 400
+        r = svc.webhook({"type": "AssetV1", "trigger": "PersonRecognized", "data": {}})
+        assert r.status_code == 202 and r.json()["accepted"] is False
+        video = sample("AssetCreate", ids[0][0])
+        video["data"]["asset"]["type"] = "VIDEO"
+        assert svc.webhook(video).json()["accepted"] is False
+        big = {"type": "AssetV1", "trigger": "AssetCreate", "data": {"asset": {"id": "x", "pad": "a" * (2 << 20)}}}
+        assert svc.webhook(big).status_code == 413
+        time.sleep(0.5)
+        status = svc.status()
+        assert status["webhook"].get("received", 0) == 0, "a refused webhook must queue nothing"
+        assert status["queue"]["length"] == 0
+        # control API: bearer token, constant-time compared; /healthz is open
+        for method, path in [("GET", "/api/status"), ("POST", "/api/pause"), ("POST", "/api/resume"),
+                             ("POST", "/api/run"), ("GET", "/metrics")]:
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
+                            {"Authorization": f"Bearer {TOKEN}x"}):
+                r = requests.request(method, svc.url + path, headers=headers, timeout=10)
+                assert r.status_code == 401, (method, path, headers, r.status_code)
+                assert "error" in r.json()
+        assert requests.get(svc.url + "/healthz", timeout=5).json()["ok"] is True
+        assert not svc.get("/api/status").json()["paused"], "refused calls must not have paused anything"
+        # bad /api/run bodies
+        assert svc.post("/api/run", data="{oops").status_code == 400
+        assert svc.post("/api/run", json={"album": 3}).status_code == 400
+        assert svc.post("/api/run", json={"dry_run": "yes"}).status_code == 400
+        assert svc.post("/api/run", json={"albun": "typo"}).status_code == 400
+        # odd but hostile: non-ASCII secret, a huge token, a JSON nesting bomb, oversized control body
+        r = requests.post(svc.url + "/webhook/immich", data=b"{}", timeout=10,
+                          headers={HEADER: "s\u00e9cret".encode().decode("latin-1")})
+        assert r.status_code == 401
+        assert requests.get(svc.url + "/api/status", timeout=10,
+                            headers={"Authorization": "Bearer " + "x" * 6000}).status_code in (401, 431)
+        bomb = b"[" * 200_000 + b"]" * 200_000
+        assert svc.webhook(bomb).status_code in (400, 413)
+        assert svc.post("/api/run", data=b"[" * 100_000 + b"]" * 100_000).status_code == 400
+        assert svc.post("/api/run", data=b" " * (2 << 20)).status_code == 413
+        assert svc.status()["queue"]["length"] == 0, "nothing hostile was queued"
+        assert requests.get(svc.url + "/healthz", timeout=5).status_code == 200, "still alive"
+    FIGURES.append("service: missing/wrong token and secret -> 401, malformed -> 400, oversized -> 413, "
+                   "nesting bomb -> 400; nothing queued, nothing paused")
+
+
