@@ -182,6 +182,13 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
     for ref in refs:
         entry = state.hashes.get(ref.id)
         if entry is not None and entry[0] == ref.fingerprint:
+            if ref.taken_at is not None and (entry[2], entry[3], entry[4]) != (
+                    ref.taken_at, ref.taken_source, ref.tz_offset):
+                # The source knows the capture time without decoding (Immich) and it changed since
+                # the hash was cached (EXIF extracted after upload, a date fixed by hand): the
+                # image is the same, its time is not.
+                entry = (entry[0], entry[1], ref.taken_at, ref.taken_source, ref.tz_offset, entry[5], entry[6])
+                state.record_hash(ref.id, entry)
             hashed[ref.id] = entry
             continue
         old_skip = state.skipped.get(ref.id)

@@ -249,3 +249,27 @@ def test_sigkill_mid_pass_then_resume_leaves_no_duplicates(fake_immich, tmp_path
         stack = store.stacks[store.assets[burst[0]].stack_id]
         assert stack.primary == burst[0] and sorted(stack.assets) == sorted(burst)
         assert store.assets[burst[0]].is_favorite
+
+
+def test_a_capture_time_fixed_after_hashing_is_used_without_downloading_again(fake_immich, tmp_path):
+    from datetime import timedelta
+
+    from photo_factory import scene, variant
+
+    store, user = fake_immich.store, fake_immich.user
+    from datetime import datetime
+
+    t0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+    base = scene(77)
+    a = store.add_asset(user, variant(base, 0, 0.0), "A.jpg", t0)
+    b = store.add_asset(user, variant(base, 1, 2.0), "B.jpg", t0 + timedelta(hours=5))  # wrong date at first
+    s = settings(fake_immich, tmp_path, ActionFlags(stack=True))
+    first = run_immich_pass(s)
+    assert first.report["summary"]["groups"] == 0, "five hours apart: not a burst"
+    store.assets[b.id].taken_at = t0 + timedelta(seconds=2)  # metadata extraction (or the user) fixes it
+    store.touch(b.id)
+    thumbs = len(fake_immich.requests_to("/thumbnail"))
+    second = run_immich_pass(s)
+    assert second.report["summary"]["groups"] == 1
+    assert len(fake_immich.requests_to("/thumbnail")) - thumbs == 2, "only the two previews to score"
+    assert store.assets[a.id].stack_id is not None
