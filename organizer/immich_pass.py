@@ -67,6 +67,31 @@ def _recover_unfinished_writes(client: ImmichClient, journal_path: Path, memory:
             memory.setdefault("albums", {}).setdefault(group, op["album_id"])
 
 
+def _adopt_from_earlier_runs(settings: ImmichSettings, scope: str, memory: dict[str, Any]) -> None:
+    """Recognize the stacks and albums earlier runs made, from their journals, when the state lost them.
+
+    The journals are separate files, so a deleted or damaged scope state does not turn our own
+    stacks into "stacks made outside photo-organizer" (which would be skipped) nor make a second
+    album for a group. Runs that were undone are ignored.
+    """
+    folder = journal_dir(settings.state_dir)
+    if not folder.is_dir():
+        return
+    runs = [operations(path) for path in sorted(folder.glob(f"{_safe(scope)}-*.jsonl"))]
+    runs = [ops for ops in runs if not any(op.get("undone") for op in ops)]
+    deleted = {op.get("stack_id") for ops in runs for op in ops if op.get("op") == "delete_stack"}
+    for ops in runs:
+        for op in ops:
+            group = op.get("group")
+            if not group or op.get("status") != "done":
+                continue
+            if op.get("op") == "create_stack" and op.get("stack_id") and op["stack_id"] not in deleted:
+                memory.setdefault("stacks", {}).setdefault(group, {
+                    "stack_id": op["stack_id"], "primary": op["asset_ids"][0], "members": op["asset_ids"]})
+            elif op.get("op") == "create_album" and op.get("album_id"):
+                memory.setdefault("albums", {}).setdefault(group, op["album_id"])
+
+
 def run_immich_pass(settings: ImmichSettings, album: str | None = None, *, dry_run: bool = False,
                     resume: bool = False, full: bool = False, stop: StopToken | None = None,
                     progress: Progress | None = None, download_dir: Path | None = None,
@@ -113,6 +138,8 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
             state.skipped.clear()
         state.extra["identity"] = identity
         memory = state.extra.setdefault("memory", {})
+        if not memory.get("stacks") and not memory.get("albums"):
+            _adopt_from_earlier_runs(settings, scope, memory)
         journal_path = journal_dir(settings.state_dir) / f"{_safe(scope)}-{state.run_id}.jsonl"
         state.extra["run"] = {"run_id": state.run_id, "journal": str(journal_path)}
         for key in ("identity", "memory", "run"):

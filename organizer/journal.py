@@ -89,7 +89,17 @@ def list_runs(state_dir: Path) -> list[Path]:
     folder = journal_dir(state_dir)
     if not folder.exists():
         return []
-    return sorted(folder.glob("*.jsonl"), key=lambda p: p.name)
+    return sorted(folder.glob("*.jsonl"), key=_started)
+
+
+def _started(path: Path) -> tuple[float, str]:
+    """Runs in the order they started (their header line), whatever scope their file is named after."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            first = json.loads(fh.readline() or "{}")
+        return float(first.get("started") or path.stat().st_mtime), path.name
+    except (OSError, ValueError):
+        return 0.0, path.name
 
 
 def mark_undone(path: Path) -> None:

@@ -19,6 +19,7 @@ import io
 import logging
 import os
 import pickle
+import secrets
 import struct
 import time
 import zlib
@@ -36,6 +37,12 @@ _FRAME = struct.Struct("<II")  # payload length, crc32
 
 #: One cached hash: (fingerprint, hash, taken_at, taken_source, tz_offset, width, height).
 HashEntry = tuple[str, int, float, str, "str | None", int, int]
+
+
+
+def new_run_id() -> str:
+    """Time-sortable and unique: two runs started in the same second must not share a journal."""
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
 
 
 class StateLoadError(Exception):
@@ -91,7 +98,7 @@ class ProcessingState:
     def __init__(self, path: Path, params: dict[str, Any]) -> None:
         self.path = Path(path)
         self.params = dict(params)
-        self.run_id = time.strftime("%Y%m%d-%H%M%S")
+        self.run_id = new_run_id()
         self.started_at = time.time()
         self.last_saved: float | None = None
         self.hashes: dict[str, HashEntry] = {}
@@ -156,7 +163,7 @@ class ProcessingState:
         self.completed.clear()
         self.skipped.clear()
         self.extra.pop("run", None)
-        self.run_id = time.strftime("%Y%m%d-%H%M%S")
+        self.run_id = new_run_id()
         self.started_at = time.time()
         self._needs_compact = True
 

@@ -5,13 +5,14 @@ Also checks, for every run here (normal, resumed, dry run), that the originals a
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 
 import pytest
 from cli_helpers import comparable, load_report, run_cli
 from fake_immich import start_fake
-from immich_helpers import seed_bursts
+from immich_helpers import named_snapshot, seed_bursts
 from photo_factory import make_library, tree_checksums
 
 from organizer.immich_pass import run_immich_pass
@@ -91,22 +92,33 @@ def test_dry_run_and_rerun_never_touch_the_originals(library, tmp_path):
         assert tree_checksums(src) == before, args
 
 
-def test_damaged_immich_scope_state_warns_and_starts_fresh(tmp_path):
+@pytest.mark.parametrize("damage", ["truncated", "deleted"])
+def test_damaged_or_lost_immich_scope_state_starts_fresh_and_still_knows_its_stacks(damage, tmp_path):
+    """The journals outlive the state: our stacks are recognized, not skipped as foreign or redone."""
+    from organizer.progress import CountingProgress
+
     fake = start_fake()
     try:
         seed_bursts(fake, bursts=2, burst_size=2, singles=1)
         settings = ImmichSettings(url=fake.url, api_key=fake.api_key, state_dir=tmp_path / "state",
-                                  actions=ActionFlags(stack=True))
+                                  actions=ActionFlags(stack=True, albums=True))
         run_immich_pass(settings)
+        before = named_snapshot(fake.store)
         path = tmp_path / "state" / "library.pkl"
-        path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 3])
-        from organizer.progress import CountingProgress
-
+        if damage == "truncated":
+            path.write_bytes(path.read_bytes()[:12])
+        else:
+            path.unlink()
+        fake.clear_log()
         progress = CountingProgress()
         result = run_immich_pass(settings, resume=True, progress=progress)
-        assert any("could not load state file" in m.lower() for m in progress.messages), progress.messages
+        if damage == "truncated":
+            assert any("could not load state file" in m.lower() for m in progress.messages), progress.messages
         assert result.report["summary"]["groups"] == 2
-        assert len(fake.store.stacks) == 2, "a fresh start does not stack twice"
+        assert "left alone" not in json.dumps(result.report)
+        created = fake.requests_to("/api/stacks", "POST") + fake.requests_to("/api/albums", "POST")
+        assert created == [], "a fresh start creates no second stack or album"
+        assert named_snapshot(fake.store) == before
         assert not fake.violations
     finally:
         fake.stop()
