@@ -22,6 +22,7 @@ class ServiceConfig:
     webhook_header: str = "X-Webhook-Secret"
     control_token: str = field(default="", repr=False)
     nightly_cron: str = "30 3 * * *"
+    full_cron: str = "0 4 * * 0"
     library_scope: bool = True
     album_scopes: list[str] = field(default_factory=list)
     debounce_seconds: float = 5.0
@@ -46,6 +47,7 @@ class ServiceConfig:
             webhook_header=env.get("WEBHOOK_HEADER", "X-Webhook-Secret"),
             control_token=env.get("CONTROL_TOKEN", ""),
             nightly_cron=env.get("NIGHTLY_CRON", "30 3 * * *"),
+            full_cron=env.get("FULL_CRON", "0 4 * * 0"),
             library_scope="library" in scopes,
             album_scopes=[s for s in scopes if s != "library"],
             debounce_seconds=float(env.get("WEBHOOK_DEBOUNCE_SECONDS", 5)),
@@ -61,13 +63,15 @@ class ServiceConfig:
     def problems(self) -> list[str]:
         """Settings that would make the service useless or silently broken: checked at start-up."""
         out = []
-        if self.nightly_cron:
+        for name, cron in (("NIGHTLY_CRON", self.nightly_cron), ("FULL_CRON", self.full_cron)):
+            if not cron:
+                continue
             try:
                 from apscheduler.triggers.cron import CronTrigger
 
-                CronTrigger.from_crontab(self.nightly_cron)
+                CronTrigger.from_crontab(cron)
             except ValueError as exc:
-                out.append(f"NIGHTLY_CRON={self.nightly_cron!r} is not a cron expression ({exc})")
+                out.append(f"{name}={cron!r} is not a cron expression ({exc})")
         if not self.library_scope and not self.album_scopes:
             out.append("SCOPES is empty: set 'library' and/or album names")
         if self.debounce_seconds < 0 or self.max_wait_seconds < self.debounce_seconds:

@@ -193,25 +193,35 @@ class Coordinator:
 
     # ------------------------------------------------------------------ scheduler
     def _start_scheduler(self) -> None:
-        if not self.config.nightly_cron:
+        jobs = [(job_id, cron) for job_id, cron in (("nightly", self.config.nightly_cron),
+                                                     ("full", self.config.full_cron)) if cron]
+        if not jobs:
             return
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.cron import CronTrigger
 
         self.scheduler = BackgroundScheduler(daemon=True)
-        trigger = CronTrigger.from_crontab(self.config.nightly_cron)
-        self.scheduler.add_job(self.queue_nightly, trigger, id="nightly", coalesce=True, max_instances=1,
-                               misfire_grace_time=3600)
+        for job_id, cron in jobs:
+            func = self.queue_nightly if job_id == "nightly" else self.queue_full
+            self.scheduler.add_job(func, CronTrigger.from_crontab(cron), id=job_id, coalesce=True,
+                                   max_instances=1, misfire_grace_time=3600)
         self.scheduler.start()
 
-    def next_scheduled_run(self) -> str | None:
-        job = self.scheduler.get_job("nightly") if self.scheduler is not None else None
+    def next_scheduled_run(self, job_id: str = "nightly") -> str | None:
+        job = self.scheduler.get_job(job_id) if self.scheduler is not None else None
         return job.next_run_time.isoformat() if job is not None and job.next_run_time else None
 
     def queue_nightly(self) -> None:
         """The nightly incremental pass over every configured scope."""
         for album in self.nightly_scopes():
             self.enqueue(PassRequest(album=album, reason="nightly"))
+
+    def queue_full(self) -> None:
+        """The periodic full re-listing: sees what ``updatedAfter`` cannot (e.g. photos added to an
+        album without changing) and re-checks every group; hashes stay cached, so it downloads only
+        what is new."""
+        for album in self.nightly_scopes():
+            self.enqueue(PassRequest(album=album, reason="weekly full", full=True))
 
     def nightly_scopes(self) -> list[str | None]:
         scopes: list[str | None] = [None] if self.config.library_scope else []
@@ -486,6 +496,7 @@ class Coordinator:
                 "passes_total": {k: dict(v) for k, v in self.passes_total.items()},
                 "webhook": dict(self.events),
                 "next_scheduled_run": self.next_scheduled_run(),
+                "next_full_run": self.next_scheduled_run("full"),
                 "scopes": {"library": self.config.library_scope, "albums": list(self.config.album_scopes)},
                 "updated_at": _iso(time.time()),
             }

@@ -22,7 +22,7 @@ from service.coordinator import Coordinator, PassRequest
 
 def _config(tmp_path: Path, **kw) -> ServiceConfig:
     cfg = ServiceConfig(immich=ImmichSettings(url="http://127.0.0.1:9", api_key="k", state_dir=tmp_path),
-                        state_dir=tmp_path, nightly_cron="", poll_seconds=0.02, debounce_seconds=0.3,
+                        state_dir=tmp_path, nightly_cron="", full_cron="", poll_seconds=0.02, debounce_seconds=0.3,
                         max_wait_seconds=5.0, retry_seconds=0.1, max_retries=3)
     for k, v in kw.items():
         setattr(cfg, k, v)
@@ -149,7 +149,7 @@ def test_nightly_scopes(tmp_path):
 
 
 def test_scheduler_reports_the_next_nightly_run_and_its_job_queues_the_scopes(tmp_path):
-    cfg = _config(tmp_path, nightly_cron="15 4 * * *")
+    cfg = _config(tmp_path, nightly_cron="15 4 * * *", full_cron="0 5 * * 0")
     coord = Coordinator(cfg, run_pass=Recorder())
     coord.files.set_paused(True)  # keep what the job queues in the queue
     coord.start()
@@ -158,5 +158,9 @@ def test_scheduler_reports_the_next_nightly_run_and_its_job_queues_the_scopes(tm
         assert "04:15:00" in coord.next_scheduled_run()
         coord.scheduler.get_job("nightly").func()  # what the scheduler calls at 04:15
         assert [(r.album, r.reason) for r in coord.queue] == [(None, "nightly")]
+        assert "05:00:00" in coord.next_scheduled_run("full")
+        coord.scheduler.get_job("full").func()
+        # the same scope is already waiting: one pass, upgraded to a full one
+        assert [(r.album, r.full) for r in coord.queue] == [(None, True)]
     finally:
         coord.shutdown(5)
