@@ -186,10 +186,18 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
         for flag in ("dry_run", "full"):
             if not isinstance(body.get(flag, False), bool):
                 return _error(400, f"{flag} must be true or false")
+        warning = None
+        if album is not None:
+            problem, warning = _check_album(album)
+            if problem is not None:
+                return problem
         _coordinator().spool.put("run", album=album, dry_run=body.get("dry_run", False),
                                  full=body.get("full", False))
-        return jsonify({"accepted": True, "scope": f"album:{album}" if album else "library",
-                        "dry_run": body.get("dry_run", False)}), 202
+        answer = {"accepted": True, "scope": f"album:{album}" if album else "library",
+                  "dry_run": body.get("dry_run", False)}
+        if warning:
+            answer["warning"] = warning
+        return jsonify(answer), 202
 
     @app.get("/metrics")
     def metrics() -> Any:
@@ -199,6 +207,24 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
     if config.start_coordinator:
         coordinator.start()
     return app
+
+
+def _check_album(album: str) -> tuple[Any, str | None]:
+    """A curl user learns at once that an album does not exist (404 with the albums they can see).
+
+    If Immich cannot be asked right now the request is still accepted: the pass will say.
+    """
+    from immich_client import ImmichClient, ImmichError, ImmichNotFound
+
+    cfg = _config().immich
+    try:
+        client = ImmichClient(cfg.url, cfg.api_key, timeout=(3.0, 5.0), max_retry_seconds=0)
+        client.albums.find(album)
+    except ImmichNotFound as exc:
+        return _error(404, str(exc)), None
+    except ImmichError as exc:
+        return None, f"could not check the album now ({exc}); the pass will"
+    return None, None
 
 
 def _wait_seconds() -> float:

@@ -191,6 +191,10 @@ def test_album_scope_from_the_webhook(fake_immich, tmp_path):
             svc.webhook(sample("AssetMetadataExtraction", asset_id))
         status = svc.wait_idle()
         scope = f"album:{album.id}"
+        missing = svc.post("/api/run", json={"album": "Vacation 2025"})
+        assert missing.status_code == 404 and "Vacation 2024" in missing.json()["error"], missing.text
+        assert svc.post("/api/run", json={"album": "Vacation 2024", "dry_run": True}).status_code == 202
+        svc.wait_idle()
         assert status["passes_total"].get(scope, {}).get("completed") == 1, status
         assert "library" not in status["passes_total"], "the library scope is off in this configuration"
         assert fake_immich.requests_to("/albums", "GET"), "albums of the asset were looked up"
