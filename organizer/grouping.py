@@ -125,6 +125,35 @@ def _diameter(hashes: np.ndarray) -> int:
     return int(hamming(hashes[:, None], hashes[None, :]).max()) if len(hashes) > 1 else 0
 
 
+def _chained(flat: np.ndarray, bounds: np.ndarray, hashes: np.ndarray, threshold: int,
+             limit: int) -> np.ndarray:
+    """Which components are wider than ``limit`` (first and last photo too far apart).
+
+    Members of a component are linked by paths of matches, so by the triangle inequality two of
+    them are at most (size - 1) * threshold apart: small components cannot exceed the limit and
+    are not measured. The others are measured together, one batch per component size, so a
+    library of many bursts costs a few numpy calls instead of one per burst.
+    """
+    sizes = np.diff(bounds)
+    starts = bounds[:-1]
+    safe_size = limit // threshold + 1 if threshold > 0 else int(sizes.max(initial=0))
+    out = np.zeros(len(sizes), dtype=bool)
+    check = sizes > safe_size
+    for k in np.unique(sizes[check]).tolist():
+        sel = np.flatnonzero(check & (sizes == k))
+        if k > 128:  # rare, wide components: one at a time
+            for c in sel.tolist():
+                out[c] = _diameter(hashes[flat[starts[c]:starts[c] + k]]) > limit
+            continue
+        step = max(1, (1 << 22) // (k * k))  # bound the temporary to ~4M distances
+        for i in range(0, len(sel), step):
+            part = sel[i:i + step]
+            h = hashes[flat[starts[part][:, None] + np.arange(k)]]
+            widest = np.bitwise_count(h[:, :, None] ^ h[:, None, :]).max(axis=(1, 2))
+            out[part] = widest > limit
+    return out
+
+
 def _leader_split(members: list[int], times: np.ndarray, hashes: np.ndarray, threshold: int,
                   window: float) -> list[list[int]]:
     remaining = list(members)  # already in time order
@@ -162,14 +191,17 @@ def group_indices(times: np.ndarray, hashes: np.ndarray, threshold: int, window:
     touched = np.unique(np.concatenate([a, b]))
     local = np.searchsorted(touched, np.stack([a, b]))
     roots = union_find(len(touched), local[0], local[1])
+    # A stable sort keeps each component's members ascending (``touched`` is sorted).
     order = np.argsort(roots, kind="stable")
-    cuts = np.flatnonzero(np.diff(roots[order])) + 1
-    components = [touched[part] for part in np.split(order, cuts)]
+    bounds = np.concatenate([[0], np.flatnonzero(np.diff(roots[order])) + 1, [len(order)]])
+    flat_arr = touched[order]
     limit = max_diameter if max_diameter is not None else 2 * threshold
+    chained = _chained(flat_arr, bounds, hashes, threshold, limit)
+    flat, cut = flat_arr.tolist(), bounds.tolist()
     groups: list[list[int]] = []
-    for comp in components:
-        members = sorted(comp.tolist())
-        if len(members) > 2 and _diameter(hashes[members]) > limit:
+    for c, (lo, hi) in enumerate(zip(cut[:-1], cut[1:], strict=True)):
+        members = flat[lo:hi]
+        if chained[c]:
             groups.extend(_leader_split(members, times, hashes, threshold, window))
         else:
             groups.append(members)

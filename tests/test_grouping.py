@@ -76,3 +76,25 @@ def test_min_group_size_and_empty_inputs():
     times = np.zeros(4)
     assert group_indices(times, hashes, 2, 300, min_size=3) == [[0, 1, 2]]
     assert group_indices(times, hashes, 2, 300, min_size=4) == []
+
+
+def test_batched_chaining_check_matches_measuring_each_component():
+    from organizer.grouping import _chained, _diameter
+
+    rng = np.random.default_rng(5)
+    hashes = rng.integers(0, 2**63, 3000, dtype=np.uint64)
+    # components of many sizes, some made of near-identical hashes (not chained), some random
+    sizes = rng.integers(4, 200, 60)  # real components are connected: sizes <= 3 cannot chain past 2x
+    sizes = sizes[np.cumsum(sizes) <= 3000]
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    for c in range(0, len(sizes), 2):  # every other component: one hash with a few bits flipped
+        lo, hi = bounds[c], bounds[c + 1]
+        flips = rng.integers(0, 64, (hi - lo, 2))
+        hashes[lo:hi] = hashes[lo] ^ (np.uint64(1) << flips[:, 0].astype(np.uint64)) ^ (
+            np.uint64(1) << flips[:, 1].astype(np.uint64))
+    flat = np.arange(bounds[-1])
+    got = _chained(flat, bounds, hashes, threshold=10, limit=20)
+    want = [_diameter(hashes[flat[lo:hi]]) > 20
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    assert got.tolist() == want
+    assert any(want) and not all(want)
