@@ -101,15 +101,18 @@ def run_immich_pass(settings: ImmichSettings, album: str | None = None, *, dry_r
     progress = progress or CountingProgress()
     client = client or make_client(settings)
     me = client.users.me()
-    album_id = client.albums.find(album).id if album else None
+    found = client.albums.find(album) if album else None
+    album_id = found.id if found else None
     scope = scope_key(album_id)
     path = state_file or state_path_for(settings, album_id)
     lock = FileLock(path.with_suffix(".lock"), what=f"scope {album or LIBRARY}")
     lock.acquire()
     try:
-        return _run_locked(settings, client, me.id, album_id, scope, path, dry_run=dry_run, resume=resume,
-                           full=full, stop=stop, progress=progress, download_dir=download_dir,
-                           force_fresh=force_fresh)
+        result = _run_locked(settings, client, me.id, album_id, scope, path, dry_run=dry_run, resume=resume,
+                             full=full, stop=stop, progress=progress, download_dir=download_dir,
+                             force_fresh=force_fresh)
+        result.report["scope"]["album_name"] = found.name if found else None
+        return result
     finally:
         lock.release()
 

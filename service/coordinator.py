@@ -420,6 +420,7 @@ class Coordinator:
         if req is None or outcome is None:
             return
         kind, payload = outcome
+        scope = req.scope
         finished = time.time()
         entry: dict[str, Any] = {"result": kind, "reason": req.reason, "dry_run": req.dry_run,
                                  "started_at": _iso(self.current_started), "finished_at": _iso(finished),
@@ -430,6 +431,10 @@ class Coordinator:
             entry["albums"] = payload
         elif kind == "completed":
             entry |= self._summarize(payload)
+            scope_info = payload.report.get("scope") or {}
+            if scope_info.get("album_id"):  # one key per album, whether asked by name or by id
+                scope = f"album:{scope_info['album_id']}"
+                entry["album_name"] = scope_info.get("album_name")
             if entry.get("retry_later"):
                 self._schedule_retry(req, "photos not ready yet")
         elif kind == "interrupted":
@@ -441,12 +446,12 @@ class Coordinator:
         elif kind == "error":
             entry["error"] = payload
         with self.lock:
-            self.last_pass[req.scope] = entry
-            counts = self.passes_total.setdefault(req.scope, {})
+            self.last_pass[scope] = entry
+            counts = self.passes_total.setdefault(scope, {})
             counts[kind] = counts.get(kind, 0) + 1
-        self.files.append_pass({"scope": req.scope, "pid": os.getpid(), "start": self.current_started,
+        self.files.append_pass({"scope": scope, "pid": os.getpid(), "start": self.current_started,
                                 "end": finished} | entry)
-        log.info("pass over %s: %s", req.scope, entry)
+        log.info("pass over %s: %s", scope, entry)
         self._persist()
         self._dirty = True
 

@@ -191,11 +191,13 @@ def test_album_scope_from_the_webhook(fake_immich, tmp_path):
             svc.webhook(sample("AssetMetadataExtraction", asset_id))
         status = svc.wait_idle()
         scope = f"album:{album.id}"
+        assert status["passes_total"].get(scope, {}).get("completed") == 1, status
         missing = svc.post("/api/run", json={"album": "Vacation 2025"})
         assert missing.status_code == 404 and "Vacation 2024" in missing.json()["error"], missing.text
         assert svc.post("/api/run", json={"album": "Vacation 2024", "dry_run": True}).status_code == 202
-        svc.wait_idle()
-        assert status["passes_total"].get(scope, {}).get("completed") == 1, status
+        status = svc.wait_idle()
+        assert status["passes_total"][scope] == {"completed": 2}, "asked by name or by id: one album key"
+        assert status["last_pass"][scope]["album_name"] == "Vacation 2024"
         assert "library" not in status["passes_total"], "the library scope is off in this configuration"
         assert fake_immich.requests_to("/albums", "GET"), "albums of the asset were looked up"
     assert any(t.value.startswith("photo-organizer/group-") for t in store.tags.values())
