@@ -165,8 +165,9 @@ class Http:
             wait = max(backoff, delay or 0.0)
             remaining = deadline - time.monotonic()
             if remaining <= 0 or wait > remaining:
-                raise ImmichUnavailable(f"Immich is unreachable or failing: {failure}; gave up after {attempt} attempts in "
-                                        f"{self.max_retry_seconds:.0f} s. Is the server up at {self.base_url}?")
+                raise ImmichUnavailable(f"Immich is unreachable or failing: {failure}; gave up after {attempt} "
+                                        f"attempts in {self.max_retry_seconds:.0f} s. Is the server up at "
+                                        f"{self.base_url}?")
             self.stats.retries += 1
             log.info("%s; retrying in %.1f s (attempt %d)", failure, wait, attempt + 1)
             self.sleep(wait)

@@ -49,22 +49,29 @@ def state_path_for(settings: ImmichSettings, album_id: str | None) -> Path:
     return Path(settings.state_dir) / f"{_safe(scope_key(album_id))}.pkl"
 
 
+def _adopt(memory: dict[str, Any], op: dict[str, Any], stack_id: str | None = None) -> None:
+    """Remember a stack or album a journaled write created, unless the group already has one."""
+    group = op.get("group")
+    if not group:
+        return
+    if op.get("op") == "create_stack" and (stack_id or op.get("stack_id")):
+        memory.setdefault("stacks", {}).setdefault(group, {
+            "stack_id": stack_id or op["stack_id"], "primary": op["asset_ids"][0], "members": op["asset_ids"]})
+    elif op.get("op") == "create_album" and op.get("album_id"):
+        memory.setdefault("albums", {}).setdefault(group, op["album_id"])
+
+
 def _recover_unfinished_writes(client: ImmichClient, journal_path: Path, memory: dict[str, Any]) -> None:
     """Adopt stacks and albums this run created whose answer was lost (crash mid-request)."""
     if not journal_path.exists():
         return
     for op in operations(journal_path):
-        group = op.get("group")
-        if op.get("op") == "create_stack" and group and group not in memory.setdefault("stacks", {}):
-            stack_id = op.get("stack_id")
-            if stack_id is None:  # intent without answer: ask the server
-                found = client.stacks.find_by_primary(op["asset_ids"][0])
-                stack_id = found.id if found else None
-            if stack_id:
-                memory["stacks"][group] = {"stack_id": stack_id, "primary": op["asset_ids"][0],
-                                           "members": op["asset_ids"]}
-        elif op.get("op") == "create_album" and group and op.get("album_id"):
-            memory.setdefault("albums", {}).setdefault(group, op["album_id"])
+        stack_id = None
+        if (op.get("op") == "create_stack" and op.get("stack_id") is None and op.get("group")
+                and op["group"] not in memory.get("stacks", {})):  # intent without answer: ask the server
+            found = client.stacks.find_by_primary(op["asset_ids"][0])
+            stack_id = found.id if found else None
+        _adopt(memory, op, stack_id)
 
 
 def _adopt_from_earlier_runs(settings: ImmichSettings, scope: str, memory: dict[str, Any]) -> None:
@@ -72,7 +79,7 @@ def _adopt_from_earlier_runs(settings: ImmichSettings, scope: str, memory: dict[
 
     The journals are separate files, so a deleted or damaged scope state does not turn our own
     stacks into "stacks made outside photo-organizer" (which would be skipped) nor make a second
-    album for a group. Runs that were undone are ignored.
+    album for a group. Runs that were undone, and stacks deleted later, are ignored.
     """
     folder = journal_dir(settings.state_dir)
     if not folder.is_dir():
@@ -82,14 +89,8 @@ def _adopt_from_earlier_runs(settings: ImmichSettings, scope: str, memory: dict[
     deleted = {op.get("stack_id") for ops in runs for op in ops if op.get("op") == "delete_stack"}
     for ops in runs:
         for op in ops:
-            group = op.get("group")
-            if not group or op.get("status") != "done":
-                continue
-            if op.get("op") == "create_stack" and op.get("stack_id") and op["stack_id"] not in deleted:
-                memory.setdefault("stacks", {}).setdefault(group, {
-                    "stack_id": op["stack_id"], "primary": op["asset_ids"][0], "members": op["asset_ids"]})
-            elif op.get("op") == "create_album" and op.get("album_id"):
-                memory.setdefault("albums", {}).setdefault(group, op["album_id"])
+            if op.get("status") == "done" and op.get("stack_id") not in deleted:
+                _adopt(memory, op)
 
 
 def run_immich_pass(settings: ImmichSettings, album: str | None = None, *, dry_run: bool = False,

@@ -39,7 +39,6 @@ _FRAME = struct.Struct("<II")  # payload length, crc32
 HashEntry = tuple[str, int, float, str, "str | None", int, int]
 
 
-
 def new_run_id() -> str:
     """Time-sortable and unique: two runs started in the same second must not share a journal."""
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)

@@ -26,12 +26,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from organizer.atomic import write_json_atomic
 from organizer.locks import FileLock, ScopeBusy
 from organizer.pipeline import TRANSIENT_PREFIX, PassResult
 from organizer.progress import CountingProgress, PassInterrupted, StopToken
 
 from .config import ServiceConfig
-from .files import ServiceFiles, read_json, write_json_durable, write_json_quick
+from .files import ServiceFiles, read_json, write_json_quick
 from .spool import Spool
 
 log = logging.getLogger(__name__)
@@ -258,7 +259,7 @@ class Coordinator:
             if self.current is not None and self.current.kind == "pass":
                 # Persisted as "to resume": if this process dies the next leader continues it.
                 data["queue"].insert(0, asdict(self.current) | {"resume": True})
-        write_json_durable(self.files.leader, data)
+        write_json_atomic(self.files.leader, data)  # fsynced: the queue must survive a crash
 
     def _drain_spool(self) -> None:
         items, paths = self.spool.drain()

@@ -33,11 +33,6 @@ def write_json_quick(path: Path, obj: Any) -> None:
         raise
 
 
-def write_json_durable(path: Path, obj: Any) -> None:
-    """temp + fsync + rename: for the queue, which must survive a crash."""
-    write_json_atomic(path, obj)
-
-
 def read_json(path: Path, default: Any = None) -> Any:
     try:
         return json.loads(path.read_text())
@@ -62,7 +57,7 @@ class ServiceFiles:
         return bool((read_json(self.control, {}) or {}).get("paused"))
 
     def set_paused(self, paused: bool, by: str = "api") -> None:
-        write_json_durable(self.control, {"paused": paused, "by": by})
+        write_json_atomic(self.control, {"paused": paused, "by": by})
 
     def append_pass(self, entry: dict[str, Any]) -> None:
         with self.passes_log.open("a") as fh:
