@@ -36,8 +36,11 @@ class Recorder:
         self.lock = threading.Lock()
 
     def __call__(self, settings, album, *, dry_run, resume, full, stop, progress) -> PassResult:
+        import os
+
         with self.lock:
             self.calls.append((album, dry_run, time.monotonic()))
+            self.nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
             outcome = self.outcomes.pop(0) if self.outcomes else None
         if isinstance(outcome, Exception):
             raise outcome
@@ -162,5 +165,19 @@ def test_scheduler_reports_the_next_nightly_run_and_its_job_queues_the_scopes(tm
         coord.scheduler.get_job("full").func()
         # the same scope is already waiting: one pass, upgraded to a full one
         assert [(r.album, r.full) for r in coord.queue] == [(None, True)]
+    finally:
+        coord.shutdown(5)
+
+
+def test_a_pass_runs_at_a_lower_cpu_priority_than_the_http_threads(tmp_path):
+    import os
+
+    rec = Recorder()
+    coord = _run(_config(tmp_path, pass_nice=7), rec)
+    try:
+        coord.enqueue(PassRequest())
+        assert wait_for(lambda: rec.calls, timeout=5)
+        assert rec.nice >= 7
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < 7, "only the pass thread is niced"
     finally:
         coord.shutdown(5)

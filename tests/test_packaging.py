@@ -111,6 +111,15 @@ def test_make_targets_exist(target):
     assert out.returncode == 0, out.stderr
 
 
+def test_gunicorn_config_loads_the_app_per_worker_and_has_no_control_socket():
+    import runpy
+
+    conf = runpy.run_path(str(REPO / "service" / "gunicorn.conf.py"))
+    assert conf["preload_app"] is False, "each worker's coordinator must start after the fork"
+    assert conf["worker_class"] == "gthread" and conf["control_socket_disable"] is True
+    assert conf["wsgi_app"] == "service:create_app()"
+
+
 def test_make_serve_runs_gunicorn_with_the_service_config():
     out = subprocess.run(["make", "-n", "serve"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert "gunicorn -c service/gunicorn.conf.py" in out.stdout
