@@ -46,9 +46,9 @@ def undo(argv: list[str]) -> int:
     args = p.parse_args(argv)
     _setup_logging(args.verbose)
     from immich_client import ImmichError
-    from organizer.journal import list_runs, operations
+    from organizer.immich.journal import list_runs, operations
+    from organizer.immich.undo import UndoError, undo_run
     from organizer.locks import ScopeBusy
-    from organizer.undo import UndoError, undo_run
 
     if args.list:
         for path in list_runs(args.state_dir):

@@ -37,7 +37,7 @@ def settings_from_args(args: argparse.Namespace) -> ImmichSettings:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
-    from organizer.immich_pass import run_immich_pass, state_path_for
+    from organizer.immich.run import run_immich_pass, state_path_for
 
     settings = settings_from_args(args)
     if not settings.url:

@@ -15,7 +15,7 @@ def run(quick: bool = False) -> None:
     from fake_immich import start_fake
     from immich_helpers import seed_bursts
 
-    from organizer.immich_pass import make_client, run_immich_pass
+    from organizer.immich.run import make_client, run_immich_pass
     from organizer.settings import ActionFlags, ImmichSettings
 
     # A realistic share of bursts: 10% of the photos are in a group of near-duplicates.

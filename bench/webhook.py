@@ -30,7 +30,7 @@ def run(quick: bool = False) -> None:
     from immich_helpers import seed_bursts
     from service_helpers import Service, sample
 
-    from organizer.immich_pass import run_immich_pass
+    from organizer.immich.run import run_immich_pass
     from organizer.settings import ActionFlags, ImmichSettings
 
     posts, threads = (400, 8) if quick else (2000, 8)

@@ -1,6 +1,6 @@
 """Where photos come from. A source lists photos, hashes them and loads them for scoring.
 
-The pipeline only sees this interface, so local folders and Immich (organizer.immich_source) run
+The pipeline only sees this interface, so local folders and Immich (organizer.immich.source) run
 through the same pass.
 """
 

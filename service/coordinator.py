@@ -389,14 +389,14 @@ class Coordinator:
 
     def _pass_fn(self) -> PassFn:
         if self._run_pass is None:
-            from organizer.immich_pass import run_immich_pass
+            from organizer.immich.run import run_immich_pass
 
             self._run_pass = run_immich_pass
         return self._run_pass
 
     def _resolve_albums(self, assets: list[str]) -> list[str]:
         """Albums (ids) that contain any of the assets and that the configuration covers."""
-        from organizer.immich_pass import make_client
+        from organizer.immich.run import make_client
 
         client = make_client(self.config.immich)
         wanted = set(self.config.album_scopes)

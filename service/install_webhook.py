@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from organizer.immich_pass import make_client
+from organizer.immich.run import make_client
 from organizer.settings import ImmichSettings
 
 WORKFLOW_NAME = "photo-organizer webhook"

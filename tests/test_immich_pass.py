@@ -12,7 +12,7 @@ from cli_helpers import read_until, run_cli, start_cli
 from fake_immich import Fault
 from immich_helpers import seed_bursts
 
-from organizer.immich_pass import run_immich_pass
+from organizer.immich.run import run_immich_pass
 from organizer.locks import FileLock, ScopeBusy
 from organizer.settings import ActionFlags, ImmichSettings
 

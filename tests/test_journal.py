@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from organizer.journal import ActionJournal, journal_dir, list_runs
+from organizer.immich.journal import ActionJournal, journal_dir, list_runs
 from organizer.state import new_run_id
 
 

@@ -9,7 +9,7 @@ from fake_immich import Fault, start_fake
 from fake_immich.server import RunningFake
 from immich_helpers import named_snapshot, seed_bursts
 
-from organizer.immich_pass import run_immich_pass
+from organizer.immich.run import run_immich_pass
 from organizer.settings import ActionFlags, ImmichSettings
 
 from .conftest import FIGURES

@@ -15,7 +15,7 @@ from fake_immich import start_fake
 from immich_helpers import named_snapshot, seed_bursts
 from photo_factory import make_library, tree_checksums
 
-from organizer.immich_pass import run_immich_pass
+from organizer.immich.run import run_immich_pass
 from organizer.settings import ActionFlags, ImmichSettings
 from organizer.state import MAGIC, ProcessingState, _frame
 

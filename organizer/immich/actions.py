@@ -17,9 +17,9 @@ from typing import Any
 
 from immich_client import ImmichClient, ImmichNotFound
 
+from ..models import GroupResult, PhotoRef
+from ..settings import ActionFlags
 from .journal import ActionJournal
-from .models import GroupResult, PhotoRef
-from .settings import ActionFlags
 
 log = logging.getLogger(__name__)
 

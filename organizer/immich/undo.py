@@ -15,8 +15,8 @@ from typing import Any
 
 from immich_client import ImmichClient, ImmichError, ImmichNotFound
 
+from ..locks import FileLock
 from .journal import list_runs, mark_undone, operations, read_entries
-from .locks import FileLock
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def _undo_ops(client: ImmichClient, path: Path, ops: list[dict[str, Any]], dry_r
 
 
 def _forget_groups(state_path: Path, ops: list[dict[str, Any]]) -> None:
-    from .state import ProcessingState, StateLoadError
+    from ..state import ProcessingState, StateLoadError
 
     if not state_path.exists():
         return

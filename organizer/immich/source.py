@@ -18,10 +18,10 @@ import numpy as np
 
 from immich_client import ImmichClient, ImmichError, ImmichNotFound, ImmichUnavailable
 
-from .hashing import hash_bytes
-from .imaging import UnreadablePhoto
-from .models import HashResult, PhotoRef
-from .progress import Progress
+from ..hashing import hash_bytes
+from ..imaging import UnreadablePhoto
+from ..models import HashResult, PhotoRef
+from ..progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 #: and clocks drift; re-reading one minute costs a few rows and never misses an upload.
 CURSOR_OVERLAP = timedelta(minutes=1)
 #: A skip reason with this prefix is transient (thumbnail not generated yet): not cached, retried.
-from .pipeline import TRANSIENT_PREFIX as RETRY  # noqa: E402
+from ..pipeline import TRANSIENT_PREFIX as RETRY  # noqa: E402
 
 USABLE_VISIBILITY = {"timeline", "archive"}
 
@@ -175,7 +175,7 @@ class ImmichSource:
 
     # ------------------------------------------------------------------ score
     def load_for_scoring(self, ref: PhotoRef) -> np.ndarray:
-        from .scoring import load_image_for_scoring
+        from ..scoring import load_image_for_scoring
 
         try:
             data = self.client.assets.thumbnail(ref.id, size="preview")

@@ -16,14 +16,14 @@ from typing import Any
 
 from immich_client import ImmichClient
 
-from .immich_actions import ImmichActions
-from .immich_source import ImmichSource
+from ..local_output import LocalOutput
+from ..locks import FileLock, ScopeBusy
+from ..pipeline import PassResult, PassSettings, run_pass
+from ..progress import CountingProgress, Progress, StopToken
+from ..settings import ImmichSettings
+from .actions import ImmichActions
 from .journal import ActionJournal, journal_dir, operations
-from .local_output import LocalOutput
-from .locks import FileLock, ScopeBusy
-from .pipeline import PassResult, PassSettings, run_pass
-from .progress import CountingProgress, Progress, StopToken
-from .settings import ImmichSettings
+from .source import ImmichSource
 
 log = logging.getLogger(__name__)
 
