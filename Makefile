@@ -62,8 +62,8 @@ download: setup ## Immich: download each group's originals into DEST=dir [ALBUM=
 	@test -n "$(DEST)" || { echo "usage: make download DEST=dir [ALBUM=…]"; exit 2; }
 	$(IMMICH) -o "$(DEST)"
 
-undo: setup ## Immich: revert the last run's changes (RUN=id for another run)
-	$(ORGANIZER) undo $(if $(RUN),$(RUN),--last)
+undo: setup ## Immich: revert the latest run of the library (or ALBUM=…); RUN=id for another run
+	$(ORGANIZER) undo $(if $(RUN),$(RUN),--last $(if $(ALBUM),--immich-album "$(ALBUM)",))
 
 serve: setup ## run the companion service (gunicorn) with the settings from .env
 	$(BIN)/gunicorn -c service/gunicorn.conf.py

@@ -31,7 +31,7 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
-SUBCOMMANDS = ("undo", "install-webhook")
+SUBCOMMANDS = ("undo", "redo", "install-webhook")
 
 
 def _threshold(text: str) -> int:
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="photo-organizer",
         description="Find bursts and near-duplicate photos, pick the best shot of each group, and organize "
                     "them (copy to a folder, or tag/album/stack/favourite/archive on Immich). Never deletes "
-                    "a photo. Other commands: 'photo-organizer undo', 'photo-organizer install-webhook'.")
+                    "a photo. Other commands: 'photo-organizer undo', 'photo-organizer redo', 'photo-organizer install-webhook'.")
     src = p.add_argument_group("source")
     src.add_argument("-s", "--source", type=Path, help="folder of photos to organize (local mode)")
     src.add_argument("--source-type", choices=("local", "immich"), default="local",

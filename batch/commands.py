@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from .cli import EXIT_ERROR, EXIT_USAGE, _setup_logging
@@ -14,6 +15,8 @@ from .cli import EXIT_ERROR, EXIT_USAGE, _setup_logging
 def run_subcommand(name: str, argv: list[str]) -> int:
     if name == "undo":
         return undo(argv)
+    if name == "redo":
+        return redo(argv)
     if name == "install-webhook":
         return install_webhook(argv)
     return EXIT_USAGE
@@ -37,29 +40,41 @@ def _client(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def undo(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="photo-organizer undo",
-                                description="Revert exactly the Immich changes one run made (default: the last).")
-    p.add_argument("run", nargs="?", help="run id (see the journal folder STATE_DIR/journal)")
-    p.add_argument("--last", action="store_true", help="the most recent run that is not undone yet (default)")
+                                description="Revert exactly the Immich changes one run made (default: the latest "
+                                            "run of the library scope, or of --immich-album).")
+    p.add_argument("run", nargs="?", help="run id (see: photo-organizer undo --list)")
+    p.add_argument("--last", action="store_true", help="the latest run not undone yet of the scope (default)")
+    p.add_argument("--immich-album", default=None, help="the scope: this album's runs (default: the library's)")
+    p.add_argument("--any-scope", action="store_true", help="with --last: the latest run of any scope")
     p.add_argument("--dry-run", action="store_true", help="show what would be reverted")
-    p.add_argument("--list", action="store_true", help="list recorded runs")
+    p.add_argument("--list", action="store_true", help="list recorded runs: scope, CLI or service, start, counts")
     _client_args(p)
     args = p.parse_args(argv)
     _setup_logging(args.verbose)
     from immich_client import ImmichError
-    from organizer.immich.journal import list_runs, operations
-    from organizer.immich.undo import UndoError, undo_run
+    from organizer.immich.journal import list_runs
+    from organizer.immich.undo import UndoError, run_info, undo_run
     from organizer.locks import ScopeBusy
 
     if args.list:
-        for path in list_runs(args.state_dir):
-            ops = operations(path)
-            state = "undone" if any(o.get("undone") for o in ops) else "active"
-            print(f"{path.stem}\t{len(ops)} writes\t{state}")
+        runs = list_runs(args.state_dir)
+        if not runs:
+            print(f"no runs recorded in {args.state_dir / 'journal'}")
+        for path in runs:
+            info = run_info(path)
+            started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info["started"] or 0))
+            state = "undone" if info["undone"] else "active"
+            print(f"{info['run']}\t{info['scope']}\t{info['origin']}\t{started}\t{info['groups']} groups\t"
+                  f"{info['writes']} writes\t{state}")
         return 0
     if args.run and args.last:
         p.error("give a run id or --last, not both")
     try:
-        summary = undo_run(_client(args), args.state_dir, args.run, dry_run=args.dry_run)
+        client = _client(args)
+        scope = None if args.any_scope else "library"
+        if args.immich_album and not args.any_scope:
+            scope = f"album-{client.albums.find(args.immich_album).id}"
+        summary = undo_run(client, args.state_dir, args.run, dry_run=args.dry_run, scope=scope)
     except (UndoError, ScopeBusy, ImmichError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -67,11 +82,34 @@ def undo(argv: list[str]) -> int:
         print(f"{summary['journal']}: already undone; nothing to do.")
         return 0
     verb = "Would revert" if args.dry_run else "Reverted"
-    print(f"{verb} {len(summary['reverted'])} changes from {summary['journal']}")
+    print(f"{verb} {len(summary['reverted'])} changes from {summary['journal']} (scope {summary['scope']})")
     for item in summary["reverted"]:
         print("  " + json.dumps(item))
     for note in summary.get("left_alone", []):
         print("  left alone: " + note)
+    if not args.dry_run:
+        print(f"These groups stay undone: later passes leave them alone until their photos change. "
+              f"To apply them again: photo-organizer redo {summary['run']}")
+    return 0
+
+
+def redo(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="photo-organizer redo",
+                                description="Let the next passes apply again the groups an undo left alone.")
+    p.add_argument("run", help="the run id that was undone (see: photo-organizer undo --list)")
+    _client_args(p)
+    args = p.parse_args(argv)
+    _setup_logging(args.verbose)
+    from immich_client import ImmichError
+    from organizer.immich.undo import UndoError
+    from organizer.immich.undo import redo as do_redo
+
+    try:
+        count = do_redo(_client(args), args.state_dir, args.run)
+    except (UndoError, ImmichError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"{count} undone groups of run {args.run} will be applied again by the next pass.")
     return 0
 
 

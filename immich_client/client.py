@@ -190,8 +190,20 @@ class Tags(_Group):
     def delete(self, tag_id: str) -> None:
         self.http.request("DELETE", f"/tags/{tag_id}", what=f"deleting tag {tag_id}")
 
+    def in_use(self, tag_id: str) -> bool:
+        """Whether any photo carries the tag (one search row is enough)."""
+        found = self.http.request("POST", "/search/metadata",
+                                  json={"tagIds": [tag_id], "size": 1, "page": 1, "withStacked": True},
+                                  what="looking for photos with a tag")
+        return bool(found["assets"]["items"])
+
 
 class Stacks(_Group):
+    def list(self) -> list[Stack]:
+        """Every stack of the user with its assets: the one way to learn which photos are stacked,
+        since search results never say."""
+        return [Stack.from_json(s) for s in self.http.request("GET", "/stacks", what="listing stacks")]
+
     def create(self, asset_ids: list[str]) -> Stack:
         """The first id becomes the primary. Safe to retry: re-sending merges into the same stack."""
         return Stack.from_json(self.http.request("POST", "/stacks", json={"assetIds": list(asset_ids)},

@@ -389,9 +389,11 @@ class Coordinator:
 
     def _pass_fn(self) -> PassFn:
         if self._run_pass is None:
+            from functools import partial
+
             from organizer.immich.run import run_immich_pass
 
-            self._run_pass = run_immich_pass
+            self._run_pass = partial(run_immich_pass, origin="service")
         return self._run_pass
 
     def _resolve_albums(self, assets: list[str]) -> list[str]:

@@ -134,6 +134,10 @@ class ImmichUser:
             page = body["assets"]["nextPage"]
         return out
 
+    def stack_of(self, asset_id: str) -> dict[str, Any] | None:
+        """The stack an asset is in: only ``GET /stacks`` says (``GET /assets/{id}`` has ``stack: null``)."""
+        return next((s for s in self.stacks() if asset_id in {a["id"] for a in s["assets"]}), None)
+
     def tags(self) -> list[dict[str, Any]]:
         return self.call("GET", "/tags")
 
@@ -179,17 +183,17 @@ class ImmichUser:
         def norm(value: str) -> str:
             return "group:" + ",".join(sorted(members.get(value, []))) if "/group-" in value else value
 
+        stacks = self.stacks()
+        cover = {x["id"]: name.get(st["primaryAssetId"]) for st in stacks for x in st["assets"]}
         out_assets = {}
         for i, a in assets.items():
-            stack = a.get("stack")
-            out_assets[name[i]] = (a["isFavorite"], a["visibility"],
-                                   name.get(stack["primaryAssetId"]) if stack else None,
+            out_assets[name[i]] = (a["isFavorite"], a["visibility"], cover.get(i),
                                    tuple(sorted(norm(t["value"]) for t in a.get("tags") or [])))
         albums = sorted((al["albumName"], tuple(sorted(name.get(x, x) for x in self.album_assets(al["id"]))))
                         for al in self.albums())
         stacks = sorted((name.get(st["primaryAssetId"]), tuple(sorted(name.get(x["id"], x["id"])
                                                                       for x in st["assets"])))
-                        for st in self.stacks())
+                        for st in stacks)
         return {"assets": out_assets, "albums": albums, "stacks": stacks,
                 "tags": sorted(norm(t["value"]) for t in self.tags())}
 

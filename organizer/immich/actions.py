@@ -1,10 +1,15 @@
 """Acting on Immich, one group at a time: tags, an album, favourite, archive, a stack.
 
 Rules every action follows:
+- One lineage per group (see ``record``): a group that grows, shrinks or splits updates the one
+  stack, album and group tag it already has; a group another scope applied is recognised here.
+- Fresh facts: what a group's photos carry (stack, tags, favourite, visibility) is read from
+  ``GET /assets/{id}`` right before acting, because search results carry neither stack nor tags.
 - Idempotent: what is already as wanted is not written again, so a second pass changes nothing.
 - Journaled: every write is recorded (with the before-state) before it is sent, for exact undo.
-- Respectful: a stack we made that a user has since removed or re-ordered is left alone and
-  reported, never re-created.
+- Respectful: the user's own stacks are never merged or moved (Immich moves a photo out of its
+  stack when it is put in another); a stack or album of ours the user removed or re-covered is
+  left so; a group the user undid is not redone until its photos change (or ``redo``).
 - Dry run: computes and returns the plan; sends no write request at all.
 Writes are batched per group (one request per kind of change), never per photo.
 """
@@ -12,14 +17,19 @@ Writes are batched per group (one request per kind of change), never per photo.
 from __future__ import annotations
 
 import logging
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 from immich_client import ImmichClient, ImmichNotFound
+from immich_client.dtos import Asset
 
 from ..models import GroupResult, PhotoRef
 from ..settings import ActionFlags
 from .journal import ActionJournal
+from .record import GroupRecord, Record, member_key
 
 log = logging.getLogger(__name__)
 
@@ -29,44 +39,26 @@ ALBUM_MARKER = "Created by photo-organizer for group "
 class ImmichActions:
     kind = "immich"
 
-    def __init__(self, client: ImmichClient, flags: ActionFlags, memory: dict[str, Any],
-                 journal: ActionJournal | None, dry_run: bool = False) -> None:
+    def __init__(self, client: ImmichClient, flags: ActionFlags, record: Record | None,
+                 journal: ActionJournal | None, dry_run: bool = False, concurrency: int = 8) -> None:
         self.client = client
         self.flags = flags
-        self.memory = memory  # persistent per-scope data: tag ids, our stacks and albums
-        self.setup_memory()
+        self.record = record
         self.journal = journal
         self.dry_run = dry_run
-        self._album_index: dict[str, str] | None = None
-        self.on_change: Any = lambda: None  # the pass marks the per-scope memory for saving
-
-    def setup_memory(self) -> None:
-        for key in ("tags", "stacks", "albums", "applied"):
-            self.memory.setdefault(key, {})
+        self.concurrency = concurrency
+        self.run_id: str | None = None
+        self.scope: str | None = None
+        #: what the source listed: the scope's assets (``index``) and every stack of the user (``stacks``)
+        self.listing: Any = None
+        self._server_tags: dict[str, str] | None = None
+        self._stacks_index: tuple[Any, dict[str, str]] | None = None
+        self.names: dict[str, str] = {}
 
     def describe(self) -> dict[str, Any]:
         return {"actions": self.flags.signature()}
 
     # ------------------------------------------------------------------ helpers
-    def _tag_ids(self, values: list[str]) -> dict[str, str]:
-        missing = [v for v in values if v not in self.memory["tags"]]
-        if missing:
-            if self.dry_run:
-                known = {t.value: t.id for t in self.client.tags.list()}
-                for v in missing:
-                    self.memory["tags"].setdefault(v, known.get(v, f"(new tag {v})"))
-                return {v: self.memory["tags"][v] for v in values}
-            seq = self.journal.intent("upsert_tags", values=missing) if self.journal else 0
-            before = {t.value for t in self.client.tags.list()}
-            tags = self.client.tags.upsert(missing)
-            # parents ("photo-organizer") are created implicitly: ask which tags are new, all of them
-            created = {t.value: t.id for t in self.client.tags.list() if t.value not in before}
-            if self.journal:
-                self.journal.done(seq, created=created)
-            for t in tags:
-                self.memory["tags"][t.value] = t.id
-        return {v: self.memory["tags"][v] for v in values}
-
     def _write(self, op: str, plan: list[dict[str, Any]], call: Any, record: dict[str, Any]) -> Any:
         plan.append({"op": op, **record})
         if self.dry_run:
@@ -77,154 +69,343 @@ class ImmichActions:
             self.journal.done(seq, **(result if isinstance(result, dict) else {}))
         return result
 
-    def _albums_by_marker(self) -> dict[str, str]:
-        if self._album_index is None:
-            self._album_index = {}
-            for album in self.client.albums.list():
-                desc = album.description or ""
-                if desc.startswith(ALBUM_MARKER):
-                    self._album_index[desc[len(ALBUM_MARKER):].split()[0]] = album.id
-        return self._album_index
+    def _tags_on_server(self) -> dict[str, str]:
+        if self._server_tags is None:
+            self._server_tags = {t.value: t.id for t in self.client.tags.list()}
+        return self._server_tags
+
+    def _tag_ids(self, values: list[str], plan: list[dict[str, Any]]) -> dict[str, str]:
+        known = self.record.tag_ids() if self.record else {}
+        on_server = self._tags_on_server()
+        missing = [v for v in values if v not in known and v not in on_server]
+        for v in values:
+            if v not in known and v in on_server:
+                known[v] = on_server[v]
+        if missing:
+            if self.dry_run:
+                plan.append({"op": "upsert_tags", "values": missing})
+                return {v: known.get(v, f"(new tag {v})") for v in values}
+            seq = self.journal.intent("upsert_tags", values=missing) if self.journal else 0
+            tags = self.client.tags.upsert(missing)
+            created = {t.value: t.id for t in tags if t.value not in on_server}
+            parents = {"/".join(v.split("/")[:k]) for v in missing for k in range(1, v.count("/") + 1)}
+            if parents - set(on_server):
+                self._server_tags = None  # parents were made implicitly: learn their ids
+                created |= {v: i for v, i in self._tags_on_server().items() if v in parents and v not in on_server}
+            if self.journal:
+                self.journal.done(seq, created=created)
+            on_server.update({t.value: t.id for t in tags})
+            if self._server_tags is not None:
+                self._server_tags.update(created)
+            known.update({t.value: t.id for t in tags})
+        if self.record and not self.dry_run:
+            self.record.set_tags({v: known[v] for v in values})
+        return {v: known[v] for v in values}
+
+    def _fresh(self, ids: list[str]) -> dict[str, Asset]:
+        """Each photo as the server has it now (search results carry neither stack nor tags)."""
+        with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(ids)))) as pool:
+            return dict(zip(ids, pool.map(self.client.assets.get, ids), strict=True))
+
+    def _stack_of(self) -> dict[str, str]:
+        """asset id -> id of the stack it is in (only ``GET /stacks`` says: assets and searches do not)."""
+        if self._stacks_index is None or self._stacks_index[0] is not self.listing.stacks:
+            index = {a: sid for sid, (_, members) in self.listing.stacks.items() for a in members}
+            self._stacks_index = (self.listing.stacks, index)
+        return self._stacks_index[1]
+
+    def _name(self, asset_id: str) -> str:
+        return self.names.get(asset_id, asset_id)
 
     # ------------------------------------------------------------------ apply
     def apply(self, group: GroupResult, refs: dict[str, PhotoRef]) -> dict[str, Any]:
-        flags = self.flags
+        self.names.update({i: r.name for i, r in refs.items() if i in {p["id"] for p in group.photos}})
         ids = [p["id"] for p in group.photos]
-        best = group.best
-        rest = [i for i in ids if i != best]
-        snaps = {i: refs[i].extra.get("asset", {}) for i in ids}
+        key = member_key(ids)
         plan: list[dict[str, Any]] = []
         notes: list[str] = []
+        record = self.record
+        declined = record.declined(key) if record else None
+        if declined:
+            return {"writes": 0, "left_alone": _declined_note(declined)}
 
-        if flags.tag:
-            parent = flags.tag_parent
-            group_tag = f"{parent}/group-{group.id}"
-            best_tag, other_tag = f"{parent}/best", f"{parent}/non-best"
-            tag_ids = self._tag_ids([group_tag, best_tag, other_tag])
-            for tag, members in ((group_tag, ids), (best_tag, [best]), (other_tag, rest)):
-                todo = [i for i in members if tag not in snaps[i].get("tags", [])]
-                if todo:
-                    tid = tag_ids[tag]
-                    self._write("tag_assets", plan, lambda t=tid, a=todo: {
-                        "count": self.client.tags.tag_assets([t], a)},
-                        {"tag_id": tid, "tag": tag, "asset_ids": todo})
-            # a photo that was the best of an older, smaller group is not the best any more
-            stale = [i for i in rest if best_tag in snaps[i].get("tags", [])]
-            if stale:
-                tid = tag_ids[best_tag]
-                self._write("untag_assets", plan, lambda t=tid, a=stale: self.client.tags.untag_assets(t, a)
-                            and None, {"tag_id": tid, "tag": best_tag, "asset_ids": stale})
+        lineages = record.lineages_of(ids) if record else {}
+        counts = Counter(lineages.values())
+        before = None
+        if counts:
+            rid = max(counts, key=lambda r: (counts[r], r))
+            before = record.group(rid) if record else None
+        else:
+            rid = group.id
+        old = before.members if before else []
+        outside = [a for a in old if a not in self.listing.index and a not in ids]  # another scope's photos
+        leaving = [a for a in old if a in self.listing.index and a not in ids]
+        best = group.best
+        if before and before.best in outside:
+            best = before.best  # the lineage's best is a photo this scope cannot see: keep it
+        members = [best] + [a for a in ids + outside if a != best]
+        new = GroupRecord(rid=rid, members=members, best=best,
+                          stack_id=before.stack_id if before else None,
+                          stack_primary=before.stack_primary if before else None,
+                          album_id=before.album_id if before else None,
+                          album_gone=before.album_gone if before else False,
+                          stack_declined_key=before.stack_declined_key if before else None,
+                          run_id=self.run_id, scope=self.scope)
+        absorbed = [g for g in (record.group(r) for r in counts if r != rid) if g] if record else []
+        fresh = self._fresh(ids + leaving)
+        record_seq = None
+        if self.journal and not self.dry_run:
+            record_seq = self.journal.intent("record", rid=rid, group=group.id,
+                                             before=before.to_json() if before else None,
+                                             absorbed=[g.to_json() for g in absorbed])
+        rest = [i for i in ids if i != best]
 
-        if flags.albums:
-            self._apply_album(group, ids, plan)
-
-        if flags.favorite_best and not snaps[best].get("is_favorite"):
+        if self.flags.tag:
+            self._apply_tags(rid, ids, best, rest, leaving, absorbed, fresh, plan)
+        if self.flags.albums:
+            note = self._apply_album(new, group, ids, leaving, before, plan)
+            if note:
+                notes.append(note)
+        if self.flags.favorite_best and best in fresh and not fresh[best].is_favorite:
             self._write("update_assets", plan, lambda: self.client.assets.update([best], is_favorite=True),
-                        {"asset_ids": [best], "set": {"isFavorite": True},
-                         "before": {best: {"isFavorite": False}}})
-
-        if flags.archive_non_best:
-            todo = [i for i in rest if snaps[i].get("visibility") == "timeline"]
+                        {"asset_ids": [best], "set": {"isFavorite": True}, "before": {best: {"isFavorite": False}},
+                         "group": rid})
+        if self.flags.archive_non_best:
+            todo = [i for i in rest if fresh[i].visibility == "timeline"]
             if todo:
-                self._write("update_assets", plan,
-                            lambda a=todo: self.client.assets.update(a, visibility="archive"),
+                self._write("update_assets", plan, lambda a=todo: self.client.assets.update(a, visibility="archive"),
                             {"asset_ids": todo, "set": {"visibility": "archive"},
-                             "before": {i: {"visibility": "timeline"} for i in todo}})
-
-        if flags.stack:
-            note = self._apply_stack(group, ids, best, rest, snaps, plan)
+                             "before": {i: {"visibility": "timeline"} for i in todo}, "group": rid})
+            if best in fresh and fresh[best].visibility == "archive" and best in old:
+                # it was archived as a non-best of the smaller group: the keeper belongs in the timeline
+                self._write("update_assets", plan,
+                            lambda: self.client.assets.update([best], visibility="timeline"),
+                            {"asset_ids": [best], "set": {"visibility": "timeline"},
+                             "before": {best: {"visibility": "archive"}}, "group": rid})
+        if self.flags.stack:
+            note = self._apply_stack(new, before, absorbed, members, fresh, plan)
             if note:
                 notes.append(note)
 
-        result: dict[str, Any] = {"writes": len(plan) if not self.dry_run else 0}
+        if before and not plan:
+            new.run_id, new.scope = before.run_id, before.scope  # nothing written: still the earlier run's
+        if record and not self.dry_run:
+            for g in absorbed:
+                g.members = [a for a in g.members if a not in set(ids)]
+                if g.stack_id and g.stack_id not in self.listing.stacks:
+                    g.stack_id = g.stack_primary = None
+                record.save_group(g)
+            record.save_group(new)
+            if self.journal and record_seq is not None:
+                self.journal.done(record_seq, after=new.to_json())
+        result: dict[str, Any] = {"writes": len(plan) if not self.dry_run else 0, "lineage": rid}
         if self.dry_run:
             result["planned"] = plan
         if notes:
             result["notes"] = notes
         return result
 
-    def _apply_album(self, group: GroupResult, ids: list[str], plan: list[dict[str, Any]]) -> None:
-        album_id = self.memory["albums"].get(group.id) or self._albums_by_marker().get(group.id)
-        if album_id is None:
+    def _apply_tags(self, rid: str, ids: list[str], best: str, rest: list[str], leaving: list[str],
+                    absorbed: list[GroupRecord], fresh: dict[str, Asset], plan: list[dict[str, Any]]) -> None:
+        """Our tags on the group's photos: group tag, best / non-best; stale ones removed.
+
+        Immich rewrites a photo's tags from its XMP sidecar after every tag change, so two tag
+        requests on one photo in quick succession can undo each other (seen on the real server:
+        the second request's tag is lost on some photos). So all tags a photo gains go in one
+        request, and a photo that also loses a tag is read back until it settles.
+        """
+        parent = self.flags.tag_parent
+        group_tag, best_tag, other_tag = f"{parent}/group-{rid}", f"{parent}/best", f"{parent}/non-best"
+        tag_ids = self._tag_ids([group_tag, best_tag, other_tag], plan)
+        role = {i: other_tag for i in rest} | ({best: best_tag} if best in ids else {})
+        old_group_tags = {f"{parent}/group-{g.rid}" for g in absorbed}
+
+        def wanted(i: str) -> set[str]:
+            return {group_tag, role[i]} if i in role else set()
+
+        def unwanted(i: str) -> set[str]:
+            ours = {best_tag, other_tag, group_tag} | old_group_tags
+            return ours - wanted(i)
+
+        targets = ids + leaving
+        has = {i: {t.value: t.id for t in fresh[i].tags} for i in targets}
+        touched: dict[str, int] = {}
+        for attempt in range(4):
+            removes: dict[str, list[str]] = {}
+            for i in targets:
+                for value in sorted(unwanted(i) & set(has[i])):
+                    removes.setdefault(value, []).append(i)
+            adds: dict[tuple[str, ...], list[str]] = {}
+            for i in targets:
+                missing = tuple(sorted(wanted(i) - set(has[i])))
+                if missing:
+                    adds.setdefault(missing, []).append(i)
+            if not removes and not adds:
+                return
+            if attempt:
+                if attempt == 3:
+                    log.warning("Tags of group %s did not settle on the server: %s", rid, sorted(adds) + sorted(removes))
+                    return
+                log.info("Tags of group %s lost to Immich's sidecar rewrite; writing them again", rid)
+            for value, assets in sorted(removes.items()):
+                tid = next(has[i][value] for i in assets)
+                self._write("untag_assets", plan, lambda t=tid, a=assets: self.client.tags.untag_assets(t, a) and None,
+                            {"tag_id": tid, "tag": value, "asset_ids": assets, "group": rid})
+                for i in assets:
+                    touched[i] = touched.get(i, 0) + 1
+            for values, assets in sorted(adds.items()):
+                tids = [tag_ids[v] for v in values]
+                self._write("tag_assets", plan, lambda t=tids, a=assets: {"count": self.client.tags.tag_assets(t, a)},
+                            {"tag_ids": tids, "tags": list(values), "asset_ids": assets, "group": rid})
+                for i in assets:
+                    touched[i] = touched.get(i, 0) + 1
+            shaky = [i for i, n in touched.items() if n > 1]
+            if self.dry_run or not shaky:
+                return
+            time.sleep(1.0 + attempt)  # let the sidecar write and re-read finish, then look again
+            for i, asset in self._fresh(shaky).items():
+                has[i] = {t.value: t.id for t in asset.tags}
+            targets = shaky
+            touched = {}
+
+    def _apply_album(self, new: GroupRecord, group: GroupResult, ids: list[str], leaving: list[str],
+                     before: GroupRecord | None, plan: list[dict[str, Any]]) -> str | None:
+        if new.album_gone:
+            return "album left alone: it was deleted by hand after photo-organizer made it"
+        if new.album_id is None:
             first = group.photos[0].get("taken_at", "")
             try:
                 when = datetime.fromisoformat(first).strftime("%Y-%m-%d %H:%M")
             except ValueError:
                 when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
             name = f"{self.flags.album_prefix} {when}"
-            description = f"{ALBUM_MARKER}{group.id} ({len(ids)} photos, best first in the stack)"
+            description = f"{ALBUM_MARKER}{new.rid} ({len(ids)} photos, best first in the stack)"
             album = self._write("create_album", plan,
                                 lambda: {"album_id": self.client.albums.create(name, description, ids).id},
-                                {"name": name, "asset_ids": ids, "group": group.id})
+                                {"name": name, "asset_ids": ids, "group": new.rid})
             if album:
-                self.memory["albums"][group.id] = album["album_id"]
-            return
-        if self.dry_run:
-            plan.append({"op": "add_to_album", "album_id": album_id, "asset_ids": ids})
-            return
+                new.album_id = album["album_id"]
+                if self.record:
+                    self.record.add_made("album", new.album_id, new.rid, self.run_id)
+            return None
+        old = set(before.members) if before else set()
+        add = [i for i in ids if i not in old]
         try:
-            results = self.client.albums.add_assets(album_id, ids)
+            if add:
+                self._write("add_to_album", plan, lambda: self.client.albums.add_assets(new.album_id, add) and None,
+                            {"album_id": new.album_id, "asset_ids": add, "group": new.rid})
+            if leaving:
+                self._write("remove_from_album", plan,
+                            lambda: self.client.albums.remove_assets(new.album_id, leaving) and None,
+                            {"album_id": new.album_id, "asset_ids": leaving, "group": new.rid})
         except ImmichNotFound:
-            log.info("Album for group %s was deleted by hand; leaving it alone", group.id)
-            return
-        added = [r["id"] for r in results if r.get("success")]
-        if added and self.journal:
-            seq = self.journal.intent("add_to_album", album_id=album_id, asset_ids=added)
-            self.journal.done(seq)
-            plan.append({"op": "add_to_album", "album_id": album_id, "asset_ids": added})
+            new.album_gone = True
+            return "album left alone: it was deleted by hand after photo-organizer made it"
+        return None
 
-    def _apply_stack(self, group: GroupResult, ids: list[str], best: str, rest: list[str],
-                     snaps: dict[str, dict[str, Any]], plan: list[dict[str, Any]]) -> str | None:
-        ours = self.memory["stacks"].get(group.id)
-        if ours:
-            current = {snaps[i].get("stack_id") for i in ids}
-            primary = snaps[best].get("stack_primary")
-            if current == {ours["stack_id"]} and primary == ours["primary"]:
-                return None  # already as we made it
-            return "stack left alone: it was removed or changed by hand after photo-organizer made it"
-        if {snaps[i].get("stack_id") for i in ids} == {None} or not self.dry_run:
-            # members still in a stack of ours from an older, smaller group: replace that stack
-            old = {snaps[i]["stack_id"] for i in ids if snaps[i].get("stack_id")}
-            for stack_id in sorted(old):
-                owner = next((g for g, s in self.memory["stacks"].items() if s["stack_id"] == stack_id), None)
-                if owner is None:
-                    return "stack left alone: a photo of the group is in a stack made by someone else"
-                info = self.memory["stacks"][owner]
-                self._write("delete_stack", plan, lambda s=stack_id: self.client.stacks.delete(s),
-                            {"stack_id": stack_id, "before": info})
-                if not self.dry_run:
-                    del self.memory["stacks"][owner]
-        created = self._write("create_stack", plan,
-                              lambda: {"stack_id": self.client.stacks.create([best, *rest]).id},
-                              {"asset_ids": [best, *rest], "group": group.id})
+    def _apply_stack(self, new: GroupRecord, before: GroupRecord | None, absorbed: list[GroupRecord],
+                     members: list[str], fresh: dict[str, Asset],
+                     plan: list[dict[str, Any]]) -> str | None:
+        stack_of = self._stack_of()
+        on_photos = {stack_of[i] for i in fresh if i in stack_of}
+        ours = self.record.made("stack", on_photos) if self.record else set()
+        ours_now = {g.stack_id for g in [new, *absorbed] if g.stack_id}
+        foreign = sorted({(self._name(i), stack_of[i]) for i in fresh
+                          if i in members and i in stack_of and stack_of[i] not in ours | ours_now})
+        if foreign:
+            shown = ", ".join(n for n, _ in foreign[:3]) + (" …" if len(foreign) > 3 else "")
+            return (f"stack left alone: {shown} already in a stack you made; photo-organizer never merges or "
+                    "moves your stacks (tags, album, favourite and archive still applied)")
+        if new.stack_declined_key == new.member_key:
+            return "stack left alone: you removed or re-covered it by hand; it stays so until the group changes"
+        best = members[0]
+        if new.stack_id:
+            server = self.listing.stacks.get(new.stack_id)
+            if server is None or server[0] != new.stack_primary:
+                # removed or re-covered by hand since we made it: remember, never fight the user
+                new.stack_declined_key = new.member_key if before is None else before.member_key
+                if new.member_key == new.stack_declined_key:
+                    how = "removed" if server is None else "re-covered"
+                    if server is None:
+                        new.stack_id = new.stack_primary = None
+                    return f"stack left alone: it was {how} by hand after photo-organizer made it"
+                if server is None:
+                    new.stack_id = new.stack_primary = None
+            elif set(server[1]) == set(members):
+                if server[0] == best:
+                    return None  # already as we made it
+                sid = new.stack_id
+                self._write("set_stack_primary", plan, lambda: self.client.stacks.update_primary(sid, best) and None,
+                            {"stack_id": sid, "primary": best, "before_primary": server[0], "group": new.rid})
+                new.stack_primary = best
+                return None
+        # our stacks over any of these photos (this lineage's, or ones it absorbed) are replaced
+        for stack_id in sorted(ours_now | ours):
+            if stack_id not in self.listing.stacks:
+                continue
+            primary, old_members = self.listing.stacks[stack_id]
+            self._write("delete_stack", plan, lambda s=stack_id: self.client.stacks.delete(s),
+                        {"stack_id": stack_id, "before": {"primary": primary, "members": old_members},
+                         "group": new.rid})
+            if not self.dry_run:
+                for a in self.listing.stacks.pop(stack_id, ("", []))[1]:
+                    stack_of.pop(a, None)
+                if self.record:
+                    self.record.forget_made("stack", stack_id)
+        created = self._write("create_stack", plan, lambda: {"stack_id": self.client.stacks.create(members).id},
+                              {"asset_ids": members, "group": new.rid})
         if created:
-            self.memory["stacks"][group.id] = {"stack_id": created["stack_id"], "primary": best,
-                                               "members": [best, *rest]}
+            new.stack_id, new.stack_primary = created["stack_id"], best
+            self.listing.stacks[created["stack_id"]] = (best, list(members))
+            stack_of.update({a: created["stack_id"] for a in members})
+            if self.record:
+                self.record.add_made("stack", created["stack_id"], new.rid, self.run_id)
         return None
 
     # ------------------------------------------------------------------ across passes
     def previous(self, gid: str, members: list[PhotoRef]) -> dict[str, Any] | None:
         """The entry of a group applied by an earlier pass with the same members: nothing to send."""
-        entry = self.memory["applied"].get(self.flags.signature(), {}).get(gid)
+        if self.record is None:
+            return None
+        ids = [m.id for m in members]
+        key = member_key(ids)
+        entry = self.record.applied(key, self.flags.signature())
         if entry is None:
             return None
-        entry = dict(entry)
-        actions: dict[str, Any] = {"writes": 0, "unchanged_since_last_pass": True}
-        ours = self.memory["stacks"].get(gid)
-        if self.flags.stack and ours:
-            snaps = [m.extra.get("asset", {}) for m in members]
-            if {s.get("stack_id") for s in snaps} != {ours["stack_id"]} or \
-                    any(s.get("stack_primary") != ours["primary"] for s in snaps):
-                actions["notes"] = ["stack left alone: it was removed or changed by hand after "
-                                    "photo-organizer made it"]
-        entry["actions"] = actions
-        return entry
+        declined = self.record.declined(key)
+        if declined:
+            return dict(entry, actions={"writes": 0, "left_alone": _declined_note(declined)})
+        rids = set(self.record.lineages_of(ids).values())
+        if len(rids) != 1:
+            return None
+        g = self.record.group(rids.pop())
+        if g is None or not set(ids) <= set(g.members) or any(
+                a in self.listing.index and a not in ids for a in g.members):
+            return None
+        actions: dict[str, Any] = {"writes": 0, "unchanged_since_last_pass": True, "lineage": g.rid}
+        if self.flags.stack and g.stack_declined_key != g.member_key:
+            server = self.listing.stacks.get(g.stack_id or "")
+            if server is None or server[0] != g.stack_primary or set(server[1]) != set(g.members):
+                return None  # changed on the server since: let apply look and decide
+        elif self.flags.stack:
+            actions["notes"] = ["stack left alone: you removed or re-covered it by hand; it stays so until the "
+                                "group changes"]
+        return dict(entry, actions=actions)
 
     def remember(self, gid: str, entry: dict[str, Any]) -> None:
-        if self.dry_run:
+        if self.dry_run or self.record is None:
             return
-        self.memory["applied"].setdefault(self.flags.signature(), {})[gid] = entry
-        self.on_change()
+        if entry.get("actions", {}).get("left_alone"):
+            return
+        ids = [p["id"] for p in entry["photos"]]
+        self.record.set_applied(member_key(ids), self.flags.signature(), entry)
 
     def finish(self, report: dict[str, Any]) -> None:
         pass
+
+
+def _declined_note(declined: dict[str, Any]) -> str:
+    if declined.get("reason") == "undone":
+        return (f"left alone: you undid this group (run {declined.get('run_id')}); it stays undone until its "
+                f"photos change or you run: photo-organizer redo {declined.get('run_id')}")
+    return f"left alone: {declined.get('reason')}"

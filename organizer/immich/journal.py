@@ -17,10 +17,11 @@ from typing import Any
 
 
 class ActionJournal:
-    def __init__(self, path: Path, run_id: str, scope: str) -> None:
+    def __init__(self, path: Path, run_id: str, scope: str, origin: str = "cli") -> None:
         self.path = Path(path)
         self.run_id = run_id
         self.scope = scope
+        self.origin = origin
         self._seq = 0
         if self.path.exists():
             for entry in read_entries(self.path):
@@ -31,7 +32,7 @@ class ActionJournal:
         if not self.path.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._append({"seq": 0, "kind": "run", "run_id": self.run_id, "scope": self.scope,
-                          "started": time.time()})
+                          "origin": self.origin, "started": time.time()})
 
     def _append(self, obj: dict[str, Any]) -> None:
         line = (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode()

@@ -23,6 +23,7 @@ from ..progress import CountingProgress, Progress, StopToken
 from ..settings import ImmichSettings
 from .actions import ImmichActions
 from .journal import ActionJournal, journal_dir, operations
+from .record import Record, record_path
 from .source import ImmichSource
 
 log = logging.getLogger(__name__)
@@ -49,55 +50,47 @@ def state_path_for(settings: ImmichSettings, album_id: str | None) -> Path:
     return Path(settings.state_dir) / f"{_safe(scope_key(album_id))}.pkl"
 
 
-def _adopt(memory: dict[str, Any], op: dict[str, Any], stack_id: str | None = None) -> None:
-    """Remember a stack or album a journaled write created, unless the group already has one."""
-    group = op.get("group")
-    if not group:
-        return
-    if op.get("op") == "create_stack" and (stack_id or op.get("stack_id")):
-        memory.setdefault("stacks", {}).setdefault(group, {
-            "stack_id": stack_id or op["stack_id"], "primary": op["asset_ids"][0], "members": op["asset_ids"]})
-    elif op.get("op") == "create_album" and op.get("album_id"):
-        memory.setdefault("albums", {}).setdefault(group, op["album_id"])
+def _recover_unfinished_writes(client: ImmichClient, journal_path: Path, record: Record, run_id: str) -> None:
+    """Record stacks and albums this run created whose answer was lost (a crash mid-request).
 
-
-def _recover_unfinished_writes(client: ImmichClient, journal_path: Path, memory: dict[str, Any]) -> None:
-    """Adopt stacks and albums this run created whose answer was lost (crash mid-request)."""
+    Without this, a resumed pass would see its own stack as a stack the user made and leave the
+    group unstacked, or make a second album.
+    """
     if not journal_path.exists():
         return
     for op in operations(journal_path):
-        stack_id = None
-        if (op.get("op") == "create_stack" and op.get("stack_id") is None and op.get("group")
-                and op["group"] not in memory.get("stacks", {})):  # intent without answer: ask the server
-            found = client.stacks.find_by_primary(op["asset_ids"][0])
-            stack_id = found.id if found else None
-        _adopt(memory, op, stack_id)
+        if op.get("op") == "create_stack":
+            stack_id = op.get("stack_id")
+            if stack_id is None:
+                found = client.stacks.find_by_primary(op["asset_ids"][0])
+                stack_id = found.id if found else None
+            if stack_id:
+                record.add_made("stack", stack_id, op.get("group"), run_id)
+                _attach(record, op.get("group"), stack_id=stack_id, primary=op["asset_ids"][0])
+        elif op.get("op") == "create_album" and op.get("album_id"):
+            record.add_made("album", op["album_id"], op.get("group"), run_id)
+            _attach(record, op.get("group"), album_id=op["album_id"])
 
 
-def _adopt_from_earlier_runs(settings: ImmichSettings, scope: str, memory: dict[str, Any]) -> None:
-    """Recognize the stacks and albums earlier runs made, from their journals, when the state lost them.
-
-    The journals are separate files, so a deleted or damaged scope state does not turn our own
-    stacks into "stacks made outside photo-organizer" (which would be skipped) nor make a second
-    album for a group. Runs that were undone, and stacks deleted later, are ignored.
-    """
-    folder = journal_dir(settings.state_dir)
-    if not folder.is_dir():
+def _attach(record: Record, rid: str | None, **fields: Any) -> None:
+    """Give a recorded lineage a stack or album a crashed run made for it, unless it has one."""
+    group = record.group(rid) if rid else None
+    if group is None:
         return
-    runs = [operations(path) for path in sorted(folder.glob(f"{_safe(scope)}-*.jsonl"))]
-    runs = [ops for ops in runs if not any(op.get("undone") for op in ops)]
-    deleted = {op.get("stack_id") for ops in runs for op in ops if op.get("op") == "delete_stack"}
-    for ops in runs:
-        for op in ops:
-            if op.get("status") == "done" and op.get("stack_id") not in deleted:
-                _adopt(memory, op)
+    if "stack_id" in fields and not group.stack_id:
+        group.stack_id, group.stack_primary = fields["stack_id"], fields["primary"]
+    elif "album_id" in fields and not group.album_id:
+        group.album_id = fields["album_id"]
+    else:
+        return
+    record.save_group(group)
 
 
 def run_immich_pass(settings: ImmichSettings, album: str | None = None, *, dry_run: bool = False,
                     resume: bool = False, full: bool = False, stop: StopToken | None = None,
                     progress: Progress | None = None, download_dir: Path | None = None,
                     state_file: Path | None = None, force_fresh: bool = False,
-                    client: ImmichClient | None = None) -> PassResult:
+                    client: ImmichClient | None = None, origin: str = "cli") -> PassResult:
     """Run one pass. Raises ScopeBusy, PassInterrupted (state saved) or an immich_client error."""
     progress = progress or CountingProgress()
     client = client or make_client(settings)
@@ -109,9 +102,13 @@ def run_immich_pass(settings: ImmichSettings, album: str | None = None, *, dry_r
     lock = FileLock(path.with_suffix(".lock"), what=f"scope {album or LIBRARY}")
     lock.acquire()
     try:
-        result = _run_locked(settings, client, me.id, album_id, scope, path, dry_run=dry_run, resume=resume,
-                             full=full, stop=stop, progress=progress, download_dir=download_dir,
-                             force_fresh=force_fresh)
+        record = Record(record_path(settings.state_dir, client.base_url, me.id))
+        try:
+            result = _run_locked(settings, client, me.id, album_id, scope, path, record, dry_run=dry_run,
+                                 resume=resume, full=full, stop=stop, progress=progress,
+                                 download_dir=download_dir, force_fresh=force_fresh, origin=origin)
+        finally:
+            record.close()
         result.report["scope"]["album_name"] = found.name if found else None
         return result
     finally:
@@ -119,14 +116,18 @@ def run_immich_pass(settings: ImmichSettings, album: str | None = None, *, dry_r
 
 
 def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, album_id: str | None, scope: str,
-                path: Path, *, dry_run: bool, resume: bool, full: bool, stop: StopToken | None,
-                progress: Progress, download_dir: Path | None, force_fresh: bool) -> PassResult:
+                path: Path, record: Record, *, dry_run: bool, resume: bool, full: bool, stop: StopToken | None,
+                progress: Progress, download_dir: Path | None, force_fresh: bool, origin: str) -> PassResult:
     pass_settings = PassSettings(threshold=settings.threshold, time_window=settings.time_window,
                                  min_group_size=settings.min_group_size, dry_run=dry_run, resume=resume,
                                  force_fresh=force_fresh, keep_state_on_success=True)
     identity = {"server": client.base_url, "user": user_id, "scope": scope}
-    source = ImmichSource(client, album_id, {}, None, set(), concurrency=settings.download_concurrency, full=full)
-    actions = ImmichActions(client, settings.actions, {}, None, dry_run=dry_run)
+    source = ImmichSource(client, album_id, {}, None, owner_id=user_id, concurrency=settings.download_concurrency,
+                          full=full)
+    actions = ImmichActions(client, settings.actions, record, None, dry_run=dry_run,
+                            concurrency=settings.download_concurrency)
+    actions.scope = scope
+    actions.listing = source
     download = LocalOutput(download_dir, dry_run=dry_run, fetch=_fetcher(client)) if download_dir else None
     combined = _Combined(actions, download)
     journal_path = journal_dir(settings.state_dir) / f"{_safe(scope)}-pending.jsonl"
@@ -141,23 +142,18 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
             state.hashes.clear()
             state.skipped.clear()
         state.extra["identity"] = identity
-        memory = state.extra.setdefault("memory", {})
-        if not memory.get("stacks") and not memory.get("albums"):
-            _adopt_from_earlier_runs(settings, scope, memory)
+        state.extra.pop("memory", None)  # older versions kept what was made per scope: the record has it now
         journal_path = journal_dir(settings.state_dir) / f"{_safe(scope)}-{state.run_id}.jsonl"
         state.extra["run"] = {"run_id": state.run_id, "journal": str(journal_path)}
-        for key in ("identity", "memory", "run"):
+        for key in ("identity", "run"):
             state.touch_extra(key)
+        actions.run_id = state.run_id
         if not dry_run:
-            _recover_unfinished_writes(client, journal_path, memory)
-            actions.journal = ActionJournal(journal_path, state.run_id, scope)
-        actions.memory = memory
-        actions.setup_memory()
-        actions.on_change = lambda: state.touch_extra("memory")
+            _recover_unfinished_writes(client, journal_path, record, state.run_id)
+            actions.journal = ActionJournal(journal_path, state.run_id, scope, origin=origin)
         source.index = dict(state.extra.get("index", {}))
         source.cursor = None if full else state.extra.get("cursor")
         source.full = full or source.cursor is None
-        source.our_stacks = {st["stack_id"] for st in memory.get("stacks", {}).values()}
 
     def on_success(state: Any) -> None:
         state.set_extra("index", source.index)
@@ -166,8 +162,10 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
     result = run_pass(source, combined, pass_settings, path, progress, stop,
                       extra_params={"identity": _identity_key(identity)}, prepare=prepare,
                       on_success=on_success)
-    result.report["scope"] = {"album_id": album_id, "key": scope,
+    result.report["scope"] = {"album_id": album_id, "key": scope, "origin": origin,
                               "journal": str(journal_path) if journal_path.exists() else None}
+    if source.left_alone:
+        result.report["left_alone"] = source.left_alone
     return result
 
 

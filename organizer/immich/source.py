@@ -32,18 +32,12 @@ CURSOR_OVERLAP = timedelta(minutes=1)
 from ..pipeline import TRANSIENT_PREFIX as RETRY  # noqa: E402
 
 USABLE_VISIBILITY = {"timeline", "archive"}
+NOT_OWNED = "owned by another user (left alone)"
 
 
 def asset_snapshot(asset: Any) -> dict[str, Any]:
     """What an asset looked like when listed: kept in the report, the journal and for undo."""
-    stack = getattr(asset, "stack", None)
-    return {
-        "is_favorite": bool(asset.is_favorite),
-        "visibility": asset.visibility,
-        "stack_id": stack.id if stack else None,
-        "stack_primary": stack.primary_asset_id if stack else None,
-        "tags": sorted(t.value for t in (getattr(asset, "tags", None) or [])),
-    }
+    return {"is_favorite": bool(asset.is_favorite), "visibility": asset.visibility}
 
 
 def _capture(asset: Any) -> tuple[float, str, str | None]:
@@ -64,17 +58,19 @@ class ImmichSource:
     kind = "immich"
 
     def __init__(self, client: ImmichClient, scope_album_id: str | None, index: dict[str, dict[str, Any]],
-                 cursor: str | None, our_stacks: set[str], concurrency: int = 8, full: bool = False) -> None:
+                 cursor: str | None, owner_id: str | None = None, concurrency: int = 8, full: bool = False) -> None:
         self.client = client
         self.album_id = scope_album_id
         self.index = index  # asset id -> {"name","fp","taken_at","taken_source","tz","size","snap"}
         self.cursor = cursor
         self.new_cursor: str | None = cursor
-        self.our_stacks = our_stacks
+        self.owner_id = owner_id
         self.concurrency = concurrency
         self.full = full or cursor is None
         self.listed = 0
-        self.skipped_foreign_stack: list[str] = []
+        #: every stack of the user (search results do not say which photo is in a stack)
+        self.stacks: dict[str, tuple[str, list[str]]] = {}
+        self.left_alone: list[dict[str, str]] = []
 
     def describe(self) -> dict[str, Any]:
         return {"source_type": "immich", "source": self.client.base_url, "scope": self.album_id or "library"}
@@ -107,6 +103,13 @@ class ImmichSource:
                 other[reason] = other.get(reason, 0) + 1
                 self.index.pop(asset.id, None)
                 continue
+            if self.owner_id and asset.owner_id and asset.owner_id != self.owner_id:
+                # a shared album's or a partner's photo: Immich refuses our writes, and it is not ours to sort
+                other[NOT_OWNED] = other.get(NOT_OWNED, 0) + 1
+                self.index.pop(asset.id, None)
+                self.left_alone.append({"id": asset.id, "name": asset.original_file_name,
+                                        "reason": "owned by another user (shared album or partner): never written"})
+                continue
             taken_at, taken_source, tz = _capture(asset)
             self.index[asset.id] = {"name": asset.original_file_name, "fp": asset.checksum or asset.id,
                                     "taken_at": taken_at, "taken_source": taken_source, "tz": tz,
@@ -114,16 +117,17 @@ class ImmichSource:
                                     "snap": asset_snapshot(asset)}
         bar.close()
         self.new_cursor = high.isoformat() if high else self.cursor
+        self.stacks = {st.id: (st.primary_asset_id, list(st.asset_ids)) for st in self.client.stacks.list()}
+        stack_of = {a: sid for sid, (_, members) in self.stacks.items() for a in members}
         refs: list[PhotoRef] = []
         for asset_id, info in sorted(self.index.items()):
-            stack_id = info["snap"].get("stack_id")
-            if stack_id and stack_id not in self.our_stacks:
-                other["in a stack made outside photo-organizer"] = other.get(
-                    "in a stack made outside photo-organizer", 0) + 1
-                continue
+            snap = dict(info["snap"])
+            sid = stack_of.get(asset_id)
+            snap["stack_id"] = sid
+            snap["stack_primary"] = self.stacks[sid][0] if sid else None
             refs.append(PhotoRef(id=asset_id, name=info["name"], fingerprint=info["fp"], size=info["size"],
                                  taken_at=info["taken_at"], taken_source=info["taken_source"],
-                                 tz_offset=info.get("tz"), extra={"asset": info["snap"]}))
+                                 tz_offset=info.get("tz"), extra={"asset": snap}))
         return refs, other
 
     # ------------------------------------------------------------------ hash

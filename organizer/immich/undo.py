@@ -1,22 +1,32 @@
-"""Undo one run's Immich changes, exactly, from its action journal.
+"""Undo one run's Immich changes, exactly, from its action journal — and make the undo stick.
 
 Reverts, newest first: stacks we created (deleted only if still as we made them), stacks we
-replaced (re-created), tag links we added, albums we created (deleted) or filled (our additions
-removed), favourite and visibility (restored only where the asset still has the value we set, so
-a change the user made since is kept). Photos are never deleted. Nothing else is touched.
+replaced (re-created), cover changes, tag links we added or removed, albums we created (deleted)
+or filled (our additions removed), favourite and visibility (restored only where the asset still
+has the value we set, so a change the user made since is kept). Photos are never deleted.
+
+What a later run or the user relies on stays: a group a newer run (not undone) changed is left for
+that run's undo; a tag is deleted only when this run created it and nothing else uses it — no other
+run's links, no photo still tagged, no child tag (Immich deletes a tag's children with it).
+Something already gone on the server counts as reverted, so an undo always finishes.
+
+The undone groups are recorded as declined: no later pass, of any scope, CLI or service, applies
+them again until their photos change or the user runs ``photo-organizer redo RUN``.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from immich_client import ImmichClient, ImmichError, ImmichNotFound
+from immich_client import ImmichBadRequest, ImmichClient, ImmichError, ImmichNotFound
 
 from ..locks import FileLock
 from .journal import list_runs, mark_undone, operations, read_entries
+from .record import Record, member_key, record_path
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +35,31 @@ class UndoError(Exception):
     pass
 
 
-def find_journal(state_dir: Path, run: str | None) -> Path:
+def run_info(path: Path) -> dict[str, Any]:
+    """What ``undo --list`` shows of a run: scope, CLI or service, start time, counts."""
+    header = next((e for e in read_entries(path) if e.get("kind") == "run"), {})
+    ops = operations(path)
+    writes = [o for o in ops if o.get("op") != "record"]
+    counts: dict[str, int] = defaultdict(int)
+    for o in writes:
+        counts[o.get("op", "?")] += 1
+    return {"run": path.stem, "scope": header.get("scope", "library"), "origin": header.get("origin", "cli"),
+            "started": header.get("started"), "groups": len({o.get("group") for o in writes if o.get("group")}),
+            "writes": len(writes), "counts": dict(counts), "undone": any(o.get("undone") for o in ops)}
+
+
+def find_journal(state_dir: Path, run: str | None, scope: str | None = "library") -> Path:
+    """A run by id, or the latest run not undone yet of ``scope`` (``None``: of any scope)."""
     runs = list_runs(state_dir)
     if not runs:
         raise UndoError(f"no action journal in {Path(state_dir) / 'journal'}: nothing to undo")
     if run is None:
-        pending = [p for p in runs if not any(op.get("undone") for op in operations(p))]
+        pending = [p for p in runs if not run_info(p)["undone"]
+                   and (scope is None or run_info(p)["scope"] == scope)]
         if not pending:
-            raise UndoError("every recorded run has already been undone")
-        return max(pending, key=lambda p: p.stat().st_mtime)
+            where = f" of scope {scope}" if scope else ""
+            raise UndoError(f"no run{where} left to undo (see: photo-organizer undo --list)")
+        return pending[-1]  # list_runs is in start order
     matches = [p for p in runs if p.stem == run or p.stem.endswith("-" + run)]
     if len(matches) != 1:
         names = ", ".join(p.stem for p in runs[-10:])
@@ -42,169 +68,294 @@ def find_journal(state_dir: Path, run: str | None) -> Path:
     return matches[0]
 
 
-def _revert(client: ImmichClient, op: dict[str, Any], dry_run: bool, kept: list[str]) -> dict[str, Any] | None:
-    kind = op.get("op")
-    if kind == "create_stack":
-        stack_id = op.get("stack_id")
-        if stack_id is None:
-            found = client.stacks.find_by_primary(op["asset_ids"][0])
-            if found is None:
-                return None  # the request never took effect
-            stack_id = found.id
-        stack = client.stacks.get(stack_id)
-        if stack.primary_asset_id != op["asset_ids"][0]:
-            kept.append(f"stack {stack_id}: its primary was changed by hand, left alone")
-            return None
-        if not dry_run:
-            client.stacks.delete(stack_id)
-        return {"op": "delete_stack", "stack_id": stack_id}
-    if kind == "delete_stack":
-        before = op.get("before") or {}
-        members = before.get("members") or []
-        if len(members) >= 2 and not dry_run:
-            client.stacks.create(members)
-        return {"op": "recreate_stack", "asset_ids": members}
-    if kind == "tag_assets":
-        if not dry_run:
-            client.tags.untag_assets(op["tag_id"], op["asset_ids"])
-        return {"op": "untag_assets", "tag": op.get("tag"), "asset_ids": op["asset_ids"]}
-    if kind == "untag_assets":
-        if not dry_run:
-            client.tags.tag_assets([op["tag_id"]], op["asset_ids"])
-        return {"op": "tag_assets", "tag": op.get("tag"), "asset_ids": op["asset_ids"]}
-    if kind == "create_album":
-        album_id = op.get("album_id")
-        if album_id is None:
-            return None
-        if not dry_run:
-            client.albums.delete(album_id)
-        return {"op": "delete_album", "album_id": album_id, "name": op.get("name")}
-    if kind == "add_to_album":
-        if not dry_run:
-            client.albums.remove_assets(op["album_id"], op["asset_ids"])
-        return {"op": "remove_from_album", "album_id": op["album_id"], "asset_ids": op["asset_ids"]}
-    if kind == "update_assets":
-        return _restore_assets(client, op, dry_run, kept)
-    if kind == "upsert_tags":
-        created = op.get("created") or {}
-        still_used = _tags_used_by_later_runs(op)
-        for value, tag_id in created.items():
-            if value in still_used:
-                kept.append(f"tag {value}: also used by another run, kept")
-                continue
-            if not dry_run:
-                try:
-                    client.tags.delete(tag_id)
-                except ImmichNotFound:
-                    pass
-        return {"op": "delete_tags", "tags": sorted(created)} if created else None
-    return None
+def _gone(exc: ImmichError) -> bool:
+    """Immich answers 400 "Not found or no … access" for a tag or album that no longer exists."""
+    return isinstance(exc, ImmichNotFound) or (isinstance(exc, ImmichBadRequest) and "not found" in str(exc).lower())
 
 
-def _tags_used_by_later_runs(op: dict[str, Any]) -> set[str]:
-    # Filled in by undo_run (it knows the journal folder); default: assume unused.
-    return set(op.get("_used_elsewhere", ()))
+class _Undo:
+    def __init__(self, client: ImmichClient, record: Record, run_id: str, dry_run: bool) -> None:
+        self.client = client
+        self.record = record
+        self.run_id = run_id
+        self.dry_run = dry_run
+        self.kept: list[str] = []
+        self.recreated: dict[str, str] = {}  # stack id we deleted -> id of the stack re-created for it
+        self.untagged: dict[str, set[str]] = defaultdict(set)  # asset id -> tag ids taken off it
 
-
-def _restore_assets(client: ImmichClient, op: dict[str, Any], dry_run: bool, kept: list[str]) -> dict[str, Any]:
-    wanted = op.get("set") or {}
-    by_value: dict[tuple[tuple[str, Any], ...], list[str]] = defaultdict(list)
-    for asset_id, before in (op.get("before") or {}).items():
+    def _untag(self, tag_id: str, asset_ids: list[str]) -> None:
         try:
-            asset = client.assets.get(asset_id)
-        except ImmichNotFound:
-            kept.append(f"asset {asset_id}: no longer exists")
-            continue
-        current = {"isFavorite": asset.is_favorite, "visibility": asset.visibility}
-        if any(current.get(k) != v for k, v in wanted.items()):
-            kept.append(f"asset {asset_id}: changed by hand since, left alone")
-            continue
-        by_value[tuple(sorted(before.items()))].append(asset_id)
-    restored = []
-    for values, ids in by_value.items():
-        fields = dict(values)
-        if not dry_run:
-            client.assets.update(ids, is_favorite=fields.get("isFavorite"), visibility=fields.get("visibility"))
-        restored.append({"asset_ids": ids, "restored": fields})
-    return {"op": "restore_assets", "changes": restored}
+            self.client.tags.untag_assets(tag_id, asset_ids)
+        except ImmichError as exc:
+            if not _gone(exc):
+                raise
+        for a in asset_ids:
+            self.untagged[a].add(tag_id)
+
+    def settle_tags(self) -> None:
+        """Take tags off again where Immich's sidecar rewrite put them back.
+
+        Immich rewrites a photo's tags from its XMP sidecar after each tag change, so removing
+        two tags from one photo in quick succession can bring the first one back (seen on the
+        real server). Read the photos back and repeat, a few times at most.
+        """
+        shaky = {a: t for a, t in self.untagged.items() if len(t) > 1}
+        for attempt in range(3):
+            if not shaky or self.dry_run:
+                return
+            time.sleep(1.0 + attempt)
+            again: dict[str, list[str]] = defaultdict(list)
+            for asset_id, tag_ids in shaky.items():
+                try:
+                    present = {t.id for t in self.client.assets.get(asset_id).tags}
+                except ImmichNotFound:
+                    continue
+                for tag_id in tag_ids & present:
+                    again[tag_id].append(asset_id)
+            if not again:
+                return
+            log.info("Tags came back after undo on %d photos; removing them again", len(again))
+            for tag_id, assets in again.items():
+                try:
+                    self.client.tags.untag_assets(tag_id, assets)
+                except ImmichError as exc:
+                    if not _gone(exc):
+                        raise
+        self.kept.append("some tags kept coming back on the server; run undo again later")
+
+    def revert(self, op: dict[str, Any]) -> dict[str, Any] | None:
+        kind = op.get("op")
+        client, dry = self.client, self.dry_run
+        if kind == "create_stack":
+            stack_id = op.get("stack_id")
+            if stack_id is None:
+                found = client.stacks.find_by_primary(op["asset_ids"][0])
+                if found is None:
+                    return None  # the request never took effect
+                stack_id = found.id
+            stack = client.stacks.get(stack_id)
+            if stack.primary_asset_id != op["asset_ids"][0]:
+                self.kept.append(f"stack {stack_id}: its cover was changed by hand, left alone")
+                return None
+            if not dry:
+                client.stacks.delete(stack_id)
+                self.record.forget_made("stack", stack_id)
+            return {"op": "delete_stack", "stack_id": stack_id}
+        if kind == "delete_stack":
+            before = op.get("before") or {}
+            members = [before.get("primary"), *[m for m in before.get("members") or [] if m != before.get("primary")]]
+            members = [m for m in members if m]
+            if len(members) >= 2 and not dry:
+                stack = client.stacks.create(members)
+                self.recreated[op["stack_id"]] = stack.id
+                self.record.add_made("stack", stack.id, op.get("group"), None)
+            return {"op": "recreate_stack", "asset_ids": members}
+        if kind == "set_stack_primary":
+            stack = client.stacks.get(op["stack_id"])
+            if stack.primary_asset_id != op["primary"]:
+                self.kept.append(f"stack {op['stack_id']}: its cover was changed by hand since, left alone")
+                return None
+            if not dry:
+                client.stacks.update_primary(op["stack_id"], op["before_primary"])
+            return {"op": "set_stack_primary", "stack_id": op["stack_id"], "primary": op["before_primary"]}
+        if kind == "tag_assets":
+            tag_ids = op.get("tag_ids") or [op["tag_id"]]
+            if not dry:
+                for tag_id in tag_ids:
+                    self._untag(tag_id, op["asset_ids"])
+            return {"op": "untag_assets", "tags": op.get("tags") or [op.get("tag")], "asset_ids": op["asset_ids"]}
+        if kind == "untag_assets":
+            if not dry:
+                client.tags.tag_assets([op["tag_id"]], op["asset_ids"])
+            return {"op": "tag_assets", "tag": op.get("tag"), "asset_ids": op["asset_ids"]}
+        if kind == "create_album":
+            album_id = op.get("album_id")
+            if album_id is None:
+                return None
+            if not dry:
+                client.albums.delete(album_id)
+                self.record.forget_made("album", album_id)
+            return {"op": "delete_album", "album_id": album_id, "name": op.get("name")}
+        if kind == "add_to_album":
+            if not dry:
+                client.albums.remove_assets(op["album_id"], op["asset_ids"])
+            return {"op": "remove_from_album", "album_id": op["album_id"], "asset_ids": op["asset_ids"]}
+        if kind == "remove_from_album":
+            if not dry:
+                client.albums.add_assets(op["album_id"], op["asset_ids"])
+            return {"op": "add_to_album", "album_id": op["album_id"], "asset_ids": op["asset_ids"]}
+        if kind == "update_assets":
+            return self._restore_assets(op)
+        if kind == "record":
+            if not dry:
+                self._restore_record(op)
+            return None
+        return None
+
+    def _restore_record(self, op: dict[str, Any]) -> None:
+        """Put the lineage (and any it absorbed) back as it was, and make the undo stick."""
+        before = op.get("before")
+        if before and before.get("stack_id") in self.recreated:
+            before = dict(before, stack_id=self.recreated[before["stack_id"]])
+        self.record.restore_group(op["rid"], before)
+        for other in op.get("absorbed") or []:
+            if other.get("stack_id") in self.recreated:
+                other = dict(other, stack_id=self.recreated[other["stack_id"]])
+            self.record.restore_group(other["rid"], other)
+        after = op.get("after")
+        if after:
+            self.record.decline(member_key(after["members"]), op["rid"], self.run_id, "undone")
+
+    def _restore_assets(self, op: dict[str, Any]) -> dict[str, Any]:
+        wanted = op.get("set") or {}
+        by_value: dict[tuple[tuple[str, Any], ...], list[str]] = defaultdict(list)
+        for asset_id, before in (op.get("before") or {}).items():
+            try:
+                asset = self.client.assets.get(asset_id)
+            except ImmichNotFound:
+                self.kept.append(f"asset {asset_id}: no longer exists")
+                continue
+            current = {"isFavorite": asset.is_favorite, "visibility": asset.visibility}
+            if any(current.get(k) != v for k, v in wanted.items()):
+                self.kept.append(f"asset {asset_id}: changed by hand since, left alone")
+                continue
+            by_value[tuple(sorted(before.items()))].append(asset_id)
+        restored = []
+        for values, ids in by_value.items():
+            fields = dict(values)
+            if not self.dry_run:
+                self.client.assets.update(ids, is_favorite=fields.get("isFavorite"),
+                                          visibility=fields.get("visibility"))
+            restored.append({"asset_ids": ids, "restored": fields})
+        return {"op": "restore_assets", "changes": restored}
+
+    def delete_tags(self, created: dict[str, str], used_elsewhere: set[str]) -> list[str]:
+        """Delete the tags this run created that nothing relies on; deepest first."""
+        if not created:
+            return []
+        try:
+            server = {t.value: t for t in self.client.tags.list()}
+        except ImmichError as exc:
+            self.kept.append(f"tags kept: could not list them ({exc})")
+            return []
+        deleted: list[str] = []
+        for value in sorted(created, key=lambda v: (-v.count("/"), v)):
+            tag = server.get(value)
+            if tag is None:
+                continue  # already gone
+            children = [v for v in server if v.startswith(value + "/")]
+            if value in used_elsewhere or any(v in used_elsewhere for v in children):
+                self.kept.append(f"tag {value}: used by another run, kept")
+                continue
+            if children:
+                self.kept.append(f"tag {value}: still has tags under it ({', '.join(sorted(children)[:3])}), kept")
+                continue
+            if self._still_tagged(tag.id):
+                self.kept.append(f"tag {value}: still on photos, kept")
+                continue
+            if not self.dry_run:
+                try:
+                    self.client.tags.delete(tag.id)
+                except ImmichError as exc:
+                    if not _gone(exc):
+                        raise
+                self.record.forget_tags([value])
+            server.pop(value, None)
+            deleted.append(value)
+        return deleted
+
+    def _still_tagged(self, tag_id: str) -> bool:
+        if self.dry_run:
+            return False
+        return self.client.tags.in_use(tag_id)
 
 
-def undo_run(client: ImmichClient, state_dir: Path, run: str | None, dry_run: bool = False) -> dict[str, Any]:
-    """Undo a run and make the scope's state forget the groups it applied (so a new pass redoes them)."""
-    path = find_journal(state_dir, run)
+def undo_run(client: ImmichClient, state_dir: Path, run: str | None, dry_run: bool = False,
+             scope: str | None = "library") -> dict[str, Any]:
+    """Undo a run (by id, or the latest of ``scope``) and record its groups as declined."""
+    path = find_journal(state_dir, run, scope)
     header = next((e for e in read_entries(path) if e.get("kind") == "run"), {})
-    scope = header.get("scope", "library")
-    # tags created by this run but used by other, not undone runs must survive
-    used: set[str] = set()
-    for other in list_runs(state_dir):
-        if other == path or any(o.get("undone") for o in operations(other)):
-            continue
-        used.update(o.get("tag", "") for o in operations(other) if o.get("op") == "tag_assets")
-    lock = FileLock(Path(state_dir) / f"{scope}.lock", what=f"scope {scope}")
+    run_scope = header.get("scope", "library")
+    run_id = header.get("run_id", path.stem)
+    me = client.users.me()
+    lock = FileLock(Path(state_dir) / f"{run_scope}.lock", what=f"scope {run_scope}")
     lock.acquire()
+    record = Record(record_path(state_dir, client.base_url, me.id))
     try:
         ops = operations(path)
-        for op in ops:
-            if op.get("op") == "upsert_tags":
-                op["_used_elsewhere"] = sorted(used)
-        summary = _undo_ops(client, path, ops, dry_run)
-        if not dry_run:
-            _forget_groups(Path(state_dir) / f"{scope}.pkl", ops)
+        if any(op.get("undone") for op in ops):
+            return {"journal": str(path), "already_undone": True, "reverted": [], "left_alone": [],
+                    "scope": run_scope}
+        summary = _undo_ops(client, record, path, run_id, ops, state_dir, dry_run)
     finally:
+        record.close()
         lock.release()
-    summary["scope"] = scope
+    summary["scope"] = run_scope
     return summary
 
 
-def _undo_ops(client: ImmichClient, path: Path, ops: list[dict[str, Any]], dry_run: bool) -> dict[str, Any]:
-    if any(op.get("undone") for op in ops):
-        return {"journal": str(path), "already_undone": True, "reverted": [], "left_alone": []}
+def _undo_ops(client: ImmichClient, record: Record, path: Path, run_id: str, ops: list[dict[str, Any]],
+              state_dir: Path, dry_run: bool) -> dict[str, Any]:
+    undo = _Undo(client, record, run_id, dry_run)
+    # groups a newer run (not undone) changed since: theirs to undo first
+    later: dict[str, str] = {}
+    for op in ops:
+        if op.get("op") == "record" and op.get("status") == "done":
+            current = record.group(op["rid"])
+            if current is not None and current.run_id not in (None, run_id):
+                later[op["rid"]] = current.run_id
+    for rid, other in sorted(later.items()):
+        undo.kept.append(f"group {rid}: changed by a later run ({other}); undo that run first")
+    used = _tags_used_by_other_runs(state_dir, path)
     reverted: list[dict[str, Any]] = []
-    kept: list[str] = []
+    created: dict[str, str] = {}
     for op in reversed(ops):
-        try:
-            done = _revert(client, op, dry_run, kept)
-        except ImmichNotFound:
-            kept.append(f"{op.get('op')}: already gone on the server")
+        if op.get("group") in later or op.get("rid") in later:
             continue
+        if op.get("op") == "upsert_tags":
+            created.update(op.get("created") or {})
+            continue
+        try:
+            done = undo.revert(op)
         except ImmichError as exc:
+            if _gone(exc):
+                undo.kept.append(f"{op.get('op')}: already gone on the server")
+                continue
             raise UndoError(f"undo stopped at {op.get('op')} (journal {path.name}): {exc}; "
                             "run undo again to finish") from exc
         if done:
             reverted.append(done)
+    undo.settle_tags()
+    deleted = undo.delete_tags(created, used)
+    if deleted:
+        reverted.append({"op": "delete_tags", "tags": deleted})
     if not dry_run:
         mark_undone(path)
-    return {"journal": str(path), "reverted": reverted, "left_alone": kept, "dry_run": dry_run}
+    return {"journal": str(path), "run": run_id, "reverted": reverted, "left_alone": undo.kept,
+            "dry_run": dry_run, "finished": time.time()}
 
 
-def _forget_groups(state_path: Path, ops: list[dict[str, Any]]) -> None:
-    from ..state import ProcessingState, StateLoadError
+def _tags_used_by_other_runs(state_dir: Path, path: Path) -> set[str]:
+    used: set[str] = set()
+    for other in list_runs(state_dir):
+        if other == path:
+            continue
+        ops = operations(other)
+        if any(o.get("undone") for o in ops):
+            continue
+        for o in ops:
+            if o.get("op") in ("tag_assets", "untag_assets"):
+                used.update(o.get("tags") or [o.get("tag", "")])
+    used.discard("")
+    return used
 
-    if not state_path.exists():
-        return
-    state = ProcessingState(state_path, {})
+
+def redo(client: ImmichClient, state_dir: Path, run: str) -> int:
+    """Let passes apply again the groups an undo of ``run`` declined; returns how many."""
+    path = find_journal(state_dir, run, None)
+    run_id = next((e for e in read_entries(path) if e.get("kind") == "run"), {}).get("run_id", path.stem)
+    record = Record(record_path(state_dir, client.base_url, client.users.me().id))
     try:
-        state.params = state.load()
-    except (StateLoadError, OSError):
-        return
-    memory = state.extra.get("memory", {})
-    groups = {op["group"] for op in ops if op.get("group")}
-    stacks_undone = {op.get("stack_id") for op in ops if op.get("op") == "create_stack"}
-    for gid, info in list(memory.get("stacks", {}).items()):
-        if gid in groups or info.get("stack_id") in stacks_undone:
-            del memory["stacks"][gid]
-    for gid in list(memory.get("albums", {})):
-        if gid in groups:
-            del memory["albums"][gid]
-    touched_assets = {a for op in ops for a in op.get("asset_ids", [])}
-    for applied in memory.get("applied", {}).values():
-        for gid, entry in list(applied.items()):
-            if gid in groups or touched_assets & {p["id"] for p in entry.get("photos", [])}:
-                del applied[gid]
-    for value in {op.get("tag") for op in ops if op.get("op") == "upsert_tags"}:
-        memory.get("tags", {}).pop(value, None)
-    for op in ops:
-        if op.get("op") == "upsert_tags":
-            for value in (op.get("created") or {}):
-                memory.get("tags", {}).pop(value, None)
-    state.save()
+        return record.redo(run_id)
+    finally:
+        record.close()

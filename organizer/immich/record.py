@@ -1,0 +1,218 @@
+"""The record of what photo-organizer made on one Immich server for one user, shared by every pass.
+
+Every scope (the library, each album), the CLI and the service read and write this one record, so
+a group applied by one of them is recognised by all the others and passes never fight. The
+per-scope pickle state stays what it was: that scope's hash cache and incremental cursor.
+
+Why SQLite: several processes (a CLI run and the service's passes over other scopes) update it at
+once; SQLite gives each group's update as one transaction with a busy timeout, survives a crash
+mid-write, and stays cheap at a million photos (one row a photo, updated a group at a time).
+
+What it holds:
+- ``groups``: one row per group lineage. Its ``rid`` is the group's id when it was first applied
+  and never changes, so a burst that grows, shrinks or splits keeps its one stack, album and tag.
+- ``members``: which lineage each photo belongs to (a photo belongs to at most one).
+- ``made``: every stack and album we created, so a stack not listed here is the user's own.
+- ``declined``: member sets the user undid (or whose stack they removed or re-covered by hand);
+  no pass applies them again until the members change or the user says ``redo``.
+- ``tags``: the ids of our tags; ``applied``: each group's last report entry for no-change passes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS groups(
+    rid TEXT PRIMARY KEY, members TEXT NOT NULL, member_key TEXT NOT NULL, best TEXT,
+    stack_id TEXT, stack_primary TEXT, album_id TEXT, album_gone INTEGER NOT NULL DEFAULT 0,
+    stack_declined_key TEXT, run_id TEXT, scope TEXT, updated REAL);
+CREATE TABLE IF NOT EXISTS members(asset_id TEXT PRIMARY KEY, rid TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS members_rid ON members(rid);
+CREATE TABLE IF NOT EXISTS made(kind TEXT NOT NULL, object_id TEXT NOT NULL, rid TEXT, run_id TEXT,
+    PRIMARY KEY(kind, object_id));
+CREATE TABLE IF NOT EXISTS declined(member_key TEXT PRIMARY KEY, rid TEXT, run_id TEXT, reason TEXT, ts REAL);
+CREATE TABLE IF NOT EXISTS tags(value TEXT PRIMARY KEY, id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS applied(member_key TEXT NOT NULL, signature TEXT NOT NULL, entry TEXT NOT NULL,
+    PRIMARY KEY(member_key, signature));
+"""
+
+
+def member_key(ids: Iterable[str]) -> str:
+    """The identity of a set of photos (the same digest the pipeline uses for group ids)."""
+    return "g" + hashlib.sha1("\n".join(sorted(ids)).encode()).hexdigest()[:16]
+
+
+@dataclass
+class GroupRecord:
+    rid: str
+    members: list[str]
+    best: str | None = None
+    stack_id: str | None = None
+    stack_primary: str | None = None
+    album_id: str | None = None
+    album_gone: bool = False
+    stack_declined_key: str | None = None
+    run_id: str | None = None
+    scope: str | None = None
+    updated: float = field(default_factory=time.time)
+
+    @property
+    def member_key(self) -> str:
+        return member_key(self.members)
+
+    def to_row(self) -> dict[str, Any]:
+        return {"rid": self.rid, "members": json.dumps(self.members), "member_key": self.member_key,
+                "best": self.best, "stack_id": self.stack_id, "stack_primary": self.stack_primary,
+                "album_id": self.album_id, "album_gone": int(self.album_gone),
+                "stack_declined_key": self.stack_declined_key, "run_id": self.run_id, "scope": self.scope,
+                "updated": self.updated}
+
+    def to_json(self) -> dict[str, Any]:
+        """The form kept in a journal, to put a group back as it was when a run is undone."""
+        row = self.to_row()
+        row["members"] = list(self.members)
+        row.pop("member_key")
+        return row
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row | dict[str, Any]) -> GroupRecord:
+        d = dict(row)
+        members = d["members"]
+        return cls(rid=d["rid"], members=json.loads(members) if isinstance(members, str) else list(members),
+                   best=d.get("best"), stack_id=d.get("stack_id"), stack_primary=d.get("stack_primary"),
+                   album_id=d.get("album_id"), album_gone=bool(d.get("album_gone")),
+                   stack_declined_key=d.get("stack_declined_key"), run_id=d.get("run_id"),
+                   scope=d.get("scope"), updated=float(d.get("updated") or 0))
+
+
+def record_path(state_dir: Path, server: str, user_id: str) -> Path:
+    """One record per server and user: a state folder shared by two servers keeps them apart."""
+    digest = hashlib.sha1(f"{server.rstrip('/')}\n{user_id}".encode()).hexdigest()[:12]
+    return Path(state_dir) / f"record-{digest}.sqlite3"
+
+
+class Record:
+    """The shared record; every method is one short transaction, safe across processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # ------------------------------------------------------------------ groups
+    def group(self, rid: str) -> GroupRecord | None:
+        row = self.db.execute("SELECT * FROM groups WHERE rid=?", (rid,)).fetchone()
+        return GroupRecord.from_row(row) if row else None
+
+    def lineages_of(self, asset_ids: Iterable[str]) -> dict[str, str]:
+        """asset id -> rid, for the photos that belong to a recorded group."""
+        ids = list(asset_ids)
+        out: dict[str, str] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(f"SELECT asset_id, rid FROM members WHERE asset_id IN ({marks})", chunk):
+                out[row["asset_id"]] = row["rid"]
+        return out
+
+    def save_group(self, group: GroupRecord) -> None:
+        """Write a group and its membership (a photo leaves any other lineage it was in)."""
+        group.updated = time.time()
+        with self.transaction() as db:
+            self._save_group(db, group)
+
+    def _save_group(self, db: sqlite3.Connection, group: GroupRecord) -> None:
+        row = group.to_row()
+        cols = ",".join(row)
+        db.execute(f"INSERT OR REPLACE INTO groups({cols}) VALUES ({','.join('?' * len(row))})", list(row.values()))
+        db.execute("DELETE FROM members WHERE rid=?", (group.rid,))
+        db.executemany("INSERT OR REPLACE INTO members(asset_id, rid) VALUES (?, ?)",
+                       [(a, group.rid) for a in group.members])
+
+    def restore_group(self, rid: str, before: dict[str, Any] | None) -> None:
+        """Put a group back as a journal saw it before a run (``None``: the run created it)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM members WHERE rid=?", (rid,))
+            db.execute("DELETE FROM groups WHERE rid=?", (rid,))
+            if before:
+                self._save_group(db, GroupRecord.from_row(before))
+
+    def all_groups(self) -> list[GroupRecord]:
+        return [GroupRecord.from_row(r) for r in self.db.execute("SELECT * FROM groups")]
+
+    # ------------------------------------------------------------------ what we made
+    def add_made(self, kind: str, object_id: str, rid: str | None, run_id: str | None) -> None:
+        self.db.execute("INSERT OR REPLACE INTO made(kind, object_id, rid, run_id) VALUES (?,?,?,?)",
+                        (kind, object_id, rid, run_id))
+
+    def made(self, kind: str, object_ids: Iterable[str]) -> set[str]:
+        """Which of these stacks (or albums) photo-organizer made."""
+        ids = list(object_ids)
+        marks = ",".join("?" * len(ids))
+        return {r["object_id"] for r in self.db.execute(
+            f"SELECT object_id FROM made WHERE kind=? AND object_id IN ({marks})", [kind, *ids])} if ids else set()
+
+    def forget_made(self, kind: str, object_id: str) -> None:
+        self.db.execute("DELETE FROM made WHERE kind=? AND object_id=?", (kind, object_id))
+
+    # ------------------------------------------------------------------ decisions that stick
+    def decline(self, key: str, rid: str | None, run_id: str | None, reason: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO declined(member_key, rid, run_id, reason, ts) VALUES (?,?,?,?,?)",
+                        (key, rid, run_id, reason, time.time()))
+
+    def declined(self, key: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM declined WHERE member_key=?", (key,)).fetchone()
+        return dict(row) if row else None
+
+    def redo(self, run_id: str) -> int:
+        """Forget the declines an undo of ``run_id`` left: the next pass applies those groups again."""
+        cur = self.db.execute("DELETE FROM declined WHERE run_id=?", (run_id,))
+        return cur.rowcount
+
+    # ------------------------------------------------------------------ tags and applied entries
+    def tag_ids(self) -> dict[str, str]:
+        return {r["value"]: r["id"] for r in self.db.execute("SELECT * FROM tags")}
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO tags(value, id) VALUES (?, ?)", list(tags.items()))
+
+    def forget_tags(self, values: Iterable[str]) -> None:
+        self.db.executemany("DELETE FROM tags WHERE value=?", [(v,) for v in values])
+
+    def applied(self, key: str, signature: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT entry FROM applied WHERE member_key=? AND signature=?",
+                              (key, signature)).fetchone()
+        return json.loads(row["entry"]) if row else None
+
+    def set_applied(self, key: str, signature: str, entry: dict[str, Any]) -> None:
+        self.db.execute("INSERT OR REPLACE INTO applied(member_key, signature, entry) VALUES (?,?,?)",
+                        (key, signature, json.dumps(entry, separators=(",", ":"))))
+
+    def forget_applied(self, keys: Iterable[str]) -> None:
+        self.db.executemany("DELETE FROM applied WHERE member_key=?", [(k,) for k in keys])

@@ -1,0 +1,230 @@
+"""Immich passes against the real Immich v3.1.0: every action, and a library's life over weeks.
+
+Each test has a user of its own on the real server (see real_immich.py). Everything asserted here
+was first seen to go wrong on a real server while a fake server said all was well.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cli_helpers import run_cli
+from photo_factory import scene, variant
+
+from immich_client import ImmichClient
+from organizer.immich.run import run_immich_pass
+from organizer.settings import ActionFlags, ImmichSettings
+
+ALL = ActionFlags(tag=True, albums=True, favorite_best=True, archive_non_best=True, stack=True)
+TAG_STACK = ActionFlags(tag=True, stack=True)
+START = datetime(2024, 7, 14, 9, 0, tzinfo=UTC)
+
+
+def settings(immich, tmp_path: Path, actions: ActionFlags = ALL) -> ImmichSettings:
+    return ImmichSettings(url=immich.url, api_key=immich.api_key, state_dir=tmp_path / "state", actions=actions)
+
+
+def upload_burst(immich, seed: int, frames: range, start: datetime = START, prefix: str = "IMG") -> list[str]:
+    """Frames of one burst, 2 s apart; frame 0 is the sharp one, the others are blurred."""
+    base = scene(seed)
+    ids = [immich.upload(variant(base, k, 0.0 if k == 0 else 1.5 + k), f"{prefix}_{seed:03d}_{k}.jpg",
+                         start + timedelta(seconds=2 * k), wait=False) for k in frames]
+    immich.wait_ready(ids)
+    return ids
+
+
+def upload_library(immich, bursts: int = 2, size: int = 3) -> list[list[str]]:
+    out = [upload_burst(immich, 10 + b, range(size), START + timedelta(hours=3 * b)) for b in range(bursts)]
+    single = immich.upload(variant(scene(99), 0), "SINGLE.jpg", START + timedelta(minutes=40))
+    assert single
+    return out
+
+
+def cli_env(immich, tmp_path: Path) -> dict[str, str]:
+    return {"IMMICH_URL": immich.url, "IMMICH_API_KEY": immich.api_key, "STATE_DIR": str(tmp_path / "state")}
+
+
+def group_tags(asset: dict) -> list[str]:
+    return sorted(t["value"] for t in asset.get("tags") or [] if "/group-" in t["value"])
+
+
+def role_tags(asset: dict) -> list[str]:
+    return sorted(t["value"] for t in asset.get("tags") or [] if t["value"].endswith(("/best", "/non-best")))
+
+
+# ---------------------------------------------------------------------------------------------- actions
+def test_every_action_once_then_a_second_pass_writes_nothing(immich, tmp_path):
+    bursts = upload_library(immich)
+    s = settings(immich, tmp_path)
+    result = run_immich_pass(s)
+    assert len(result.report["groups"]) == 2
+    for burst in bursts:
+        best = immich.asset(burst[0])
+        assert best["isFavorite"] and best["visibility"] == "timeline"
+        stack = immich.stack_of(burst[0])
+        assert stack["primaryAssetId"] == burst[0]
+        assert role_tags(best) == ["photo-organizer/best"] and len(group_tags(best)) == 1
+        for other in burst[1:]:
+            a = immich.asset(other)
+            assert a["visibility"] == "archive" and not a["isFavorite"]
+            assert immich.stack_of(other)["id"] == stack["id"]
+            assert role_tags(a) == ["photo-organizer/non-best"] and group_tags(a) == group_tags(best)
+    albums = immich.albums()
+    assert len(albums) == 2 and all(al["albumName"].startswith("Burst 2024-07-14") for al in albums)
+    assert sorted(sorted(immich.album_assets(al["id"])) for al in albums) == sorted(sorted(b) for b in bursts)
+    before = immich.snapshot()
+    client = ImmichClient(immich.url, immich.api_key)
+    again = run_immich_pass(s, client=client)
+    assert client.stats.writes == 0
+    assert client.stats.image_downloads == 0
+    assert immich.snapshot() == before
+    assert all(g["actions"].get("unchanged_since_last_pass") for g in again.report["groups"])
+
+
+def test_a_dry_run_sends_no_write_and_says_what_it_would_do(immich, tmp_path):
+    upload_library(immich, bursts=1)
+    before = immich.snapshot()
+    client = ImmichClient(immich.url, immich.api_key)
+    result = run_immich_pass(settings(immich, tmp_path), dry_run=True, client=client)
+    assert client.stats.writes == 0 and immich.snapshot() == before
+    planned = {p["op"] for p in result.report["groups"][0]["actions"]["planned"]}
+    assert {"create_stack", "tag_assets", "create_album", "update_assets"} <= planned
+
+
+# ---------------------------------------------------------------------------------------------- the user's own
+def test_a_stack_the_user_made_is_never_merged_or_moved(immich, tmp_path):
+    burst = upload_burst(immich, 1, range(4))
+    theirs = immich.make_stack([burst[2], burst[3]])
+    result = run_immich_pass(settings(immich, tmp_path, TAG_STACK))
+    stacks = immich.stacks()
+    assert [(s["id"], sorted(a["id"] for a in s["assets"])) for s in stacks] == [
+        (theirs, sorted([burst[2], burst[3]]))]
+    group = result.report["groups"][0]
+    assert any("already in a stack you made" in n for n in group["actions"]["notes"])
+    assert group_tags(immich.asset(burst[0])) and role_tags(immich.asset(burst[0])) == ["photo-organizer/best"]
+
+
+def test_the_users_tags_albums_favourites_and_archive_survive_a_pass_and_its_undo(immich, tmp_path):
+    burst = upload_burst(immich, 2, range(3))
+    immich.tag("Holiday", [burst[1]])
+    immich.update([burst[2]], isFavorite=True)
+    immich.make_album("Mine", [burst[1]])
+    before = immich.snapshot()
+    run_immich_pass(settings(immich, tmp_path))
+    after = immich.asset(burst[1])
+    assert "Holiday" in {t["value"] for t in after["tags"]}
+    assert immich.asset(burst[2])["isFavorite"]
+    proc = run_cli("undo", "--last", **cli_env(immich, tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert immich.snapshot() == before
+
+
+# ---------------------------------------------------------------------------------------------- growth and scopes
+def test_a_burst_uploaded_in_two_halves_ends_with_one_stack_album_and_group_tag(immich, tmp_path):
+    s = settings(immich, tmp_path)
+    first = upload_burst(immich, 3, range(3))
+    run_immich_pass(s)
+    second = upload_burst(immich, 3, range(3, 6))
+    result = run_immich_pass(s)
+    burst = first + second
+    assert len(result.report["groups"]) == 1
+    stacks = immich.stacks()
+    assert len(stacks) == 1 and sorted(a["id"] for a in stacks[0]["assets"]) == sorted(burst)
+    assert stacks[0]["primaryAssetId"] == first[0]
+    assert len(immich.albums()) == 1
+    assert sorted(immich.album_assets(immich.albums()[0]["id"])) == sorted(burst)
+    tags = [immich.asset(i) for i in burst]
+    assert len({tuple(group_tags(a)) for a in tags}) == 1 and all(len(group_tags(a)) == 1 for a in tags)
+    assert [role_tags(a) for a in tags] == [["photo-organizer/best"]] + [["photo-organizer/non-best"]] * 5
+    assert len([t for t in immich.tags() if "/group-" in t["value"]]) == 1
+
+
+def test_an_album_pass_recognises_what_the_library_pass_made(immich, tmp_path):
+    burst = upload_burst(immich, 4, range(4))
+    album = immich.make_album("Vacation 2024", burst)
+    s = settings(immich, tmp_path, TAG_STACK)
+    run_immich_pass(s)
+    stack_before = [(st["id"], st["primaryAssetId"]) for st in immich.stacks()]
+    snap = immich.snapshot()
+    client = ImmichClient(immich.url, immich.api_key)
+    run_immich_pass(s, "Vacation 2024", client=client)
+    assert client.stats.writes == 0 and immich.snapshot() == snap
+    assert [(st["id"], st["primaryAssetId"]) for st in immich.stacks()] == stack_before
+    # the album's own undo has nothing of the library's to take away
+    proc = run_cli("undo", "--last", "--immich-album", "Vacation 2024", **cli_env(immich, tmp_path))
+    assert proc.returncode != 0 and "no run" in proc.stderr
+    assert immich.snapshot() == snap
+    assert album
+
+
+def test_undo_of_an_older_run_keeps_a_newer_runs_tags_and_finishes(immich, tmp_path):
+    s = settings(immich, tmp_path, TAG_STACK)
+    a = upload_burst(immich, 5, range(3))
+    first = run_immich_pass(s)
+    b = upload_burst(immich, 6, range(3), START + timedelta(hours=5))
+    run_immich_pass(s)
+    run_a = Path(first.report["scope"]["journal"]).stem
+    proc = run_cli("undo", run_a, **cli_env(immich, tmp_path))
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert all(not immich.asset(i)["tags"] and immich.stack_of(i) is None for i in a)
+    assert role_tags(immich.asset(b[0])) == ["photo-organizer/best"]
+    assert all(len(group_tags(immich.asset(i))) == 1 for i in b)
+    assert len(immich.stacks()) == 1
+    values = {t["value"] for t in immich.tags()}
+    assert {"photo-organizer", "photo-organizer/best", "photo-organizer/non-best"} <= values
+
+
+# ---------------------------------------------------------------------------------------------- decisions that stick
+def test_an_undone_group_stays_undone_until_redo(immich, tmp_path):
+    upload_library(immich, bursts=1)
+    before = immich.snapshot()
+    env = cli_env(immich, tmp_path)
+    s = settings(immich, tmp_path, TAG_STACK)
+    first = run_immich_pass(s)
+    proc = run_cli("undo", "--last", **env)
+    assert proc.returncode == 0, proc.stderr
+    assert immich.snapshot() == before
+    again = run_immich_pass(s)
+    full = run_immich_pass(s, full=True)
+    assert immich.snapshot() == before
+    assert "undid" in again.report["groups"][0]["actions"]["left_alone"]
+    assert "undid" in full.report["groups"][0]["actions"]["left_alone"]
+    run = Path(first.report["scope"]["journal"]).stem
+    proc = run_cli("redo", run, **env)
+    assert proc.returncode == 0, proc.stderr
+    run_immich_pass(s)
+    assert len(immich.stacks()) == 1
+
+
+def test_a_stack_the_user_removed_stays_removed_and_intact_ones_get_no_note(immich, tmp_path):
+    a = upload_burst(immich, 7, range(3))
+    b = upload_burst(immich, 8, range(3), START + timedelta(hours=4))
+    s = settings(immich, tmp_path, TAG_STACK)
+    run_immich_pass(s)
+    removed = immich.stack_of(a[0])["id"]
+    immich.delete_stack(removed)
+    result = run_immich_pass(s)
+    again = run_immich_pass(s, full=True)
+    assert immich.stack_of(a[0]) is None and immich.stack_of(b[0]) is not None
+    for report in (result.report, again.report):
+        by_best = {g["best"]: g for g in report["groups"]}
+        assert any("removed" in n for n in by_best[a[0]]["actions"].get("notes", []))
+        assert not by_best[b[0]]["actions"].get("notes")
+
+
+def test_photos_of_another_user_are_never_written(immich, real_immich_server, tmp_path):
+    owner = real_immich_server.new_user("owner")
+    theirs = upload_burst(owner, 9, range(3))
+    album = owner.make_album("Shared trip", theirs)
+    owner.call("PUT", f"/albums/{album}/users", json={"albumUsers": [{"userId": immich.id, "role": "editor"}]})
+    mine = upload_burst(immich, 11, range(3), START + timedelta(hours=6))
+    immich.call("PUT", f"/albums/{album}/assets", json={"ids": mine})
+    before = owner.snapshot()
+    env = cli_env(immich, tmp_path)
+    proc = run_cli("--source-type", "immich", "--immich-album", "Shared trip", "--stack", "--tag-only",
+                   "--no-progress", **env)
+    assert proc.returncode == 0, proc.stderr
+    assert owner.snapshot() == before
+    assert immich.stack_of(mine[0])["primaryAssetId"] == mine[0]
+    assert "owned by another user" in proc.stdout + proc.stderr
