@@ -118,7 +118,7 @@ def test_undo_restores_exactly_what_the_run_changed(fake_immich, tmp_path):
     assert "Reverted" in proc.stdout
     assert snapshot(store) == before
     again = run_cli("undo", "--last", **env)
-    assert again.returncode == 1 and "already been undone" in again.stderr
+    assert again.returncode == 1 and "no run of scope library left to undo" in again.stderr
 
 
 def test_undo_keeps_a_change_the_user_made_since(fake_immich, tmp_path):
@@ -163,7 +163,7 @@ def test_album_scope_and_its_errors(fake_immich, tmp_path):
     assert "album 'Vacaton' not found; albums you can see: 'Vacation 2024'" in proc.stderr
 
 
-def test_videos_trashed_and_foreign_stacks_are_skipped(fake_immich, tmp_path):
+def test_videos_and_trashed_photos_are_skipped_and_a_users_stack_is_left_alone(fake_immich, tmp_path):
     bursts = seed_bursts(fake_immich, bursts=2, burst_size=3, singles=0)
     store = fake_immich.store
     video = store.add_asset(fake_immich.user, b"\x00" * 100, "clip.mp4",
@@ -172,9 +172,11 @@ def test_videos_trashed_and_foreign_stacks_are_skipped(fake_immich, tmp_path):
     store.create_stack(fake_immich.user, bursts[1][:2])  # a stack the user made
     result = run_immich_pass(settings(fake_immich, tmp_path, ActionFlags(stack=True)))
     grouped = {p["id"] for g in result.report["groups"] for p in g["photos"]}
-    assert grouped == set(bursts[0])
-    assert video.id not in grouped
-    assert result.report["summary"]["other_files_skipped"]["in a stack made outside photo-organizer"] == 2
+    assert grouped == set(bursts[0]) | set(bursts[1][:2])
+    assert video.id not in grouped and bursts[1][2] not in grouped
+    theirs = next(g for g in result.report["groups"] if bursts[1][0] in {p["id"] for p in g["photos"]})
+    assert any("already in a stack you made" in n for n in theirs["actions"]["notes"])
+    assert sorted(store.stacks[store.assets[bursts[1][0]].stack_id].assets) == sorted(bursts[1][:2])
 
 
 def test_incremental_pass_only_hashes_new_assets_and_retries_unready_ones(fake_immich, tmp_path):

@@ -23,7 +23,7 @@ from ..progress import CountingProgress, Progress, StopToken
 from ..settings import ImmichSettings
 from .actions import ImmichActions
 from .journal import ActionJournal, journal_dir, operations
-from .record import Record, record_path
+from .record import GroupRecord, Record, record_path
 from .source import ImmichSource
 
 log = logging.getLogger(__name__)
@@ -66,17 +66,23 @@ def _recover_unfinished_writes(client: ImmichClient, journal_path: Path, record:
                 stack_id = found.id if found else None
             if stack_id:
                 record.add_made("stack", stack_id, op.get("group"), run_id)
-                _attach(record, op.get("group"), stack_id=stack_id, primary=op["asset_ids"][0])
+                _attach(record, op, run_id, stack_id=stack_id, primary=op["asset_ids"][0])
         elif op.get("op") == "create_album" and op.get("album_id"):
             record.add_made("album", op["album_id"], op.get("group"), run_id)
-            _attach(record, op.get("group"), album_id=op["album_id"])
+            _attach(record, op, run_id, album_id=op["album_id"])
 
 
-def _attach(record: Record, rid: str | None, **fields: Any) -> None:
-    """Give a recorded lineage a stack or album a crashed run made for it, unless it has one."""
-    group = record.group(rid) if rid else None
-    if group is None:
+def _attach(record: Record, op: dict[str, Any], run_id: str, **fields: Any) -> None:
+    """Give a lineage the stack or album a crashed run made for it, unless it has one.
+
+    The crash may have come before the group was recorded: then the group is recorded here with
+    the photos the write was for, so the resumed pass finds it instead of making a second one.
+    """
+    rid = op.get("group")
+    if not rid:
         return
+    group = record.group(rid) or GroupRecord(rid=rid, members=list(op["asset_ids"]), best=op["asset_ids"][0],
+                                             run_id=run_id)
     if "stack_id" in fields and not group.stack_id:
         group.stack_id, group.stack_primary = fields["stack_id"], fields["primary"]
     elif "album_id" in fields and not group.album_id:

@@ -256,6 +256,8 @@ class FakeImmich:
                     items = [a for a in items if a.id in members]
                 if b.get("type"):
                     items = [a for a in items if a.type == b["type"]]
+                if b.get("tagIds"):
+                    items = [a for a in items if set(b["tagIds"]) <= set(a.tags)]
                 if not b.get("withDeleted"):
                     items = [a for a in items if not a.is_trashed]
                 vis = b.get("visibility")

@@ -37,7 +37,7 @@ def test_faulty_server_same_result_as_a_healthy_one(tmp_path):
         fake.faults.rules += [
             Fault("429", rate=0.03, retry_after=0.2),
             Fault("slow", path_contains="/thumbnail", rate=0.03, delay=1.0),   # > read timeout
-            Fault("drop", method="GET", rate=0.03),                            # connection reset
+            Fault("drop", method="GET", rate=0.06),                            # connection reset
             Fault("truncate", path_contains="/thumbnail", rate=0.08),          # half an image
             Fault("5xx", method="GET", rate=0.10, status=502),
             Fault("5xx", rate=0.10, status=503),                               # writes too
