@@ -228,3 +228,16 @@ def test_photos_of_another_user_are_never_written(immich, real_immich_server, tm
     assert owner.snapshot() == before
     assert immich.stack_of(mine[0])["primaryAssetId"] == mine[0]
     assert "owned by another user" in proc.stdout + proc.stderr
+
+
+def test_a_lost_state_folder_makes_no_second_stack_album_or_tag(immich, tmp_path):
+    upload_library(immich, bursts=2)
+    s = settings(immich, tmp_path)
+    run_immich_pass(s)
+    snap = immich.snapshot()
+    import shutil
+
+    shutil.rmtree(tmp_path / "state")  # the record, the journals and the scope state: all gone
+    again = run_immich_pass(s)
+    assert immich.snapshot() == snap
+    assert not any(g["actions"].get("notes") for g in again.report["groups"])

@@ -53,6 +53,7 @@ class ImmichActions:
         self.listing: Any = None
         self._server_tags: dict[str, str] | None = None
         self._stacks_index: tuple[Any, dict[str, str]] | None = None
+        self._album_index: dict[str, str] | None = None
         self.names: dict[str, str] = {}
 
     def describe(self) -> dict[str, Any]:
@@ -106,6 +107,16 @@ class ImmichActions:
         """Each photo as the server has it now (search results carry neither stack nor tags)."""
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(ids)))) as pool:
             return dict(zip(ids, pool.map(self.client.assets.get, ids), strict=True))
+
+    def _albums_by_marker(self) -> dict[str, str]:
+        """Our albums by lineage, from the marker in their description (one album list per pass)."""
+        if self._album_index is None:
+            self._album_index = {}
+            for album in self.client.albums.list():
+                desc = album.description or ""
+                if desc.startswith(ALBUM_MARKER):
+                    self._album_index[desc[len(ALBUM_MARKER):].split()[0]] = album.id
+        return self._album_index
 
     def _stack_of(self) -> dict[str, str]:
         """asset id -> id of the stack it is in (only ``GET /stacks`` says: assets and searches do not)."""
@@ -272,6 +283,11 @@ class ImmichActions:
                      before: GroupRecord | None, plan: list[dict[str, Any]]) -> str | None:
         if new.album_gone:
             return "album left alone: it was deleted by hand after photo-organizer made it"
+        if new.album_id is None and not self.dry_run:
+            new.album_id = self._albums_by_marker().get(new.rid)  # made before the record was lost
+            if new.album_id and self.record:
+                self.record.add_made("album", new.album_id, new.rid, self.run_id)
+                before = None  # its photos are unknown: add them all (Immich skips duplicates)
         if new.album_id is None:
             first = group.photos[0].get("taken_at", "")
             try:
@@ -291,9 +307,17 @@ class ImmichActions:
         old = set(before.members) if before else set()
         add = [i for i in ids if i not in old]
         try:
-            if add:
-                self._write("add_to_album", plan, lambda: self.client.albums.add_assets(new.album_id, add) and None,
-                            {"album_id": new.album_id, "asset_ids": add, "group": new.rid})
+            if add and self.dry_run:
+                plan.append({"op": "add_to_album", "album_id": new.album_id, "asset_ids": add, "group": new.rid})
+            elif add:
+                # journal what Immich says it added: photos already in the album are not ours to remove
+                results = self.client.albums.add_assets(new.album_id, add)
+                added = [r["id"] for r in results if r.get("success")]
+                if added:
+                    plan.append({"op": "add_to_album", "album_id": new.album_id, "asset_ids": added})
+                    if self.journal:
+                        self.journal.done(self.journal.intent("add_to_album", album_id=new.album_id,
+                                                              asset_ids=added, group=new.rid))
             if leaving:
                 self._write("remove_from_album", plan,
                             lambda: self.client.albums.remove_assets(new.album_id, leaving) and None,
@@ -310,6 +334,15 @@ class ImmichActions:
         on_photos = {stack_of[i] for i in fresh if i in stack_of}
         ours = self.record.made("stack", on_photos) if self.record else set()
         ours_now = {g.stack_id for g in [new, *absorbed] if g.stack_id}
+        if new.stack_id is None and len(on_photos) == 1 and not ours and not self.dry_run:
+            (sid,) = on_photos
+            primary, stacked = self.listing.stacks[sid]
+            if set(stacked) == set(members) and primary == members[0] and self.record:
+                # exactly this group with this cover: ours from before a lost record (or the user's
+                # identical choice); adopting it changes nothing on the server
+                self.record.add_made("stack", sid, new.rid, self.run_id)
+                new.stack_id, new.stack_primary = sid, primary
+                return None
         foreign = sorted({(self._name(i), stack_of[i]) for i in fresh
                           if i in members and i in stack_of and stack_of[i] not in ours | ours_now})
         if foreign:
