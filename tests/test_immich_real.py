@@ -241,3 +241,39 @@ def test_a_lost_state_folder_makes_no_second_stack_album_or_tag(immich, tmp_path
     again = run_immich_pass(s)
     assert immich.snapshot() == snap
     assert not any(g["actions"].get("notes") for g in again.report["groups"])
+
+
+def test_undo_of_a_growth_puts_the_smaller_group_back_and_the_growth_stays_undone(immich, tmp_path):
+    s = settings(immich, tmp_path, ActionFlags(tag=True, stack=True, albums=True))
+    first = upload_burst(immich, 12, range(3))
+    run_immich_pass(s)
+    after_first = immich.snapshot()
+    upload_burst(immich, 12, range(3, 5))
+    grown = run_immich_pass(s)
+    assert len(immich.stack_of(first[0])["assets"]) == 5
+    proc = run_cli("undo", Path(grown.report["scope"]["journal"]).stem, **cli_env(immich, tmp_path))
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    stacked = immich.stack_of(first[0])
+    assert stacked["primaryAssetId"] == first[0] and sorted(a["id"] for a in stacked["assets"]) == sorted(first)
+    snap = immich.snapshot()
+    assert {k: v for k, v in snap["assets"].items() if k in after_first["assets"]} == after_first["assets"]
+    assert snap["albums"] == after_first["albums"] and snap["tags"] == after_first["tags"]
+    again = run_immich_pass(s, full=True)
+    assert immich.snapshot() == snap
+    assert "undid" in again.report["groups"][0]["actions"]["left_alone"]
+
+
+def test_download_and_an_album_scope_by_name(immich, tmp_path):
+    bursts = upload_library(immich, bursts=2)
+    immich.make_album("Vacation 2024", bursts[0])
+    dest = tmp_path / "dl"
+    proc = run_cli("--source-type", "immich", "--immich-album", "Vacation 2024", "-o", str(dest),
+                   "--no-progress", **cli_env(immich, tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    folders = sorted(p for p in dest.iterdir() if p.name.startswith("group_"))
+    assert len(folders) == 1
+    names = sorted(p.name for p in folders[0].iterdir() if p.suffix == ".jpg")
+    assert names == ["BEST_IMG_010_0.jpg", "IMG_010_1.jpg", "IMG_010_2.jpg"]
+    original = immich.call("GET", f"/assets/{bursts[0][1]}/original")
+    assert (folders[0] / "IMG_010_1.jpg").read_bytes() == original
+    assert immich.stacks() == [] and immich.tags() == []  # download only: nothing written
