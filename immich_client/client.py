@@ -116,12 +116,20 @@ class Assets(_Group):
             self.http.stats.bytes_downloaded += size
         return size
 
-    def update(self, ids: list[str], is_favorite: bool | None = None, visibility: str | None = None) -> None:
+    def update(self, ids: list[str], is_favorite: bool | None = None, visibility: str | None = None,
+               rating: int | None = None, description: str | None = None, unrate: bool = False) -> None:
+        """Set fields on many assets; ``unrate`` sends ``rating: null`` (0 is refused since v3)."""
         body: dict[str, Any] = {"ids": list(ids)}
         if is_favorite is not None:
             body["isFavorite"] = is_favorite
         if visibility is not None:
             body["visibility"] = visibility
+        if rating is not None:
+            body["rating"] = rating
+        elif unrate:
+            body["rating"] = None
+        if description is not None:
+            body["description"] = description
         self.http.request("PUT", "/assets", json=body, what="updating assets")
 
 

@@ -52,6 +52,8 @@ class ImmichSettings:
     download_concurrency: int = 8
     max_retry_seconds: float = 120.0
     read_timeout: float = 30.0
+    #: the best shot inherits the albums, favourite, rating, tags and description of the frames it hides
+    keeper_inherits: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ImmichSettings:
@@ -76,4 +78,5 @@ class ImmichSettings:
             download_concurrency=int(env.get("DOWNLOAD_CONCURRENCY", 8)),
             max_retry_seconds=float(env.get("IMMICH_MAX_RETRY_SECONDS", 120)),
             read_timeout=float(env.get("IMMICH_READ_TIMEOUT_SECONDS", 30)),
+            keeper_inherits=_flag(env.get("KEEPER_INHERITS"), True),
         )

@@ -175,7 +175,7 @@ def test_videos_and_trashed_photos_are_skipped_and_a_users_stack_is_left_alone(f
     assert grouped == set(bursts[0]) | set(bursts[1][:2])
     assert video.id not in grouped and bursts[1][2] not in grouped
     theirs = next(g for g in result.report["groups"] if bursts[1][0] in {p["id"] for p in g["photos"]})
-    assert any("already in a stack you made" in n for n in theirs["actions"]["notes"])
+    assert any("already in a stack you made" in n for n in theirs["actions"]["notes"]), theirs["actions"]
     assert sorted(store.stacks[store.assets[bursts[1][0]].stack_id].assets) == sorted(bursts[1][:2])
 
 

@@ -277,3 +277,27 @@ def test_download_and_an_album_scope_by_name(immich, tmp_path):
     original = immich.call("GET", f"/assets/{bursts[0][1]}/original")
     assert (folders[0] / "IMG_010_1.jpg").read_bytes() == original
     assert immich.stacks() == [] and immich.tags() == []  # download only: nothing written
+
+
+def test_the_keeper_inherits_what_the_hidden_frames_had_and_undo_takes_it_back(immich, tmp_path):
+    burst = upload_burst(immich, 13, range(3))
+    immich.update([burst[1]], isFavorite=True, rating=4)
+    immich.call("PUT", f"/assets/{burst[2]}", json={"description": "Sunset at the pier"})
+    immich.tag("Holiday", [burst[2]])
+    trip = immich.make_album("Trip", [burst[1]])
+    before = immich.snapshot()
+    best_before = immich.asset(burst[0])
+    result = run_immich_pass(settings(immich, tmp_path, ActionFlags(stack=True, tag=True)))
+    best = immich.asset(burst[0])
+    assert best["isFavorite"] and best["exifInfo"]["rating"] == 4
+    assert best["exifInfo"]["description"] == "Sunset at the pier"
+    assert {"Holiday", "photo-organizer/best"} <= {t["value"] for t in best["tags"]}
+    assert burst[0] in immich.album_assets(trip)
+    gains = result.report["groups"][0]["actions"]["keeper_gains"]
+    assert gains["favorite"] and gains["rating"] == 4 and gains["tags"] == ["Holiday"]
+    proc = run_cli("undo", "--last", **cli_env(immich, tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert immich.snapshot() == before
+    after = immich.asset(burst[0])
+    assert (after["exifInfo"]["rating"] or 0) == (best_before["exifInfo"]["rating"] or 0)
+    assert not after["exifInfo"]["description"]

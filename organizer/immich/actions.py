@@ -48,6 +48,8 @@ class ImmichActions:
         self.dry_run = dry_run
         self.concurrency = concurrency
         self.run_id: str | None = None
+        #: the best shot inherits albums, favourite, rating, tags and description of the frames hidden behind it
+        self.keeper = True
         self.scope: str | None = None
         #: what the source listed: the scope's assets (``index``) and every stack of the user (``stacks``)
         self.listing: Any = None
@@ -171,13 +173,17 @@ class ImmichActions:
                                              absorbed=[g.to_json() for g in absorbed])
         rest = [i for i in ids if i != best]
 
-        if self.flags.tag:
-            self._apply_tags(rid, ids, best, rest, leaving, absorbed, fresh, plan)
+        keeper = self._keeper_gains(best, rest, fresh) if self.keeper and (
+            self.flags.stack or self.flags.archive_non_best) and rest else {}
+        sidecar = self._apply_keeper(rid, best, fresh[best], keeper, plan) if keeper else False
+        if self.flags.tag or keeper.get("tags"):
+            self._apply_tags(rid, ids, best, rest, leaving, absorbed, fresh, plan, keeper.get("tags"),
+                             {best: 1} if sidecar else {})
         if self.flags.albums:
             note = self._apply_album(new, group, ids, leaving, before, plan)
             if note:
                 notes.append(note)
-        if self.flags.favorite_best and best in fresh and not fresh[best].is_favorite:
+        if self.flags.favorite_best and best in fresh and not fresh[best].is_favorite and not keeper.get("favorite"):
             self._write("update_assets", plan, lambda: self.client.assets.update([best], is_favorite=True),
                         {"asset_ids": [best], "set": {"isFavorite": True}, "before": {best: {"isFavorite": False}},
                          "group": rid})
@@ -210,6 +216,8 @@ class ImmichActions:
             if self.journal and record_seq is not None:
                 self.journal.done(record_seq, after=new.to_json())
         result: dict[str, Any] = {"writes": len(plan) if not self.dry_run else 0, "lineage": rid}
+        if keeper:
+            result["keeper_gains"] = {k: (sorted(v) if isinstance(v, dict) else v) for k, v in keeper.items()}
         if self.dry_run:
             result["planned"] = plan
         if notes:
@@ -217,7 +225,8 @@ class ImmichActions:
         return result
 
     def _apply_tags(self, rid: str, ids: list[str], best: str, rest: list[str], leaving: list[str],
-                    absorbed: list[GroupRecord], fresh: dict[str, Asset], plan: list[dict[str, Any]]) -> None:
+                    absorbed: list[GroupRecord], fresh: dict[str, Asset], plan: list[dict[str, Any]],
+                    keeper_tags: dict[str, str] | None = None, touched: dict[str, int] | None = None) -> None:
         """Our tags on the group's photos: group tag, best / non-best; stale ones removed.
 
         Immich rewrites a photo's tags from its XMP sidecar after every tag change, so two tag
@@ -227,20 +236,25 @@ class ImmichActions:
         """
         parent = self.flags.tag_parent
         group_tag, best_tag, other_tag = f"{parent}/group-{rid}", f"{parent}/best", f"{parent}/non-best"
-        tag_ids = self._tag_ids([group_tag, best_tag, other_tag], plan)
+        tag_ids = self._tag_ids([group_tag, best_tag, other_tag], plan) if self.flags.tag else {}
+        tag_ids |= keeper_tags or {}
         role = {i: other_tag for i in rest} | ({best: best_tag} if best in ids else {})
+        inherited = set(keeper_tags or ())
         old_group_tags = {f"{parent}/group-{g.rid}" for g in absorbed}
 
         def wanted(i: str) -> set[str]:
-            return {group_tag, role[i]} if i in role else set()
+            ours = ({group_tag, role[i]} if i in role else set()) if self.flags.tag else set()
+            return ours | (inherited if i == best else set())
 
         def unwanted(i: str) -> set[str]:
+            if not self.flags.tag:
+                return set()
             ours = {best_tag, other_tag, group_tag} | old_group_tags
             return ours - wanted(i)
 
         targets = ids + leaving
         has = {i: {t.value: t.id for t in fresh[i].tags} for i in targets}
-        touched: dict[str, int] = {}
+        touched = dict(touched or {})  # photos whose sidecar another write of this group already changed
         for attempt in range(4):
             removes: dict[str, list[str]] = {}
             for i in targets:
@@ -278,6 +292,60 @@ class ImmichActions:
                 has[i] = {t.value: t.id for t in asset.tags}
             targets = shaky
             touched = {}
+
+    def _keeper_gains(self, best: str, rest: list[str], fresh: dict[str, Asset]) -> dict[str, Any]:
+        """What the best shot should inherit from the frames hidden behind it (stacked or archived).
+
+        The union of their albums, a favourite if any had it, the highest rating, their own tags
+        (not ours) and a description if the best has none: hiding a frame must not hide what the
+        user gave it.
+        """
+        keep, gains = fresh[best], {}
+        if any(fresh[i].is_favorite for i in rest) and not keep.is_favorite:
+            gains["favorite"] = True
+        rating = max((fresh[i].rating or 0) for i in rest)
+        if rating > (keep.rating or 0):
+            gains["rating"] = rating
+        if not keep.description:
+            desc = next((fresh[i].description for i in rest if fresh[i].description), "")
+            if desc:
+                gains["description"] = desc
+        parent = self.flags.tag_parent
+        have = {t.value for t in keep.tags}
+        tags = {t.value: t.id for i in rest for t in fresh[i].tags
+                if t.value not in have and t.value != parent and not t.value.startswith(parent + "/")}
+        if tags:
+            gains["tags"] = tags
+        best_albums = {a.id for a in self.client.albums.containing(best)}
+        albums = {a.id: a.name for i in rest for a in self.client.albums.containing(i)
+                  if a.id not in best_albums and not (a.description or "").startswith(ALBUM_MARKER)}
+        if albums:
+            gains["albums"] = albums
+        return gains
+
+    def _apply_keeper(self, rid: str, best: str, asset: Asset, gains: dict[str, Any],
+                      plan: list[dict[str, Any]]) -> bool:
+        """Write what the best shot inherits; True when its XMP sidecar changes (rating, description)."""
+        fields: dict[str, Any] = {}
+        before: dict[str, Any] = {}
+        if gains.get("favorite"):
+            fields["isFavorite"], before["isFavorite"] = True, False
+        if "rating" in gains:
+            fields["rating"], before["rating"] = gains["rating"], asset.rating
+        if "description" in gains:
+            fields["description"], before["description"] = gains["description"], ""
+        if fields:
+            self._write("update_assets", plan,
+                        lambda: self.client.assets.update([best], is_favorite=fields.get("isFavorite"),
+                                                          rating=fields.get("rating"),
+                                                          description=fields.get("description")),
+                        {"asset_ids": [best], "set": fields, "before": {best: before}, "group": rid,
+                         "why": "the best shot keeps what the hidden frames had"})
+        for album_id in sorted(gains.get("albums", {})):
+            self._write("add_to_album", plan, lambda a=album_id: self.client.albums.add_assets(a, [best]) and None,
+                        {"album_id": album_id, "asset_ids": [best], "group": rid,
+                         "why": "the best shot joins the albums of the hidden frames"})
+        return "rating" in fields or "description" in fields
 
     def _apply_album(self, new: GroupRecord, group: GroupResult, ids: list[str], leaving: list[str],
                      before: GroupRecord | None, plan: list[dict[str, Any]]) -> str | None:
@@ -337,9 +405,11 @@ class ImmichActions:
         if new.stack_id is None and len(on_photos) == 1 and not ours and not self.dry_run:
             (sid,) = on_photos
             primary, stacked = self.listing.stacks[sid]
-            if set(stacked) == set(members) and primary == members[0] and self.record:
-                # exactly this group with this cover: ours from before a lost record (or the user's
-                # identical choice); adopting it changes nothing on the server
+            mark = f"{self.flags.tag_parent}/group-{new.rid}"
+            tagged = all(mark in {t.value for t in fresh[i].tags} for i in members if i in fresh)
+            if set(stacked) == set(members) and primary == members[0] and tagged and self.record:
+                # exactly this group, with this cover, and our group tag on every photo: a stack we
+                # made before the record was lost. (An untagged identical stack may be the user's.)
                 self.record.add_made("stack", sid, new.rid, self.run_id)
                 new.stack_id, new.stack_primary = sid, primary
                 return None

@@ -133,6 +133,7 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
     actions = ImmichActions(client, settings.actions, record, None, dry_run=dry_run,
                             concurrency=settings.download_concurrency)
     actions.scope = scope
+    actions.keeper = settings.keeper_inherits
     actions.listing = source
     download = LocalOutput(download_dir, dry_run=dry_run, fetch=_fetcher(client)) if download_dir else None
     combined = _Combined(actions, download)

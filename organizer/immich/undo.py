@@ -215,7 +215,8 @@ class _Undo:
             except ImmichNotFound:
                 self.kept.append(f"asset {asset_id}: no longer exists")
                 continue
-            current = {"isFavorite": asset.is_favorite, "visibility": asset.visibility}
+            current = {"isFavorite": asset.is_favorite, "visibility": asset.visibility,
+                   "rating": asset.rating, "description": asset.description}
             if any(current.get(k) != v for k, v in wanted.items()):
                 self.kept.append(f"asset {asset_id}: changed by hand since, left alone")
                 continue
@@ -225,7 +226,9 @@ class _Undo:
             fields = dict(values)
             if not self.dry_run:
                 self.client.assets.update(ids, is_favorite=fields.get("isFavorite"),
-                                          visibility=fields.get("visibility"))
+                                          visibility=fields.get("visibility"), rating=fields.get("rating"),
+                                          description=fields.get("description"),
+                                          unrate="rating" in fields and fields["rating"] is None)
             restored.append({"asset_ids": ids, "restored": fields})
         return {"op": "restore_assets", "changes": restored}
 
