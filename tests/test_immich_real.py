@@ -301,3 +301,35 @@ def test_the_keeper_inherits_what_the_hidden_frames_had_and_undo_takes_it_back(i
     after = immich.asset(burst[0])
     assert (after["exifInfo"]["rating"] or 0) == (best_before["exifInfo"]["rating"] or 0)
     assert not after["exifInfo"]["description"]
+
+
+def test_undo_keeps_a_change_the_user_made_since(immich, tmp_path):
+    burst = upload_burst(immich, 14, range(3))
+    immich.update([burst[1]], rating=3)
+    run_immich_pass(settings(immich, tmp_path, ActionFlags(stack=True)))
+    assert immich.asset(burst[0])["exifInfo"]["rating"] == 3  # inherited by the keeper
+    immich.update([burst[0]], rating=5)  # the user's own later choice
+    proc = run_cli("undo", "--last", **cli_env(immich, tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert immich.asset(burst[0])["exifInfo"]["rating"] == 5
+    assert "changed by hand since" in proc.stdout
+    assert immich.stacks() == []
+
+
+def test_an_incremental_pass_downloads_only_what_is_new(immich, tmp_path):
+    s = settings(immich, tmp_path, TAG_STACK)
+    upload_library(immich, bursts=2)
+    run_immich_pass(s)
+    new = upload_burst(immich, 15, range(3), START + timedelta(days=3))
+    client = ImmichClient(immich.url, immich.api_key)
+    result = run_immich_pass(s, client=client)
+    assert client.stats.image_downloads == 3 + 3  # the new thumbnails to hash, their previews to score
+    assert result.report["summary"]["photos"] == 10
+    assert immich.stack_of(new[0])["primaryAssetId"] == new[0]
+
+
+def test_an_unknown_album_is_one_clear_error(immich, tmp_path):
+    proc = run_cli("--source-type", "immich", "--immich-album", "No such album", "--no-progress",
+                   **cli_env(immich, tmp_path))
+    assert proc.returncode != 0
+    assert "No such album" in proc.stderr and "Traceback" not in proc.stderr
