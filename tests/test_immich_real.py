@@ -333,3 +333,22 @@ def test_an_unknown_album_is_one_clear_error(immich, tmp_path):
                    **cli_env(immich, tmp_path))
     assert proc.returncode != 0
     assert "No such album" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_group_that_shrinks_keeps_its_stack_and_one_that_ends_is_taken_apart(immich, tmp_path):
+    s = settings(immich, tmp_path, TAG_STACK)
+    burst = upload_burst(immich, 16, range(3))
+    run_immich_pass(s)
+    immich.call("DELETE", "/assets", json={"ids": [burst[2]]})  # to the trash
+    run_immich_pass(s)
+    stack = immich.stack_of(burst[0])
+    assert sorted(a["id"] for a in stack["assets"]) == sorted(burst[:2])
+    assert not immich.asset(burst[2])["tags"]
+    s.threshold = 0  # now nothing is near enough: the pair is no longer a group
+    ended = run_immich_pass(s)
+    assert immich.stacks() == [] and not immich.asset(burst[0])["tags"] and not immich.asset(burst[1])["tags"]
+    assert ended.report["dissolved"][0]["photos"] == ["IMG_016_0.jpg", "IMG_016_1.jpg"]
+    proc = run_cli("undo", "--last", **cli_env(immich, tmp_path))  # taking it apart is undoable too
+    assert proc.returncode == 0, proc.stderr
+    assert immich.stack_of(burst[0])["primaryAssetId"] == burst[0]
+    assert group_tags(immich.asset(burst[1]))

@@ -106,9 +106,19 @@ class ImmichActions:
         return {v: known[v] for v in values}
 
     def _fresh(self, ids: list[str]) -> dict[str, Asset]:
-        """Each photo as the server has it now (search results carry neither stack nor tags)."""
+        """Each photo as the server has it now (search results carry neither stack nor tags).
+
+        A photo deleted for good since is simply absent from the answer.
+        """
+        def get(asset_id: str) -> Asset | None:
+            try:
+                return self.client.assets.get(asset_id)
+            except ImmichNotFound:
+                return None
+
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(ids)))) as pool:
-            return dict(zip(ids, pool.map(self.client.assets.get, ids), strict=True))
+            found = dict(zip(ids, pool.map(get, ids), strict=True))
+        return {i: a for i, a in found.items() if a is not None}
 
     def _albums_by_marker(self) -> dict[str, str]:
         """Our albums by lineage, from the marker in their description (one album list per pass)."""
@@ -151,8 +161,13 @@ class ImmichActions:
         else:
             rid = group.id
         old = before.members if before else []
-        outside = [a for a in old if a not in self.listing.index and a not in ids]  # another scope's photos
-        leaving = [a for a in old if a in self.listing.index and a not in ids]
+        seen = self.listing.index
+        gone = self.listing.unusable
+        if self.listing.album_id is None:  # the library scope sees every photo there is
+            outside: list[str] = []
+        else:  # an album scope: the lineage's photos outside the album are another scope's
+            outside = [a for a in old if a not in seen and a not in gone and a not in ids]
+        leaving = [a for a in old if a not in ids and a not in outside]
         best = group.best
         if before and before.best in outside:
             best = before.best  # the lineage's best is a photo this scope cannot see: keep it
@@ -236,7 +251,7 @@ class ImmichActions:
         """
         parent = self.flags.tag_parent
         group_tag, best_tag, other_tag = f"{parent}/group-{rid}", f"{parent}/best", f"{parent}/non-best"
-        tag_ids = self._tag_ids([group_tag, best_tag, other_tag], plan) if self.flags.tag else {}
+        tag_ids = self._tag_ids([group_tag, best_tag, other_tag], plan) if self.flags.tag and ids else {}
         tag_ids |= keeper_tags or {}
         role = {i: other_tag for i in rest} | ({best: best_tag} if best in ids else {})
         inherited = set(keeper_tags or ())
@@ -252,7 +267,7 @@ class ImmichActions:
             ours = {best_tag, other_tag, group_tag} | old_group_tags
             return ours - wanted(i)
 
-        targets = ids + leaving
+        targets = [i for i in ids + leaving if i in fresh]
         has = {i: {t.value: t.id for t in fresh[i].tags} for i in targets}
         touched = dict(touched or {})  # photos whose sidecar another write of this group already changed
         for attempt in range(4):
@@ -504,7 +519,54 @@ class ImmichActions:
         self.record.set_applied(member_key(ids), self.flags.signature(), entry)
 
     def finish(self, report: dict[str, Any]) -> None:
-        pass
+        """Take apart what we made for groups that no longer exist (a photo trashed from a pair,
+        frames no longer judged one shot): their stack and our tags go, the album stays."""
+        if self.record is None or self.listing is None:
+            return
+        grouped = [p["id"] for g in report["groups"] for p in g["photos"]]
+        alive = set(self.record.lineages_of(grouped).values())
+        seen, gone = self.listing.index, self.listing.unusable
+        library = self.listing.album_id is None
+        dissolved = []
+        for g in self.record.all_groups():
+            if g.rid in alive:
+                continue
+            visible = [a for a in g.members if a in seen or a in gone]
+            if not visible or (not library and len(visible) < len(g.members)):
+                continue  # another scope's, or only partly visible here: the library pass decides
+            dissolved.append(self._dissolve(g, visible))
+        if dissolved:
+            report["dissolved"] = dissolved
+
+    def _dissolve(self, g: GroupRecord, visible: list[str]) -> dict[str, Any]:
+        plan: list[dict[str, Any]] = []
+        seq = None
+        if self.journal and not self.dry_run:
+            seq = self.journal.intent("record", rid=g.rid, group=g.rid, before=g.to_json(), absorbed=[])
+        server = self.listing.stacks.get(g.stack_id or "")
+        if server is not None and server[0] == g.stack_primary:
+            sid = g.stack_id
+            self._write("delete_stack", plan, lambda: self.client.stacks.delete(sid),
+                        {"stack_id": sid, "before": {"primary": server[0], "members": server[1]}, "group": g.rid})
+            if not self.dry_run:
+                self.listing.stacks.pop(sid, None)
+                self._stacks_index = None
+                self.record.forget_made("stack", sid)
+        fresh = self._fresh(visible)
+        self.names.update({a: asset.original_file_name for a, asset in fresh.items()})
+        if self.flags.tag:
+            self._apply_tags(g.rid, [], "", [], [a for a in visible if a in fresh], [], fresh, plan)
+        if not self.dry_run:
+            self.record.restore_group(g.rid, None)
+            if self.journal and seq is not None:
+                self.journal.done(seq, after=None)
+        out: dict[str, Any] = {"lineage": g.rid, "photos": sorted(self._name(a) for a in visible),
+                               "reason": "no longer one group", "writes": 0 if self.dry_run else len(plan)}
+        if g.album_id and not g.album_gone:
+            out["note"] = "its album is kept"
+        if self.dry_run:
+            out["planned"] = plan
+        return out
 
 
 def _declined_note(declined: dict[str, Any]) -> str:

@@ -71,6 +71,8 @@ class ImmichSource:
         #: every stack of the user (search results do not say which photo is in a stack)
         self.stacks: dict[str, tuple[str, list[str]]] = {}
         self.left_alone: list[dict[str, str]] = []
+        #: listed but not usable any more (trashed, hidden, …): such a photo leaves its group
+        self.unusable: set[str] = set()
 
     def describe(self) -> dict[str, Any]:
         return {"source_type": "immich", "source": self.client.base_url, "scope": self.album_id or "library"}
@@ -102,6 +104,7 @@ class ImmichSource:
             if reason:
                 other[reason] = other.get(reason, 0) + 1
                 self.index.pop(asset.id, None)
+                self.unusable.add(asset.id)
                 continue
             if self.owner_id and asset.owner_id and asset.owner_id != self.owner_id:
                 # a shared album's or a partner's photo: Immich refuses our writes, and it is not ours to sort

@@ -82,6 +82,35 @@ class _Undo:
         self.kept: list[str] = []
         self.recreated: dict[str, str] = {}  # stack id we deleted -> id of the stack re-created for it
         self.untagged: dict[str, set[str]] = defaultdict(set)  # asset id -> tag ids taken off it
+        self.retag: dict[str, set[str]] = defaultdict(set)  # asset id -> tag ids to put back
+
+    def flush_retags(self) -> None:
+        """Put back the tags the run took off, all of a photo's in one request, then check they stayed."""
+        pending = {a: set(t) for a, t in self.retag.items()}
+        for attempt in range(4):
+            if not pending or self.dry_run:
+                return
+            by_set: dict[frozenset[str], list[str]] = defaultdict(list)
+            for asset_id, tag_ids in pending.items():
+                by_set[frozenset(tag_ids)].append(asset_id)
+            for tag_ids, assets in by_set.items():
+                try:
+                    self.client.tags.tag_assets(sorted(tag_ids), assets)
+                except ImmichError as exc:
+                    if not _gone(exc):
+                        raise
+            time.sleep(1.0 + attempt)  # Immich's sidecar rewrite can drop a tag added meanwhile
+            still: dict[str, set[str]] = {}
+            for asset_id, tag_ids in pending.items():
+                try:
+                    present = {t.id for t in self.client.assets.get(asset_id).tags}
+                except ImmichNotFound:
+                    continue
+                if tag_ids - present:
+                    still[asset_id] = tag_ids - present
+            pending = still
+        if pending:
+            self.kept.append(f"tags could not be put back on {len(pending)} photos; run undo again later")
 
     def _untag(self, tag_id: str, asset_ids: list[str]) -> None:
         try:
@@ -165,8 +194,8 @@ class _Undo:
                     self._untag(tag_id, op["asset_ids"])
             return {"op": "untag_assets", "tags": op.get("tags") or [op.get("tag")], "asset_ids": op["asset_ids"]}
         if kind == "untag_assets":
-            if not dry:
-                client.tags.tag_assets([op["tag_id"]], op["asset_ids"])
+            for a in op["asset_ids"]:  # sent together at the end: one request per photo's tag set
+                self.retag[a].add(op["tag_id"])
             return {"op": "tag_assets", "tag": op.get("tag"), "asset_ids": op["asset_ids"]}
         if kind == "create_album":
             album_id = op.get("album_id")
@@ -329,6 +358,7 @@ def _undo_ops(client: ImmichClient, record: Record, path: Path, run_id: str, ops
         if done:
             reverted.append(done)
     undo.settle_tags()
+    undo.flush_retags()
     deleted = undo.delete_tags(created, used)
     if deleted:
         reverted.append({"op": "delete_tags", "tags": deleted})
