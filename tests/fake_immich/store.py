@@ -69,6 +69,7 @@ class Album:
     name: str
     description: str
     assets: list[str] = field(default_factory=list)
+    shared_with: dict[str, str] = field(default_factory=dict)  # user id -> role ("editor" | "viewer")
     created_at: datetime = field(default_factory=now)
     updated_at: datetime = field(default_factory=now)
 
@@ -131,6 +132,19 @@ class Store:
             self.albums[album.id] = album
         return album
 
+    def share_album(self, album: Album, user: User, role: str = "editor") -> None:
+        with self.lock:
+            album.shared_with[user.id] = role
+
+    def albums_of(self, user_id: str) -> list[Album]:
+        """The albums a user sees: their own and those shared with them."""
+        return [a for a in self.albums.values() if a.owner_id == user_id or user_id in a.shared_with]
+
+    def can_read(self, user_id: str, asset: FakeAsset) -> bool:
+        """Read/view/download: the owner, or anyone an album holding the asset is shared with."""
+        return asset.owner_id == user_id or any(
+            user_id in al.shared_with and asset.id in al.assets for al in self.albums.values())
+
     def touch(self, *asset_ids: str) -> None:
         t = now()
         for aid in asset_ids:
@@ -175,7 +189,12 @@ class Store:
 
     # -------------------------------------------------------------- stacks
     def create_stack(self, owner: User, ids: list[str]) -> Stack:
-        """The first id is the primary; a stack whose primary is among the ids is merged in."""
+        """The first id is the primary; a stack whose primary is among the ids is merged in (and deleted).
+
+        As on a real v3.1.0 server, a non-primary member of another stack is moved out of it, and
+        that stack stays even when only one asset is left in it (GET /stacks lists it; the asset's
+        own `stack` reads null).
+        """
         merged: list[str] = []
         for sid, stack in list(self.stacks.items()):
             if stack.primary in ids:
@@ -189,8 +208,7 @@ class Store:
             old = self.assets[aid].stack_id
             if old and old in self.stacks:
                 self.stacks[old].assets = [a for a in self.stacks[old].assets if a != aid]
-                if len(self.stacks[old].assets) < 2:
-                    self._drop_stack(old)
+                self.touch(*self.stacks[old].assets)
         stack = Stack(new_id(), owner.id, ids[0], members)
         self.stacks[stack.id] = stack
         for aid in members:
