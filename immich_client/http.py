@@ -99,6 +99,14 @@ def _message(resp: requests.Response) -> str:
         msg = body.get("message") or body.get("error") or ""
         if isinstance(msg, list):
             msg = "; ".join(str(m) for m in msg)
+        errors = body.get("errors")  # Immich v3's Zod validation: {"message": "Validation failed", "errors": […]}
+        if isinstance(errors, list) and errors:
+            details = []
+            for e in errors[:5]:
+                if isinstance(e, dict):
+                    where = ".".join(str(x) for x in e.get("path") or ())
+                    details.append(f"{where}: {e.get('message', '')}" if where else str(e.get("message", "")))
+            msg = f"{msg}: {'; '.join(details)}" if details else str(msg)
         return str(msg)
     return str(body)[:200]
 

@@ -227,6 +227,14 @@ def test_stacks_merge_a_primary_and_move_a_member(sides):
         out["merged keeps the id"] = again["id"] == moved["id"]
         u.call("POST", "/stacks", json={"assetIds": [e, f]})  # E leaves C's stack for a new one
         out["after stacking E+F"] = stacks()
+        u.update([b], visibility="archive")  # C's stack is now C (primary) and B (archived)
+        out["stack field with the other member archived"] = [u.asset(x)["stack"] for x in (b, c)]
+        u.update([b], visibility="timeline")
+        u.update([c], visibility="archive")
+        out["stack field with the primary archived"] = [u.asset(x)["stack"]["assetCount"] for x in (b, c)]
+        u.update([f], visibility="hidden")  # E's stack: E (primary) and F (hidden)
+        out["stack field with the other member hidden"] = u.asset(e)["stack"]
+        u.update([f], visibility="timeline")
         out["new primary not a member"] = status_message(u, "PUT", f"/stacks/{merged['id']}",
                                                          json={"primaryAssetId": f})
         return out
@@ -236,6 +244,8 @@ def test_stacks_merge_a_primary_and_move_a_member(sides):
     assert real["A's own stack field"] is None
     assert real["after stacking D+A"] == [("C", ["B", "C"]), ("D", ["A", "D"])]
     assert real["after stacking C+E"] == [("C", ["B", "C", "E"]), ("D", ["A", "D"])]
+    assert real["stack field with the other member archived"] == [None, None], "archived members are not counted"
+    assert real["stack field with the primary archived"] == [2, 2]
 
 
 # ---------------------------------------------------------------------------------------------- errors

@@ -63,6 +63,14 @@ class Faults:
         return None
 
 
+def _zod_error(problem: str) -> dict[str, Any]:
+    """One validation problem ("a/b: message") as an item of a Zod error list."""
+    where, _, message = problem.partition(": ")
+    if not message or " " in where:
+        return {"path": [], "message": problem}
+    return {"path": [] if where == "(body)" else where.split("/"), "message": message}
+
+
 class FakeImmich:
     def __init__(self, validator: SpecValidator | None) -> None:
         self.store = Store()
@@ -122,8 +130,12 @@ class FakeImmich:
                              "fileSizeInByte": len(a.original)}
         if with_stack:
             st = s.stacks.get(a.stack_id) if a.stack_id else None
-            d["stack"] = ({"id": st.id, "primaryAssetId": st.primary, "assetCount": len(st.assets)}
-                          if st and len(st.assets) > 1 else None)
+            # As the real server counts: the primary plus the other members in the timeline (an archived or
+            # hidden member is not counted); with no such other member the asset reads `stack: null`.
+            others = [x for x in st.assets if x != st.primary and x in s.assets
+                      and s.assets[x].visibility == "timeline" and not s.assets[x].is_trashed] if st else []
+            d["stack"] = ({"id": st.id, "primaryAssetId": st.primary, "assetCount": len(others) + 1}
+                          if st and others else None)
         return d
 
     @staticmethod
@@ -209,7 +221,10 @@ class FakeImmich:
                                                         request.content_type or "")
                 if problems:
                     fake.violations.append(f"request {request.method} {path}: {problems}")
-                    return err(400, "; ".join(problems))
+                    resp = jsonify({"message": "Validation failed",  # Zod-formatted, as the real server
+                                    "errors": [_zod_error(p) for p in problems]})
+                    resp.status_code = 400
+                    return resp
             return None
 
         @app.after_request
