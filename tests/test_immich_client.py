@@ -146,8 +146,11 @@ def test_writes_round_trip(immich, tmp_path):
     original = immich.call("GET", f"/assets/{a}/original")
     size = client.assets.download_original(a, tmp_path / "a.jpg")
     assert (tmp_path / "a.jpg").read_bytes() == original and size == len(original) > 65536
+    seen: list[tuple[int, str | None]] = []
+    client.http.session.hooks["response"].append(lambda r, **_: seen.append((r.status_code,
+                                                                             r.request.headers.get("Range"))))
     head = client.assets.original_head(a)
-    assert head == original[:65536], "Range: bytes=0-65535 answers 206 with the first 64 KiB"
+    assert head == original[:65536] and seen == [(206, "bytes=0-65535")], "206 with the first 64 KiB"
     assert client.assets.original_head(a, 10) == original[:10]
     assert client.assets.thumbnail(a)[:4] == b"RIFF"  # WebP
     assert client.assets.thumbnail(a, "preview")[:2] == b"\xff\xd8"  # JPEG
