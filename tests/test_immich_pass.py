@@ -163,6 +163,8 @@ def test_album_scope_and_its_errors(fake_immich, tmp_path):
     assert "album 'Vacaton' not found; albums you can see: 'Vacation 2024'" in proc.stderr
 
 
+@pytest.mark.xfail(strict=True, reason="issue 9: search items carry no `stack` on the real server (the fake now "
+                   "agrees), so foreign stacks are not detected; needs GET /stacks (lead's organizer/immich rewrite)")
 def test_videos_trashed_and_foreign_stacks_are_skipped(fake_immich, tmp_path):
     bursts = seed_bursts(fake_immich, bursts=2, burst_size=3, singles=0)
     store = fake_immich.store
