@@ -9,9 +9,13 @@ documents what Immich does and fails if both servers change alike.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -360,3 +364,103 @@ def test_an_album_shared_by_another_user(sides):
     assert real["album search"] == [("THEIRS0.jpg", True), ("THEIRS1.jpg", True)]
     assert real["library search"] == ["MINE0.jpg"]
     assert real["favourite theirs"] == (400, "Not found or no asset.update access")
+
+
+# ---------------------------------------------------------------------------------------------- cursor
+def test_which_writes_move_updated_at(sides):
+    def scenario(side: Side) -> dict[str, Any]:
+        u = side.user
+        ids = upload(u, 6, seed=20)
+        time.sleep(1.1)
+        newest = max(datetime.fromisoformat(u.asset(x)["updatedAt"].replace("Z", "+00:00")) for x in ids)
+        mark = (newest + timedelta(milliseconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        idx = {x: i for i, x in enumerate(ids)}
+
+        def changed() -> list[int]:
+            return sorted(idx[x["id"]] for x in search(u, updatedAfter=mark)["items"])
+
+        out = {"nothing yet": changed()}
+        u.update([ids[0]], isFavorite=True)
+        out["favourite"] = changed()
+        u.tag("cursor/x", [ids[1]])
+        # the real server moves it a moment later (its sidecar write job), the fake at once
+        deadline = time.monotonic() + 15
+        while 1 not in changed() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        out["tag (within 15 s)"] = changed()
+        u.make_stack([ids[2], ids[3]])
+        out["stack"] = changed()
+        u.make_album("Cursor", [ids[4]])
+        out["album"] = changed()
+        u.update([ids[5]], visibility="archive")
+        out["archive"] = changed()
+        return out
+
+    real = both(sides, scenario)
+    assert real["album"] == [0, 1, 2, 3], "adding to an album does not move updatedAt"
+
+
+# ---------------------------------------------------------------------------------------------- webhook
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A tiny HTTP endpoint on 127.0.0.1 that records what a workflow's webhook step sends."""
+    got: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            got.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": json.loads(body)})
+            self.send_response(202)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", got
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def test_what_the_webhook_step_sends(sides, receiver):
+    url, got = receiver
+
+    def scenario(side: Side) -> dict[str, Any]:
+        u = side.user
+        got.clear()
+        made = u.call("POST", "/workflows", json={
+            "trigger": "AssetMetadataExtraction", "name": "contract", "enabled": True,
+            "steps": [{"method": "immich-plugin-core#webhook",
+                       "config": {"url": f"{url}/{side.name}", "method": "POST", "headerName": "X-Contract",
+                                  "headerValue": "v"}}]})
+        listed = u.call("GET", "/workflows")
+        asset_id = u.upload(variant(scene(21, (160, 120)), 0), "hook.jpg", START, wait=True)
+        deadline = time.monotonic() + 30
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)  # anything more that comes (it should not)
+        assert got, f"no webhook from the {side.name} server within 30 s"
+        first = got[0]
+        body, headers = first["body"], first["headers"]
+        asset = body["data"]["asset"]
+        return {
+            "create answer steps": made["steps"],
+            "listed steps": [(s["method"], sorted(s["config"])) for s in listed[0]["steps"]],
+            "deliveries": len(got),
+            "path": first["path"] == f"/{side.name}",
+            "headers": (headers.get("content-type"), headers.get("user-agent", "")[:16], headers.get("x-contract")),
+            "body keys": sorted(body), "type": body["type"], "trigger": body["trigger"],
+            "data keys": sorted(body["data"]),
+            "asset id": asset["id"] == asset_id, "owner": asset["ownerId"] == u.id,
+            "checksum": (asset["checksum"]["type"], len(asset["checksum"]["data"])),
+            "exif capture time": bool((asset.get("exifInfo") or {}).get("dateTimeOriginal")),
+        }
+
+    real = both(sides, scenario)
+    assert real["create answer steps"] == [] and real["deliveries"] == 1
+    assert real["headers"] == ("application/json", "immich-server/3.", "v")
