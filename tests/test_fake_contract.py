@@ -94,7 +94,15 @@ def test_which_fields_each_endpoint_carries(sides):
         listed = u.stacks()[0]
         one = u.call("GET", f"/stacks/{stack_id}")
         album_json = u.call("GET", f"/albums/{album}")
+        images = {}
+        for size in ("thumbnail", "preview", "fullsize"):
+            r = u.session.get(f"{u.url}/api/assets/{a}/thumbnail", params={"size": size}, timeout=60)
+            images[size] = (r.status_code, r.headers.get("Content-Type"))
+        original = u.session.get(f"{u.url}/api/assets/{a}/original", timeout=60).content
+        fullsize = u.session.get(f"{u.url}/api/assets/{a}/thumbnail", params={"size": "fullsize"}, timeout=60)
         return {
+            "image kinds": images,
+            "fullsize of a JPEG is the original": fullsize.content == original,
             "search item keys": sorted(item),
             "search item without withExif has exifInfo": "exifInfo" in plain,
             "search item ownerId is mine": item["ownerId"] == u.id,

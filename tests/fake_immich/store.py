@@ -153,8 +153,8 @@ class Store:
 
     # -------------------------------------------------------------- images
     def thumbnail(self, asset: FakeAsset, size: str) -> bytes:
-        if size in ("original",):
-            return asset.original
+        if size == "original" or (size == "fullsize" and asset.mime == "image/jpeg"):
+            return asset.original  # the real server serves a JPEG original itself as its fullsize
         cached = asset.thumbs.get(size)
         if cached is not None:
             return cached
