@@ -162,7 +162,7 @@ def test_search_pages_total_is_the_page_count_and_filters(sides):
     assert real["withStacked false"] == [2, 3, 4], "withStacked false leaves out stacked photos, primary too"
 
 
-def test_thumbnail_404_right_after_upload(sides):
+def test_thumbnail_404_right_after_upload(sides, fake_immich):
     def scenario(side: Side) -> dict[str, Any]:
         u = side.user
         data = variant(scene(13, (160, 120)), 0)
@@ -174,6 +174,14 @@ def test_thumbnail_404_right_after_upload(sides):
 
     real = both(sides, scenario)
     assert real["right after upload"] == (404, "Asset media not found")
+    # the fake on demand, for any asset at any time: the same answer
+    from fake_immich import Fault
+
+    fake = sides[1].user
+    (asset_id,) = [x["id"] for x in search(fake)["items"]]
+    fake_immich.faults.rules = [Fault("notready", f"/assets/{asset_id}/thumbnail", times=1)]
+    assert status_message(fake, "GET", f"/assets/{asset_id}/thumbnail") == real["right after upload"]
+    assert raw(fake, "GET", f"/assets/{asset_id}/thumbnail")[0] == 200
 
 
 # ---------------------------------------------------------------------------------------------- tags

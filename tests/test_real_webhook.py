@@ -93,9 +93,10 @@ def test_end_to_end_a_real_workflow_calls_the_service_and_the_burst_gets_stacked
             return any(st["primaryAssetId"] == burst[0] for st in immich.stacks()) and \
                 svc.status()["state"] == "idle"
 
-        ok = wait_for(stacked, timeout=120, interval=0.5)
+        bound = 120
+        ok = wait_for(stacked, timeout=bound, interval=0.5)
         status = svc.status()
-        assert ok, (f"no stack after 120 s; service status: {status}\nservice log:\n{svc.log()}\n"
+        assert ok, (f"no stack after {bound} s; service status: {status}\nservice log:\n{svc.log()}\n"
                     f"immich log:\n{_immich_log_since(log_offset)}")
         assert status["webhook"]["received"] >= 4, status  # one AssetMetadataExtraction per upload at least
 
