@@ -480,3 +480,25 @@ def test_what_the_webhook_step_sends(sides, receiver):
     real = both(sides, scenario)
     assert real["create answer steps"] == [] and real["deliveries"] == 1
     assert real["headers"] == ("application/json", "immich-server/3.", "v")
+
+
+def test_a_partner_shown_in_the_timeline(sides):
+    def scenario(side: Side) -> dict[str, Any]:
+        me = side.user
+        partner = side.new_user("partner")
+        (mine,) = upload(me, 1, seed=22, prefix="MINE")
+        (theirs,) = upload(partner, 1, seed=23, prefix="THEIRS")
+        made = raw(partner, "POST", "/partners", json={"sharedWithId": me.id})
+        out: dict[str, Any] = {"share": (made[0], made[1]["id"] == me.id, made[1].get("inTimeline"))}
+        out["before inTimeline"] = sorted(x["originalFileName"] for x in search(me)["items"])
+        out["inTimeline"] = raw(me, "PUT", f"/partners/{partner.id}", json={"inTimeline": True})[0]
+        listed = search(me, withExif=True, withStacked=True)["items"]
+        out["library search"] = sorted((x["originalFileName"], x["ownerId"] == me.id) for x in listed)
+        out["read theirs"] = raw(me, "GET", f"/assets/{theirs}")[0]
+        out["favourite theirs"] = status_message(me, "PUT", "/assets", json={"ids": [theirs], "isFavorite": True})
+        out["stack with theirs"] = status_message(me, "POST", "/stacks", json={"assetIds": [mine, theirs]})
+        return out
+
+    real = both(sides, scenario)
+    assert real["library search"] == [("MINE0.jpg", True), ("THEIRS0.jpg", False)]
+    assert real["favourite theirs"] == (400, "Not found or no asset.update access")

@@ -308,8 +308,9 @@ class FakeImmich:
                             return err(400, "Not found or no album.read access")
                         members |= set(album.assets)
                     items = [s.assets[x] for x in members if x in s.assets]
-                else:
-                    items = [a for a in s.assets.values() if a.owner_id == user().id]
+                else:  # partners' photos too when the user shows them in the timeline
+                    owners = s.timeline_owners(user().id)
+                    items = [a for a in s.assets.values() if a.owner_id in owners]
                 if b.get("type"):
                     items = [a for a in items if a.type == b["type"]]
                 if not b.get("withDeleted"):
@@ -500,6 +501,39 @@ class FakeImmich:
                     return err(400, "User not found")
                 s.share_album(a, other, entry.get("role", "editor"))
             return jsonify(fake._album_json(a))
+
+        # ------------------------------------------------------------- partners
+        def partner_json(other_id: str, in_timeline: bool | None) -> dict[str, Any]:
+            u = s.users[other_id]
+            d = {"id": u.id, "email": u.email, "name": u.name, "profileImagePath": "", "avatarColor": "primary",
+                 "profileChangedAt": iso(now())}
+            if in_timeline is not None:
+                d["inTimeline"] = in_timeline
+            return d
+
+        @app.post("/api/partners")
+        def create_partner() -> Any:
+            other = s.users.get(request.get_json()["sharedWithId"])
+            if other is None or other.id == user().id:
+                return err(400, "User not found")
+            with s.lock:
+                s.partners.setdefault((user().id, other.id), False)
+                return jsonify(partner_json(other.id, s.partners[(user().id, other.id)])), 201
+
+        @app.put("/api/partners/<partner_id>")
+        def update_partner(partner_id: str) -> Any:
+            key = (partner_id, user().id)  # the receiver decides whether the partner shows in their timeline
+            if key not in s.partners:
+                return err(400, "Not found or no partner.update access")
+            s.partners[key] = bool(request.get_json()["inTimeline"])
+            return jsonify(partner_json(partner_id, s.partners[key]))
+
+        @app.get("/api/partners")
+        def partners() -> Any:
+            me_id = user().id
+            if request.args.get("direction") == "shared-with":
+                return jsonify([partner_json(by, shown) for (by, to), shown in s.partners.items() if to == me_id])
+            return jsonify([partner_json(to, shown) for (by, to), shown in s.partners.items() if by == me_id])
 
         # ------------------------------------------------------------- tags
         @app.get("/api/tags")

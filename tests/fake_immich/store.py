@@ -101,6 +101,8 @@ class Store:
         self.tags: dict[str, Tag] = {}
         self.stacks: dict[str, Stack] = {}
         self.workflows: dict[str, dict[str, Any]] = {}
+        # partner sharing: (shared by, shared with) -> the receiver shows them in the timeline
+        self.partners: dict[tuple[str, str], bool] = {}
 
     # -------------------------------------------------------------- seeding
     def add_user(self, name: str = "Test User", api_key: str | None = None) -> User:
@@ -141,9 +143,14 @@ class Store:
         return [a for a in self.albums.values() if a.owner_id == user_id or user_id in a.shared_with]
 
     def can_read(self, user_id: str, asset: FakeAsset) -> bool:
-        """Read/view/download: the owner, or anyone an album holding the asset is shared with."""
-        return asset.owner_id == user_id or any(
+        """Read/view/download: the owner, a partner the owner shares with, or anyone an album holding the
+        asset is shared with."""
+        return asset.owner_id == user_id or (asset.owner_id, user_id) in self.partners or any(
             user_id in al.shared_with and asset.id in al.assets for al in self.albums.values())
+
+    def timeline_owners(self, user_id: str) -> set[str]:
+        """Whose photos a library search lists: the user's and their partners' shown in the timeline."""
+        return {user_id} | {by for (by, to), shown in self.partners.items() if to == user_id and shown}
 
     def touch(self, *asset_ids: str) -> None:
         t = now()
