@@ -102,7 +102,8 @@ class FakeImmich:
         GET /assets/{id} carries `owner`, `stack` and `tags`; the items of POST /search/metadata carry
         neither `stack` nor `tags` (not even with withStacked) and have `exifInfo` only with withExif;
         the assets inside a stack answer carry `exifInfo` but no `stack`, and `tags` only from
-        GET /stacks/{id}. A stack left with one asset reads as `stack: null` on that asset.
+        GET /stacks/{id}. `stack.assetCount` counts the primary and the other members in the timeline;
+        with no such other member (a stack left with one photo, or its others archived) it reads null.
         """
         s = self.store
         taken = a.taken_at if a.metadata_ready else a.created_at
@@ -259,7 +260,7 @@ class FakeImmich:
             return a if a and a.owner_id == user().id else None
 
         def readable(asset_id: str) -> FakeAsset | None:
-            """The asset if the user may see it: theirs, or in an album shared with them."""
+            """The asset if the user may see it: theirs, a partner's, or in an album shared with them."""
             a = s.assets.get(asset_id)
             return a if a and s.can_read(user().id, a) else None
 
