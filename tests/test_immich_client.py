@@ -43,7 +43,8 @@ def _upload(user, n: int, seed: int = 0, size=(160, 120)) -> list[str]:
 
 @pytest.fixture(scope="module")
 def library(real_immich_server):
-    """One real user with seven photos and two albums, shared by the read-only tests of this module."""
+    """One real user with seven photos and two albums, shared by the read-only tests of this module
+    (they must not add photos, albums or tags to it)."""
     user = real_immich_server.new_user("clientlib")
     ids = _upload(user, 7)
     user.make_album("Vacation 2024", ids[:2])
@@ -107,14 +108,18 @@ def test_unknown_ids_and_thumbnails_not_ready(library):
     assert not isinstance(exc.value, ImmichNotReady)
     with pytest.raises(ImmichBadRequest):  # 400, so old callers that catch ImmichBadRequest still do
         client.tags.delete(unknown)
-    fresh = user.upload(variant(scene(99, (160, 120)), 0), "fresh.jpg", START, wait=False)
+
+
+def test_a_fresh_upload_has_no_thumbnail_yet(immich):
+    client = ImmichClient(immich.url, immich.api_key)
+    fresh = immich.upload(variant(scene(99, (160, 120)), 0), "fresh.jpg", START, wait=False)
     try:
         client.assets.thumbnail(fresh)
         pytest.skip("the thumbnail was ready before we asked (the server was quick)")
     except ImmichNotReady:
         pass
     finally:
-        user.wait_ready([fresh])
+        immich.wait_ready([fresh])
     assert client.assets.thumbnail(fresh)[:4] == b"RIFF"
 
 
