@@ -92,6 +92,8 @@ def test_dry_run_and_rerun_never_touch_the_originals(library, tmp_path):
         assert tree_checksums(src) == before, args
 
 
+@pytest.mark.xfail(strict=True, reason="issue 9: search items carry no `stack` on the real server (the fake now "
+                   "agrees), so every stack reads 'changed by hand'; needs GET /stacks (lead's organizer rewrite)")
 @pytest.mark.parametrize("damage", ["truncated", "deleted"])
 def test_damaged_or_lost_immich_scope_state_starts_fresh_and_still_knows_its_stacks(damage, tmp_path):
     """The journals outlive the state: our stacks are recognized, not skipped as foreign or redone."""
