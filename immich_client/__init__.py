@@ -6,6 +6,7 @@ from .errors import (
     ImmichAuthError,
     ImmichBadRequest,
     ImmichError,
+    ImmichNoAccess,
     ImmichNotFound,
     ImmichNotReady,
     ImmichPermissionError,
@@ -14,5 +15,5 @@ from .errors import (
 from .http import normalize_base_url
 
 __all__ = ["ImmichClient", "Album", "Asset", "Stack", "StackInfo", "Tag", "User", "Workflow", "ImmichError",
-           "ImmichAuthError", "ImmichBadRequest", "ImmichNotFound", "ImmichNotReady", "ImmichPermissionError",
+           "ImmichAuthError", "ImmichBadRequest", "ImmichNoAccess", "ImmichNotFound", "ImmichNotReady", "ImmichPermissionError",
            "ImmichUnavailable", "normalize_base_url"]

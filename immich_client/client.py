@@ -85,7 +85,28 @@ class Assets(_Group):
             return self.http.request("GET", f"/assets/{asset_id}/thumbnail", params={"size": size},
                                      what=f"{size} of asset {asset_id}", image=True, read=_read_all)
         except ImmichNotFound as exc:
+            if exc.status != 404:  # 400 "Not found or no asset.view access": the asset is gone or not ours
+                raise
             raise ImmichNotReady(f"the {size} of asset {asset_id} is not available yet (404)", 404) from exc
+
+    def original_head(self, asset_id: str, length: int = CHUNK) -> bytes:
+        """The first ``length`` bytes of the original (``Range: bytes=0-…``, answered 206): enough for
+        the EXIF/XMP header of a photo without downloading the whole file. A server that ignores the
+        range (200) is cut to ``length`` too."""
+        def head(resp: requests.Response) -> bytes:
+            data = b""
+            for chunk in resp.iter_content(CHUNK):
+                data += chunk
+                if len(data) >= length:
+                    break
+            if resp.status_code == 206:
+                expected = resp.headers.get("Content-Length")
+                if expected is not None and expected.isdigit() and int(expected) != len(data):
+                    raise requests.exceptions.ChunkedEncodingError(f"truncated range: {len(data)} of {expected}")
+            return data[:length]
+
+        return self.http.request("GET", f"/assets/{asset_id}/original", headers={"Range": f"bytes=0-{length - 1}"},
+                                 what=f"head of the original of asset {asset_id}", image=True, read=head)
 
     def download_original(self, asset_id: str, dest: Path) -> int:
         """Stream the original file to ``dest`` (temp name + rename); returns its size."""

@@ -33,5 +33,14 @@ class ImmichBadRequest(ImmichError):
     """400: Immich rejected the request's shape; the message carries its validation text."""
 
 
+class ImmichNoAccess(ImmichNotFound, ImmichBadRequest):
+    """400 "Not found or no <permission> access" (or "Album not found"): how Immich v3 answers for an id
+    that does not exist *or* that the key's user may not use (another user's photo, a deleted tag).
+
+    It is both an :class:`ImmichNotFound` (the thing is gone or not ours) and an :class:`ImmichBadRequest`
+    (the status is 400), so either ``except`` catches it.
+    """
+
+
 class ImmichUnavailable(ImmichError):
     """The server could not be reached or kept failing for longer than the retry budget."""

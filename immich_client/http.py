@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -25,6 +26,7 @@ from .errors import (
     ImmichAuthError,
     ImmichBadRequest,
     ImmichError,
+    ImmichNoAccess,
     ImmichNotFound,
     ImmichPermissionError,
     ImmichUnavailable,
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 RETRY_STATUS = {429, 500, 502, 503, 504}
 READ_ONLY_POSTS = {"/search/metadata"}
 SAFE_RETRY_STATUS_NON_IDEMPOTENT = {429, 503}
+# Immich v3 answers 400 (not 404) for an unknown id or one the user may not use.
+NO_ACCESS = re.compile(r"Not found or no [\w.]+ access|\w+ not found", re.IGNORECASE)
 TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ContentDecodingError)
 
@@ -95,6 +99,14 @@ def _message(resp: requests.Response) -> str:
         msg = body.get("message") or body.get("error") or ""
         if isinstance(msg, list):
             msg = "; ".join(str(m) for m in msg)
+        errors = body.get("errors")  # Immich v3's Zod validation: {"message": "Validation failed", "errors": […]}
+        if isinstance(errors, list) and errors:
+            details = []
+            for e in errors[:5]:
+                if isinstance(e, dict):
+                    where = ".".join(str(x) for x in e.get("path") or ())
+                    details.append(f"{where}: {e.get('message', '')}" if where else str(e.get("message", "")))
+            msg = f"{msg}: {'; '.join(details)}" if details else str(msg)
         return str(msg)
     return str(body)[:200]
 
@@ -122,7 +134,7 @@ class Http:
         return f"Http({self.base_url!r})"
 
     def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
-                idempotent: bool = True, what: str = "", image: bool = False,
+                headers: dict[str, str] | None = None, idempotent: bool = True, what: str = "", image: bool = False,
                 read: Callable[[requests.Response], Any] | None = None) -> Any:
         """Send one request with retries; returns ``read(resp)`` or the parsed JSON body (or None)."""
         url = self.base_url + path
@@ -133,8 +145,8 @@ class Http:
             attempt += 1
             delay: float | None = None
             try:
-                resp = self.session.request(method, url, json=json, params=params, timeout=self.timeout,
-                                            stream=read is not None)
+                resp = self.session.request(method, url, json=json, params=params, headers=headers,
+                                            timeout=self.timeout, stream=read is not None)
                 if resp.status_code < 400:
                     try:
                         if read is not None:
@@ -180,6 +192,8 @@ class Http:
             raise ImmichPermissionError(f"{what}: the API key lacks a permission (403): {detail}", status)
         if status == 404:
             raise ImmichNotFound(f"{what}: not found (404)", status)
+        if status == 400 and NO_ACCESS.fullmatch(detail.strip()):
+            raise ImmichNoAccess(f"{what}: not found, or not this user's (400): {detail}", status)
         if status == 400:
             raise ImmichBadRequest(f"{what}: Immich rejected the request (400): {detail}", status)
         raise ImmichError(f"{what}: Immich answered {status}: {detail}", status)

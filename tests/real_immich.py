@@ -183,17 +183,20 @@ class ImmichUser:
         def norm(value: str) -> str:
             return "group:" + ",".join(sorted(members.get(value, []))) if "/group-" in value else value
 
-        stacks = self.stacks()
-        cover = {x["id"]: name.get(st["primaryAssetId"]) for st in stacks for x in st["assets"]}
+        # Each asset's stack from GET /stacks: an asset's own `stack` field reads null when no other member
+        # of its stack is in the timeline (e.g. after archiving the non-best shots).
+        all_stacks = self.stacks()
+        primary_of = {x["id"]: st["primaryAssetId"] for st in all_stacks for x in st["assets"]}
         out_assets = {}
         for i, a in assets.items():
-            out_assets[name[i]] = (a["isFavorite"], a["visibility"], cover.get(i),
+            out_assets[name[i]] = (a["isFavorite"], a["visibility"],
+                                   name.get(primary_of[i], primary_of[i]) if i in primary_of else None,
                                    tuple(sorted(norm(t["value"]) for t in a.get("tags") or [])))
         albums = sorted((al["albumName"], tuple(sorted(name.get(x, x) for x in self.album_assets(al["id"]))))
                         for al in self.albums())
         stacks = sorted((name.get(st["primaryAssetId"]), tuple(sorted(name.get(x["id"], x["id"])
                                                                       for x in st["assets"])))
-                        for st in stacks)
+                        for st in all_stacks)
         return {"assets": out_assets, "albums": albums, "stacks": stacks,
                 "tags": sorted(norm(t["value"]) for t in self.tags())}
 

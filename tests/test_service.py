@@ -14,7 +14,7 @@ import requests
 from cli_helpers import REPO, cli_env, wait_for
 from fake_immich.app import Fault
 from immich_helpers import seed_bursts
-from service_helpers import HEADER, SECRET, Service, sample, thumbnails_served
+from service_helpers import Service, sample, thumbnails_served
 
 
 def stacked_groups(store) -> list[set[str]]:
@@ -201,76 +201,6 @@ def test_album_scope_from_the_webhook(fake_immich, tmp_path):
         assert "library" not in status["passes_total"], "the library scope is off in this configuration"
         assert fake_immich.requests_to("/albums", "GET"), "albums of the asset were looked up"
     assert any(t.value.startswith("photo-organizer/group-") for t in store.tags.values())
-
-
-def test_install_webhook_creates_then_leaves_alone_then_updates(fake_immich, tmp_path):
-    def install(url: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "batch", "install-webhook", "--public-url", url],
-                              capture_output=True, text=True, timeout=60, cwd=REPO,
-                              env=cli_env(IMMICH_URL=fake_immich.url, IMMICH_API_KEY=fake_immich.api_key,
-                                          WEBHOOK_SECRET=SECRET, WEBHOOK_HEADER=HEADER))
-
-    first = install("http://organizer:8080/webhook/immich")
-    assert first.returncode == 0, first.stderr
-    assert json.loads(first.stdout)["action"] == "created"
-    assert SECRET not in first.stdout, "the secret is never printed"
-    assert json.loads(install("http://organizer:8080/webhook/immich").stdout)["action"] == "unchanged"
-    assert json.loads(install("http://organizer:9090/webhook/immich").stdout)["action"] == "updated"
-    flows = list(fake_immich.store.workflows.values())
-    assert len(flows) == 1
-    flow = flows[0]
-    assert flow["trigger"] == "AssetMetadataExtraction" and flow["enabled"]
-    assert flow["steps"][0]["method"] == "immich-plugin-core#webhook"
-    assert flow["steps"][0]["config"] == {"url": "http://organizer:9090/webhook/immich", "method": "POST",
-                                          "headerName": HEADER, "headerValue": SECRET}
-    bad = install("organizer:8080")
-    assert bad.returncode != 0 and "http://" in bad.stderr
-    assert "Traceback" not in bad.stderr
-
-
-def _upload(fake, image, name: str, taken) -> str:
-    import io
-
-    buf = io.BytesIO()
-    image.convert("RGB").save(buf, "JPEG", quality=90)
-    stamp = taken.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    r = requests.post(fake.url + "/api/assets", headers={"x-api-key": fake.api_key},
-                      files={"assetData": (name, buf.getvalue(), "image/jpeg")},
-                      data={"fileCreatedAt": stamp, "fileModifiedAt": stamp, "deviceAssetId": name,
-                            "deviceId": "phone"}, timeout=30)
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
-
-
-def test_end_to_end_install_the_webhook_upload_and_watch_bursts_get_stacked(fake_immich, tmp_path):
-    """What a user does: start the service, install the workflow, upload; nothing else is touched."""
-    from datetime import UTC, datetime, timedelta
-
-    from photo_factory import scene, variant
-
-    with Service(fake_immich, tmp_path / "state", WEBHOOK_DEBOUNCE_SECONDS="1.0") as svc:
-        install = subprocess.run(
-            [sys.executable, "-m", "batch", "install-webhook", "--public-url", svc.url + "/webhook/immich"],
-            capture_output=True, text=True, timeout=60, cwd=REPO,
-            env=cli_env(IMMICH_URL=fake_immich.url, IMMICH_API_KEY=fake_immich.api_key, WEBHOOK_SECRET=SECRET,
-                        WEBHOOK_HEADER=HEADER))
-        assert install.returncode == 0, install.stderr
-        start = datetime(2024, 8, 3, 15, 0, tzinfo=UTC)
-        bursts = []
-        for b in range(3):  # a phone uploads three bursts and a single, one photo at a time
-            base = scene(300 + b)
-            bursts.append([_upload(fake_immich, variant(base, k, 0.0 if k == 0 else 2.0 + k), f"B{b}_{k}.jpg",
-                                   start + timedelta(hours=b, seconds=k)) for k in range(3)])
-        _upload(fake_immich, scene(399), "single.jpg", start + timedelta(minutes=30))
-        store = fake_immich.store
-        ok = wait_for(lambda: len(store.stacks) == 3 and svc.status()["state"] == "idle", timeout=90, interval=0.2)
-        assert ok, (svc.status(), fake_immich.workflow_runner.deliveries[-3:])
-        for burst in bursts:
-            stack = store.stacks[store.assets[burst[0]].stack_id]
-            assert sorted(stack.assets) == sorted(burst) and stack.primary == burst[0], "sharpest shot on top"
-        deliveries = fake_immich.workflow_runner.deliveries
-        assert len(deliveries) == 10 and {d["status"] for d in deliveries} == {202}
-        assert {d["trigger"] for d in deliveries} == {"AssetMetadataExtraction"}, "the trigger install-webhook set"
 
 
 @pytest.mark.parametrize("env, message", [

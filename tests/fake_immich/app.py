@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import socket
 import threading
 import time
@@ -62,6 +63,14 @@ class Faults:
         return None
 
 
+def _zod_error(problem: str) -> dict[str, Any]:
+    """One validation problem ("a/b: message") as an item of a Zod error list."""
+    where, _, message = problem.partition(": ")
+    if not message or " " in where:
+        return {"path": [], "message": problem}
+    return {"path": [] if where == "(body)" else where.split("/"), "message": message}
+
+
 class FakeImmich:
     def __init__(self, validator: SpecValidator | None) -> None:
         self.store = Store()
@@ -86,7 +95,16 @@ class FakeImmich:
         with self.log_lock:
             self.log.clear()
 
-    def _asset_json(self, a: FakeAsset, with_exif: bool = True, with_stack: bool = True) -> dict[str, Any]:
+    def _asset_json(self, a: FakeAsset, with_exif: bool = True, with_stack: bool = True,
+                    with_tags: bool = True, with_owner: bool = False) -> dict[str, Any]:
+        """AssetResponseDto as the real v3.1.0 server shapes it for each endpoint.
+
+        GET /assets/{id} carries `owner`, `stack` and `tags`; the items of POST /search/metadata carry
+        neither `stack` nor `tags` (not even with withStacked) and have `exifInfo` only with withExif;
+        the assets inside a stack answer carry `exifInfo` but no `stack`, and `tags` only from
+        GET /stacks/{id}. `stack.assetCount` counts the primary and the other members in the timeline;
+        with no such other member (a stack left with one photo, or its others archived) it reads null.
+        """
         s = self.store
         taken = a.taken_at if a.metadata_ready else a.created_at
         d: dict[str, Any] = {
@@ -98,8 +116,14 @@ class FakeImmich:
             "width": a.width or None, "height": a.height or None, "isArchived": a.visibility == "archive",
             "isEdited": False, "isFavorite": a.is_favorite, "isOffline": False, "isTrashed": a.is_trashed,
             "thumbhash": None, "visibility": a.visibility, "duplicateId": None, "livePhotoVideoId": None,
-            "tags": [self._tag_json(s.tags[t]) for t in sorted(a.tags) if t in s.tags],
+            "libraryId": None, "people": [], "resized": a.metadata_ready,
         }
+        if with_tags:
+            d["tags"] = [self._tag_json(s.tags[t]) for t in sorted(a.tags) if t in s.tags]
+        if with_owner:
+            u = s.users[a.owner_id]
+            d["owner"] = {"id": u.id, "email": u.email, "name": u.name, "profileImagePath": "",
+                          "avatarColor": "primary", "profileChangedAt": iso(now())}
         if with_exif:
             d["exifInfo"] = {"dateTimeOriginal": iso(a.taken_at) if a.metadata_ready else None,
                              "timeZone": "UTC" if a.metadata_ready else None,
@@ -107,7 +131,12 @@ class FakeImmich:
                              "fileSizeInByte": len(a.original)}
         if with_stack:
             st = s.stacks.get(a.stack_id) if a.stack_id else None
-            d["stack"] = ({"id": st.id, "primaryAssetId": st.primary, "assetCount": len(st.assets)} if st else None)
+            # As the real server counts: the primary plus the other members in the timeline (an archived or
+            # hidden member is not counted); with no such other member the asset reads `stack: null`.
+            others = [x for x in st.assets if x != st.primary and x in s.assets
+                      and s.assets[x].visibility == "timeline" and not s.assets[x].is_trashed] if st else []
+            d["stack"] = ({"id": st.id, "primaryAssetId": st.primary, "assetCount": len(others) + 1}
+                          if st and others else None)
         return d
 
     @staticmethod
@@ -119,19 +148,22 @@ class FakeImmich:
         return d
 
     def _album_json(self, a: Any) -> dict[str, Any]:
-        return {"id": a.id, "albumName": a.name, "description": a.description, "albumThumbnailAssetId": None,
-                "albumUsers": [self._album_user(a.owner_id)], "assetCount": len(a.assets), "createdAt": iso(a.created_at),
+        users = [self._album_user(a.owner_id, "owner")] + [self._album_user(u, r) for u, r in a.shared_with.items()]
+        return {"id": a.id, "albumName": a.name, "description": a.description,
+                "albumThumbnailAssetId": a.assets[0] if a.assets else None,
+                "albumUsers": users, "assetCount": len(a.assets), "createdAt": iso(a.created_at),
                 "updatedAt": iso(a.updated_at), "hasSharedLink": False, "isActivityEnabled": True,
-                "shared": False}
+                "shared": bool(a.shared_with), "order": "desc"}
 
-    def _album_user(self, user_id: str) -> dict[str, Any]:
+    def _album_user(self, user_id: str, role: str) -> dict[str, Any]:
         u = self.store.users[user_id]
-        return {"role": "owner", "user": {"id": u.id, "email": u.email, "name": u.name, "avatarColor": "primary",
-                                           "profileChangedAt": iso(now()), "profileImagePath": ""}}
+        return {"role": role, "user": {"id": u.id, "email": u.email, "name": u.name, "avatarColor": "primary",
+                                        "profileChangedAt": iso(now()), "profileImagePath": ""}}
 
-    def _stack_json(self, st: Any) -> dict[str, Any]:
+    def _stack_json(self, st: Any, with_tags: bool = False) -> dict[str, Any]:
         return {"id": st.id, "primaryAssetId": st.primary,
-                "assets": [self._asset_json(self.store.assets[x], with_exif=False) for x in st.assets]}
+                "assets": [self._asset_json(self.store.assets[x], with_stack=False, with_tags=with_tags)
+                           for x in st.assets]}
 
     # ----------------------------------------------------------------- app
     def _make_app(self) -> Flask:
@@ -140,9 +172,7 @@ class FakeImmich:
         s = self.store
 
         def err(status: int, message: str) -> Response:
-            resp = jsonify({"message": message, "error": {400: "Bad Request", 401: "Unauthorized",
-                                                          404: "Not Found"}.get(status, "Error"),
-                            "statusCode": status})
+            resp = jsonify({"message": message})
             resp.status_code = status
             return resp
 
@@ -179,6 +209,8 @@ class FakeImmich:
             if path in ("/api/server/ping", "/api/server/version"):
                 return None
             key = request.headers.get("x-api-key")
+            if not key:
+                return err(401, "Authentication required")
             user = next((u for u in s.users.values() if u.api_key == key), None)
             if user is None:
                 return err(401, "Invalid API key")
@@ -190,7 +222,10 @@ class FakeImmich:
                                                         request.content_type or "")
                 if problems:
                     fake.violations.append(f"request {request.method} {path}: {problems}")
-                    return err(400, "; ".join(problems))
+                    resp = jsonify({"message": "Validation failed",  # Zod-formatted, as the real server
+                                    "errors": [_zod_error(p) for p in problems]})
+                    resp.status_code = 400
+                    return resp
             return None
 
         @app.after_request
@@ -220,8 +255,26 @@ class FakeImmich:
             return g.user
 
         def asset_or_404(asset_id: str) -> FakeAsset | None:
+            """The asset if the user owns it (what every write needs)."""
             a = s.assets.get(asset_id)
             return a if a and a.owner_id == user().id else None
+
+        def readable(asset_id: str) -> FakeAsset | None:
+            """The asset if the user may see it: theirs, a partner's, or in an album shared with them."""
+            a = s.assets.get(asset_id)
+            return a if a and s.can_read(user().id, a) else None
+
+        def visible_album(album_id: str) -> Any:
+            a = s.albums.get(album_id)
+            return a if a and (a.owner_id == user().id or user().id in a.shared_with) else None
+
+        def own_tag(tag_id: str) -> Any:
+            t = s.tags.get(tag_id)
+            return t if t and t.owner_id == user().id else None
+
+        def own_stack(stack_id: str) -> Any:
+            st = s.stacks.get(stack_id)
+            return st if st and st.owner_id == user().id else None
 
         # ------------------------------------------------------------- server / users
         @app.get("/api/server/ping")
@@ -248,12 +301,17 @@ class FakeImmich:
             b = request.get_json() or {}
             page, size = int(b.get("page", 1)), int(b.get("size", PAGE_DEFAULT))
             with s.lock:
-                items = [a for a in s.assets.values() if a.owner_id == user().id]
-                if b.get("albumIds"):
-                    members = set()
+                if b.get("albumIds"):  # an album shared with the user lists its owner's photos too
+                    members: set[str] = set()
                     for album_id in b["albumIds"]:
-                        members |= set(s.albums[album_id].assets) if album_id in s.albums else set()
-                    items = [a for a in items if a.id in members]
+                        album = visible_album(album_id)
+                        if album is None:
+                            return err(400, "Not found or no album.read access")
+                        members |= set(album.assets)
+                    items = [s.assets[x] for x in members if x in s.assets]
+                else:  # partners' photos too when the user shows them in the timeline
+                    owners = s.timeline_owners(user().id)
+                    items = [a for a in s.assets.values() if a.owner_id in owners]
                 if b.get("type"):
                     items = [a for a in items if a.type == b["type"]]
                 if b.get("tagIds"):
@@ -261,30 +319,34 @@ class FakeImmich:
                 if not b.get("withDeleted"):
                     items = [a for a in items if not a.is_trashed]
                 vis = b.get("visibility")
-                items = [a for a in items if (a.visibility == vis if vis else a.visibility in ("timeline", "archive"))]
+                items = [a for a in items if (a.visibility == vis if vis else a.visibility != "locked")]
+                if b.get("withStacked") is False:  # leaves out every stacked asset, primaries too
+                    items = [a for a in items if not (a.stack_id and a.stack_id in s.stacks)]
                 if b.get("updatedAfter"):
                     after = datetime.fromisoformat(b["updatedAfter"].replace("Z", "+00:00"))
                     items = [a for a in items if a.updated_at > after]
                 items.sort(key=lambda a: (a.taken_at, a.id), reverse=True)
                 chunk = items[(page - 1) * size: page * size]
                 more = len(items) > page * size
-                body = {"albums": {"total": 0, "count": 0, "items": [], "facets": [], "nextPage": None},
-                        "assets": {"total": len(chunk), "count": len(chunk),
-                                   "items": [fake._asset_json(a, bool(b.get("withExif")), bool(b.get("withStacked")))
-                                             for a in chunk],
+                body = {"albums": {"total": 0, "count": 0, "items": [], "facets": []},
+                        "assets": {"total": len(chunk), "count": len(chunk),  # total is the page's count
+                                   "items": [fake._asset_json(a, bool(b.get("withExif")), with_stack=False,
+                                                              with_tags=False) for a in chunk],
                                    "facets": [], "nextPage": str(page + 1) if more else None}}
             return jsonify(body)
 
         @app.get("/api/assets/<asset_id>")
         def get_asset(asset_id: str) -> Any:
-            a = asset_or_404(asset_id)
-            return jsonify(fake._asset_json(a)) if a else err(404, "Asset not found")
+            a = readable(asset_id)
+            return jsonify(fake._asset_json(a, with_owner=True)) if a else err(400, "Not found or no asset.read access")
 
         @app.get("/api/assets/<asset_id>/thumbnail")
         def thumbnail(asset_id: str) -> Any:
-            a = asset_or_404(asset_id)
+            a = readable(asset_id)
+            if a is None:
+                return err(400, "Not found or no asset.view access")
             fault = getattr(g, "fault", None)
-            if a is None or not a.metadata_ready or (fault is not None and fault.kind == "notready"):
+            if not a.metadata_ready or (fault is not None and fault.kind == "notready"):
                 return err(404, "Asset media not found")  # thumbnails come after metadata extraction
             size = request.args.get("size", "thumbnail")
             data = s.thumbnail(a, size)
@@ -293,10 +355,28 @@ class FakeImmich:
 
         @app.get("/api/assets/<asset_id>/original")
         def original(asset_id: str) -> Any:
-            a = asset_or_404(asset_id)
+            a = readable(asset_id)
             if a is None:
-                return err(404, "Asset not found")
-            return Response(a.original, mimetype=a.mime)
+                return err(404, "Not Found")
+            data, total = a.original, len(a.original)
+            rng = request.headers.get("Range", "")
+            m = re.fullmatch(r"bytes=(\d*)-(\d*)", rng.strip())
+            if m and (m.group(1) or m.group(2)):
+                if m.group(1):
+                    first = int(m.group(1))
+                    last = min(int(m.group(2)), total - 1) if m.group(2) else total - 1
+                else:
+                    first, last = max(0, total - int(m.group(2))), total - 1
+                if first >= total or first > last:
+                    resp = err(404, "Not Found")  # what the real server answers to an unsatisfiable range
+                    resp.headers["Content-Range"] = f"bytes */{total}"
+                    return resp
+                resp = Response(data[first:last + 1], status=206, mimetype=a.mime)
+                resp.headers["Content-Range"] = f"bytes {first}-{last}/{total}"
+            else:
+                resp = Response(data, mimetype=a.mime)
+            resp.headers["Accept-Ranges"] = "bytes"
+            return resp
 
         @app.put("/api/assets")
         def update_assets() -> Any:
@@ -314,6 +394,20 @@ class FakeImmich:
                         a.visibility = b["visibility"]
                     s.touch(aid)
             return Response(status=204)
+
+        @app.put("/api/assets/<asset_id>")
+        def update_asset(asset_id: str) -> Any:
+            b = request.get_json()
+            with s.lock:
+                a = asset_or_404(asset_id)
+                if a is None:
+                    return err(400, "Not found or no asset.update access")
+                if "isFavorite" in b:
+                    a.is_favorite = b["isFavorite"]
+                if "visibility" in b:
+                    a.visibility = b["visibility"]
+                s.touch(asset_id)
+                return jsonify(fake._asset_json(a, with_owner=True))
 
         @app.post("/api/assets")
         def upload() -> Any:
@@ -340,37 +434,36 @@ class FakeImmich:
         @app.get("/api/albums")
         def albums() -> Any:
             asset_id = request.args.get("assetId")
-            found = [a for a in s.albums.values() if a.owner_id == user().id
-                     and (asset_id is None or asset_id in a.assets)]
+            found = [a for a in s.albums_of(user().id) if asset_id is None or asset_id in a.assets]
             return jsonify([fake._album_json(a) for a in found])
 
         @app.get("/api/albums/<album_id>")
         def album(album_id: str) -> Any:
-            a = s.albums.get(album_id)
-            return jsonify(fake._album_json(a)) if a else err(404, "Album not found")
+            a = visible_album(album_id)
+            return jsonify(fake._album_json(a)) if a else err(400, "Not found or no album.read access")
 
         @app.post("/api/albums")
         def create_album() -> Any:
             b = request.get_json()
             with s.lock:
                 a = s.add_album(user(), b["albumName"], b.get("description", ""))
-                for aid in b.get("assetIds", []):
-                    if aid not in a.assets:
+                for aid in b.get("assetIds", []):  # ids the user does not own are dropped silently
+                    if aid not in a.assets and asset_or_404(aid) is not None:
                         a.assets.append(aid)
             return jsonify(fake._album_json(a)), 201
 
         @app.put("/api/albums/<album_id>/assets")
         def add_to_album(album_id: str) -> Any:
-            a = s.albums.get(album_id)
+            a = visible_album(album_id)
             if a is None:
-                return err(404, "Album not found")
+                return err(400, "Album not found")
             out = []
             with s.lock:
                 for aid in request.get_json()["ids"]:
                     if aid in a.assets:
                         out.append({"id": aid, "success": False, "error": "duplicate"})
-                    elif aid not in s.assets:
-                        out.append({"id": aid, "success": False, "error": "not_found"})
+                    elif asset_or_404(aid) is None:
+                        out.append({"id": aid, "success": False, "error": "no_permission"})
                     else:
                         a.assets.append(aid)
                         out.append({"id": aid, "success": True})
@@ -379,9 +472,9 @@ class FakeImmich:
 
         @app.delete("/api/albums/<album_id>/assets")
         def remove_from_album(album_id: str) -> Any:
-            a = s.albums.get(album_id)
+            a = visible_album(album_id)
             if a is None:
-                return err(404, "Album not found")
+                return err(400, "Album not found")
             out = []
             with s.lock:
                 for aid in request.get_json()["ids"]:
@@ -394,9 +487,56 @@ class FakeImmich:
 
         @app.delete("/api/albums/<album_id>")
         def delete_album(album_id: str) -> Any:
-            if s.albums.pop(album_id, None) is None:
-                return err(404, "Album not found")
+            a = s.albums.get(album_id)
+            if a is None or a.owner_id != user().id:
+                return err(400, "Not found or no album.delete access")
+            s.albums.pop(album_id, None)
             return Response(status=204)
+
+        @app.put("/api/albums/<album_id>/users")
+        def share_album(album_id: str) -> Any:
+            a = s.albums.get(album_id)
+            if a is None or a.owner_id != user().id:
+                return err(400, "Not found or no albumUser.create access")
+            for entry in request.get_json()["albumUsers"]:
+                other = s.users.get(entry["userId"])
+                if other is None or other.id == a.owner_id:
+                    return err(400, "User not found")
+                s.share_album(a, other, entry.get("role", "editor"))
+            return jsonify(fake._album_json(a))
+
+        # ------------------------------------------------------------- partners
+        def partner_json(other_id: str, in_timeline: bool | None) -> dict[str, Any]:
+            u = s.users[other_id]
+            d = {"id": u.id, "email": u.email, "name": u.name, "profileImagePath": "", "avatarColor": "primary",
+                 "profileChangedAt": iso(now())}
+            if in_timeline is not None:
+                d["inTimeline"] = in_timeline
+            return d
+
+        @app.post("/api/partners")
+        def create_partner() -> Any:
+            other = s.users.get(request.get_json()["sharedWithId"])
+            if other is None or other.id == user().id:
+                return err(400, "User not found")
+            with s.lock:
+                s.partners.setdefault((user().id, other.id), False)
+                return jsonify(partner_json(other.id, s.partners[(user().id, other.id)])), 201
+
+        @app.put("/api/partners/<partner_id>")
+        def update_partner(partner_id: str) -> Any:
+            key = (partner_id, user().id)  # the receiver decides whether the partner shows in their timeline
+            if key not in s.partners:
+                return err(400, "Not found or no partner.update access")
+            s.partners[key] = bool(request.get_json()["inTimeline"])
+            return jsonify(partner_json(partner_id, s.partners[key]))
+
+        @app.get("/api/partners")
+        def partners() -> Any:
+            me_id = user().id
+            if request.args.get("direction") == "shared-with":
+                return jsonify([partner_json(by, shown) for (by, to), shown in s.partners.items() if to == me_id])
+            return jsonify([partner_json(to, shown) for (by, to), shown in s.partners.items() if by == me_id])
 
         # ------------------------------------------------------------- tags
         @app.get("/api/tags")
@@ -415,10 +555,10 @@ class FakeImmich:
             count = 0
             with s.lock:
                 for tid in b["tagIds"]:
-                    if tid not in s.tags:
-                        return err(400, "Tag not found")
+                    if own_tag(tid) is None:
+                        continue  # an unknown (e.g. deleted) tag is skipped: 200 with count 0
                     for aid in b["assetIds"]:
-                        a = s.assets.get(aid)
+                        a = asset_or_404(aid)  # photos the user does not own are skipped silently
                         if a is not None and tid not in a.tags:
                             a.tags.add(tid)
                             s.touch(aid)
@@ -427,12 +567,12 @@ class FakeImmich:
 
         @app.delete("/api/tags/<tag_id>/assets")
         def untag(tag_id: str) -> Any:
-            if tag_id not in s.tags:
-                return err(404, "Tag not found")
+            if own_tag(tag_id) is None:
+                return err(400, "Not found or no tag.asset access")
             out = []
             with s.lock:
                 for aid in request.get_json()["ids"]:
-                    a = s.assets.get(aid)
+                    a = asset_or_404(aid)
                     if a is not None and tag_id in a.tags:
                         a.tags.discard(tag_id)
                         s.touch(aid)
@@ -444,8 +584,9 @@ class FakeImmich:
         @app.delete("/api/tags/<tag_id>")
         def delete_tag(tag_id: str) -> Any:
             with s.lock:
-                if s.tags.pop(tag_id, None) is None:
-                    return err(404, "Tag not found")
+                if own_tag(tag_id) is None:
+                    return err(400, "Not found or no tag.delete access")
+                s.tags.pop(tag_id)
                 doomed = {tag_id}
                 changed = True
                 while changed:  # children go with their parent, as in Immich
@@ -469,7 +610,7 @@ class FakeImmich:
                 return err(400, "assetIds must contain at least 2 elements")
             with s.lock:
                 if any(asset_or_404(i) is None for i in ids):
-                    return err(400, "Not found or no stack.create access")
+                    return err(400, "Not found or no asset.update access")
                 st = s.create_stack(user(), ids)
                 return jsonify(fake._stack_json(st)), 201
 
@@ -482,27 +623,27 @@ class FakeImmich:
 
         @app.get("/api/stacks/<stack_id>")
         def get_stack(stack_id: str) -> Any:
-            st = s.stacks.get(stack_id)
-            return jsonify(fake._stack_json(st)) if st else err(404, "Stack not found")
+            st = own_stack(stack_id)
+            return jsonify(fake._stack_json(st, with_tags=True)) if st else err(400, "Not found or no stack.read access")
 
         @app.put("/api/stacks/<stack_id>")
         def update_stack(stack_id: str) -> Any:
-            st = s.stacks.get(stack_id)
+            st = own_stack(stack_id)
             if st is None:
-                return err(404, "Stack not found")
+                return err(400, "Not found or no stack.update access")
             primary = request.get_json().get("primaryAssetId")
             if primary:
                 if primary not in st.assets:
                     return err(400, "Primary asset must be in the stack")
                 st.primary = primary
                 s.touch(*st.assets)
-            return jsonify(fake._stack_json(st))
+            return jsonify(fake._stack_json(st, with_tags=True))
 
         @app.delete("/api/stacks/<stack_id>")
         def delete_stack(stack_id: str) -> Any:
             with s.lock:
-                if stack_id not in s.stacks:
-                    return err(404, "Stack not found")
+                if own_stack(stack_id) is None:
+                    return err(400, "Not found or no stack.delete access")
                 s._drop_stack(stack_id)
             return Response(status=204)
 

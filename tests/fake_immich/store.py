@@ -69,6 +69,7 @@ class Album:
     name: str
     description: str
     assets: list[str] = field(default_factory=list)
+    shared_with: dict[str, str] = field(default_factory=dict)  # user id -> role ("editor" | "viewer")
     created_at: datetime = field(default_factory=now)
     updated_at: datetime = field(default_factory=now)
 
@@ -100,6 +101,8 @@ class Store:
         self.tags: dict[str, Tag] = {}
         self.stacks: dict[str, Stack] = {}
         self.workflows: dict[str, dict[str, Any]] = {}
+        # partner sharing: (shared by, shared with) -> the receiver shows them in the timeline
+        self.partners: dict[tuple[str, str], bool] = {}
 
     # -------------------------------------------------------------- seeding
     def add_user(self, name: str = "Test User", api_key: str | None = None) -> User:
@@ -131,6 +134,24 @@ class Store:
             self.albums[album.id] = album
         return album
 
+    def share_album(self, album: Album, user: User, role: str = "editor") -> None:
+        with self.lock:
+            album.shared_with[user.id] = role
+
+    def albums_of(self, user_id: str) -> list[Album]:
+        """The albums a user sees: their own and those shared with them."""
+        return [a for a in self.albums.values() if a.owner_id == user_id or user_id in a.shared_with]
+
+    def can_read(self, user_id: str, asset: FakeAsset) -> bool:
+        """Read/view/download: the owner, a partner the owner shares with, or anyone an album holding the
+        asset is shared with."""
+        return asset.owner_id == user_id or (asset.owner_id, user_id) in self.partners or any(
+            user_id in al.shared_with and asset.id in al.assets for al in self.albums.values())
+
+    def timeline_owners(self, user_id: str) -> set[str]:
+        """Whose photos a library search lists: the user's and their partners' shown in the timeline."""
+        return {user_id} | {by for (by, to), shown in self.partners.items() if to == user_id and shown}
+
     def touch(self, *asset_ids: str) -> None:
         t = now()
         for aid in asset_ids:
@@ -139,8 +160,8 @@ class Store:
 
     # -------------------------------------------------------------- images
     def thumbnail(self, asset: FakeAsset, size: str) -> bytes:
-        if size in ("original",):
-            return asset.original
+        if size == "original" or (size == "fullsize" and asset.mime == "image/jpeg"):
+            return asset.original  # the real server serves a JPEG original itself as its fullsize
         cached = asset.thumbs.get(size)
         if cached is not None:
             return cached
@@ -175,7 +196,12 @@ class Store:
 
     # -------------------------------------------------------------- stacks
     def create_stack(self, owner: User, ids: list[str]) -> Stack:
-        """The first id is the primary; a stack whose primary is among the ids is merged in."""
+        """The first id is the primary; a stack whose primary is among the ids is merged in (and deleted).
+
+        As on a real v3.1.0 server, a non-primary member of another stack is moved out of it, and
+        that stack stays even when only one asset is left in it (GET /stacks lists it; the asset's
+        own `stack` reads null).
+        """
         merged: list[str] = []
         for sid, stack in list(self.stacks.items()):
             if stack.primary in ids:
@@ -189,8 +215,7 @@ class Store:
             old = self.assets[aid].stack_id
             if old and old in self.stacks:
                 self.stacks[old].assets = [a for a in self.stacks[old].assets if a != aid]
-                if len(self.stacks[old].assets) < 2:
-                    self._drop_stack(old)
+                self.touch(*self.stacks[old].assets)
         stack = Stack(new_id(), owner.id, ids[0], members)
         self.stacks[stack.id] = stack
         for aid in members:
