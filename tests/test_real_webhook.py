@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cli_helpers import REPO, cli_env, wait_for
+from cli_helpers import REPO, cli_env, run_cli, wait_for
 from photo_factory import scene, variant
 from real_immich import ImmichUser
 from service_helpers import HEADER, SECRET, Service
@@ -113,3 +113,22 @@ def test_end_to_end_a_real_workflow_calls_the_service_and_the_burst_gets_stacked
         assert (fav, visibility) == (False, "timeline"), "no favourite/archive unless asked"
     assert after["albums"] == [], "no album unless asked"
     assert single not in {a for members in stacks.values() for a in members}
+
+    # The user undoes the service's pass; later webhook passes must not redo it.
+    undo = run_cli("undo", "--last", IMMICH_URL=immich.url, IMMICH_API_KEY=immich.api_key,
+                   STATE_DIR=str(tmp_path / "state"))
+    assert undo.returncode == 0, undo.stderr
+    assert not any(st["primaryAssetId"] == burst[0] for st in immich.stacks())
+    with Service(immich, tmp_path / "state", WEBHOOK_DEBOUNCE_SECONDS="1.0", NOT_READY_RETRY_SECONDS="1") as svc:
+        assert install(immich, svc.url + "/webhook/immich").returncode == 0  # the service's new address
+        other = scene(600)
+        later = [immich.upload(variant(other, k, 0.0 if k == 0 else 2.5), f"C_{k}.jpg",
+                               start + timedelta(hours=2, seconds=k), wait=False) for k in range(2)]
+
+        def next_pass_done() -> bool:
+            return any(st["primaryAssetId"] == later[0] for st in immich.stacks()) and \
+                svc.status()["state"] == "idle"
+
+        assert wait_for(next_pass_done, timeout=120, interval=0.5), svc.log()
+    assert not any(burst[0] in {a["id"] for a in st["assets"]} for st in immich.stacks()), \
+        "an undone group stays undone when the service passes again"
