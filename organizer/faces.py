@@ -180,9 +180,17 @@ class FaceAnalyzer:
                 in_image = cv2.transform(mesh[None].astype(np.float64), cv2.invertAffineTransform(m))[0]
                 eyes = min(self._eye_openness(crop, mesh, 33, 133, False),
                            self._eye_openness(crop, mesh, 362, 263, True))
-                # the crop is 1.5x the face box: measure sharpness on the face itself, not around it
-                inner = crop[MESH_SIZE // 5: MESH_SIZE - MESH_SIZE // 5, MESH_SIZE // 5: MESH_SIZE - MESH_SIZE // 5]
-                gray = cv2.cvtColor(cv2.resize(inner, (SHARP_SIZE, SHARP_SIZE)), cv2.COLOR_BGR2GRAY)
+                # Sharpness on the face box at its own resolution (shrunk to SHARP_SIZE at most,
+                # never enlarged: an enlarged small face looks equally soft whether it is or not).
+                x0, y0 = max(0, int(box[0] + 0.1 * fw)), max(0, int(box[1] + 0.1 * fh))
+                x1, y1 = min(w, int(box[2] - 0.1 * fw)), min(h, int(box[3] - 0.1 * fh))
+                face_px = image[y0:max(y1, y0 + 2), x0:max(x1, x0 + 2)]
+                side = max(face_px.shape[:2])
+                if side > SHARP_SIZE:
+                    k = SHARP_SIZE / side
+                    face_px = cv2.resize(face_px, (max(2, int(face_px.shape[1] * k)), max(2, int(face_px.shape[0] * k))),
+                                         interpolation=cv2.INTER_AREA)
+                gray = cv2.cvtColor(face_px, cv2.COLOR_BGR2GRAY)
                 sharp = float(cv2.Laplacian(gray, cv2.CV_64F).var()) / (float(gray.var()) + 1.0)
                 out.append(Face(box=(float(box[0]), float(box[1]), float(fw), float(fh)), confidence=conf,
                                 eye_openness=eyes, smile=smile, sharpness=sharp, area=float(fw * fh) / (w * h),

@@ -7,8 +7,8 @@ right. So:
   are aligned to within a few per cent) into *people*; a face seen in only one frame (a passer-by,
   a false detection) is nobody and decides nothing;
 - a frame where a person blinks (eyes under 0.12, or under 60 % of that person's own best) or is
-  missing loses to a frame where nobody does: each such person costs a full point, more than all
-  quality parts together;
+  missing loses to a frame where nobody does: each person with open eyes is worth a full point,
+  more than all quality parts together (score = (quality + people with eyes open) / (people + 1));
 - a smile (mouth corners lifted above the upper lip) counts only when the same person's smile
   differs between frames; an open mouth (talking, yawning) is a separate, mild minus;
 - face sharpness is compared person by person (each against their own best frame);
@@ -137,7 +137,7 @@ class Scorer:
         out = []
         for i, (m, f) in enumerate(zip(members, raw, strict=True)):
             if f is None:
-                out.append(ScoredPhoto(m.id, -1e6, {"unreadable": 1.0}))
+                out.append(ScoredPhoto(m.id, 0.0, {"unreadable": 1.0}))
                 continue
             parts: dict[str, Any] = {"sharpness": _rel(f["sharpness_raw"], best_sharp),
                                      "exposure": f["exposure_raw"],
@@ -154,11 +154,14 @@ class Scorer:
                 parts.setdefault(k, 0.0)
             quality = sum(weights[k] * parts[k] for k in weights)
             blinks = sum(1 for c in closed if c)
-            score = quality - float(blinks)
+            # Each person with eyes open is worth a full point, more than all quality parts (≤ 1)
+            # together: a frame where someone blinks loses to one where nobody does. Kept in
+            # [0, 1] so that an unreadable photo (0) never beats a readable one.
+            score = (quality + len(people) - blinks) / (len(people) + 1)
             detail = {k: round(v, 4) for k, v in (parts | f).items()}
             detail["people"] = float(len(people))
             detail["people_blinking"] = float(blinks)
-            detail["faces_found"] = float(len(faces[i]))
+            detail["faces"] = float(len(faces[i]))
             detail["why"] = self._why(m, blinks, len(people), len(faces[i]), kind)
             out.append(ScoredPhoto(m.id, round(score, 6), detail))
         return out

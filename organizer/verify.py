@@ -26,7 +26,7 @@ import numpy as np
 
 #: Long side of the grey image features are computed on.
 VERIFY_SIDE = 512
-ORB_FEATURES = 1000
+ORB_FEATURES = 700
 GRID = 6
 #: A cell counts as textured when it holds at least this many keypoints.
 TEXTURED_MIN = 4
@@ -39,6 +39,8 @@ MIN_AGREEMENT = 0.65
 #: …or this many distinctive inliers (a frame whose detail changed with light or noise).
 STRONG_INLIERS = 150
 RANSAC_PX = 4.0
+#: RANSAC rounds: enough for the inlier ratios of one shot (> 0.3); look-alikes need not converge.
+MAX_ITERS = 400
 #: Compare each member with this many of its successors in time (all pairs in small groups).
 NEIGHBOURS = 4
 #: Screenshots: mean absolute grey difference after alignment, out of 255, of the worst cell.
@@ -130,7 +132,7 @@ SUBJECT_MIN_MOVE = 0.05
 
 def _inlier_cells(pa: np.ndarray, pb: np.ndarray, w: int, h: int) -> tuple[np.ndarray | None, np.ndarray, int]:
     """Fit the dominant homography; returns (homography, cells of a holding inliers, inliers)."""
-    hom, mask = cv2.findHomography(pb, pa, cv2.RANSAC, RANSAC_PX, maxIters=1000, confidence=0.99)
+    hom, mask = cv2.findHomography(pb, pa, cv2.RANSAC, RANSAC_PX, maxIters=MAX_ITERS, confidence=0.99)
     if hom is None or mask is None:
         return None, np.zeros((GRID, GRID), dtype=np.int64), 0
     inl = mask.ravel().astype(bool)
