@@ -11,6 +11,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -251,14 +252,19 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
     n = 0
     verify_seconds = 0.0
     bar = progress.bar("organize", total, unit="group")
+    candidates = [[usable[i] for i in c] for c in index_groups]
+    prefetch = _Prefetch(source, candidates, state if settings.verify else None, settings.processes)
     try:
-        for candidate in index_groups:
-            cand_refs = [usable[i] for i in candidate]
-            loader = _Loader(source)
+        for k, cand_refs in enumerate(candidates):
+            loader = prefetch.loader(k)
             if settings.verify:
                 started = time.perf_counter()
                 parts = _verified_parts(cand_refs, hashed, loader, state, settings.min_group_size, seen_checks)
-                verify_seconds += time.perf_counter() - started
+                # Decoding a photo that ends in a group is the best-shot stage's cost (it decodes
+                # it anyway); decoding one that verification turned away is verification's.
+                kept = {cand_refs[p].id for positions, _ in parts for p in positions}
+                verify_seconds += time.perf_counter() - started - sum(
+                    sec for pid, sec in loader.seconds.items() if pid in kept)
             else:
                 parts = [(list(range(len(cand_refs))), {"kind": "burst"})]
             for positions, info in parts:
@@ -292,6 +298,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                 groups_out.append(entry)
             bar.update(1)
     finally:
+        prefetch.close()
         bar.close()
     for key in [k for k in state.extra if k.startswith(VERIFY_KEY) and k not in seen_checks]:
         state.extra.pop(key, None)  # candidates that no longer exist
@@ -316,21 +323,69 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
 VERIFY_KEY = "verify:"
 
 
+#: Photos decoded (or downloaded) ahead of the candidate being verified and scored.
+PREFETCH_PHOTOS = 24
+
+
 class _Loader:
     """Loads each photo of one candidate group once, for verification and scoring alike."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, pending: dict[str, Future[np.ndarray]] | None = None) -> None:
         self.source = source
+        self.pending = pending or {}
         self.images: dict[str, np.ndarray | None] = {}
+        self.seconds: dict[str, float] = {}  # time this pass waited for each photo
 
     def get(self, ref: PhotoRef) -> np.ndarray | None:
         if ref.id not in self.images:
+            started = time.perf_counter()
             try:
-                self.images[ref.id] = self.source.load_for_scoring(ref)
+                future = self.pending.pop(ref.id, None)
+                self.images[ref.id] = future.result() if future else self.source.load_for_scoring(ref)
             except UnreadablePhoto as exc:
                 log.warning("Cannot read %s: %s", ref.id, exc)
                 self.images[ref.id] = None
+            self.seconds[ref.id] = time.perf_counter() - started
         return self.images[ref.id]
+
+
+class _Prefetch:
+    """Decodes or downloads the next candidates' photos in threads while one is being judged.
+
+    Only candidates whose verification is not cached are fetched ahead: an unchanged library
+    (verification cached, groups applied) must not read or download a single photo. Decoding
+    (Pillow, OpenCV) and HTTP release the GIL, so threads overlap with the work of this one.
+    """
+
+    def __init__(self, source: Source, candidates: list[list[PhotoRef]], state: ProcessingState | None,
+                 workers: int) -> None:
+        self.source = source
+        self.candidates = candidates
+        self.wanted = [state is not None and _verify_key(c) not in state.extra for c in candidates]
+        self.pool = ThreadPoolExecutor(max_workers=max(2, min(8, 2 * workers)), thread_name_prefix="prefetch")
+        self.pending: dict[int, dict[str, Future[np.ndarray]]] = {}
+        self.next = 0
+
+    def loader(self, k: int) -> _Loader:
+        ahead = 0
+        self.next = max(self.next, k + 1)
+        for j in range(k + 1, len(self.candidates)):
+            ahead += len(self.candidates[j]) if self.wanted[j] else 0
+            if ahead > PREFETCH_PHOTOS:
+                break
+            if j >= self.next:
+                self.next = j + 1
+                if self.wanted[j]:
+                    self.pending[j] = {r.id: self.pool.submit(self.source.load_for_scoring, r)
+                                       for r in self.candidates[j]}
+        return _Loader(self.source, self.pending.pop(k, None))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _verify_key(refs: list[PhotoRef]) -> str:
+    return VERIFY_KEY + hashlib.sha1("\n".join(f"{r.id}\t{r.fingerprint}" for r in refs).encode()).hexdigest()[:20]
 
 
 def _verified_parts(refs: list[PhotoRef], hashed: dict[str, HashEntry], loader: _Loader,
@@ -343,7 +398,7 @@ def _verified_parts(refs: list[PhotoRef], hashed: dict[str, HashEntry], loader: 
     """
     from . import kinds, verify
 
-    key = VERIFY_KEY + hashlib.sha1("\n".join(f"{r.id}\t{r.fingerprint}" for r in refs).encode()).hexdigest()[:20]
+    key = _verify_key(refs)
     seen.add(key)
     cached = state.extra.get(key)
     if cached is not None:

@@ -42,10 +42,10 @@ RANSAC_PX = 4.0
 #: RANSAC rounds: enough for the inlier ratios of one shot (> 0.3); look-alikes need not converge.
 MAX_ITERS = 400
 #: Compare each member with this many of its successors in time (all pairs in small groups).
-NEIGHBOURS = 4
+NEIGHBOURS = 2
 #: Screenshots: mean absolute grey difference after alignment, out of 255, of the worst cell.
 SCREENSHOT_MAX_CELL_DIFF = 4.0
-VERIFY_VERSION = "orb-cover-v1"
+VERIFY_VERSION = "orb-detail-v2"
 
 
 @dataclass
@@ -57,6 +57,16 @@ class Features:
     descriptors: np.ndarray | None  # (n, 32) uint8 ORB
     textured: np.ndarray  # (GRID, GRID) bool: cells with enough keypoints
     detail: np.ndarray  # high-pass of the equalised grey (fine detail for the agreement test)
+    sharpness: float = 0.0  # Laplacian variance / intensity variance: how much fine detail survives
+    coarse: Features | None = field(default=None, repr=False)  # the same at half size, on demand
+
+    def half(self) -> Features:
+        """This photo at half the size, where a shaken or soft frame still has its detail."""
+        if self.coarse is None:
+            h, w = self.grey.shape
+            self.coarse = _features_of(cv2.resize(self.grey, (max(1, w // 2), max(1, h // 2)),
+                                                  interpolation=cv2.INTER_AREA))
+        return self.coarse
 
 
 @dataclass
@@ -68,12 +78,15 @@ class PairEvidence:
     same: bool = False
     agreement: float = 0.0  # share of detailed cells whose fine detail agrees after alignment
     subject_inliers: int = 0  # inliers of a second motion (a subject moving over the background)
+    scale: str = "full"  # "half": confirmed at half size (one frame much softer than the other)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"inliers": self.inliers, "coverage": round(self.coverage, 3),
                                "agreement": round(self.agreement, 3)}
         if self.subject_inliers:
             out["subject_inliers"] = self.subject_inliers
+        if self.scale != "full":
+            out["scale"] = self.scale
         if self.cell_diff is not None:
             out["cell_diff"] = round(self.cell_diff, 2)
         return out
@@ -94,7 +107,10 @@ _clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
 
 def features(image: np.ndarray) -> Features:
     """ORB keypoints of a photo; equalised first so that exposure steps keep their keypoints."""
-    grey = _grey(image)
+    return _features_of(_grey(image))
+
+
+def _features_of(grey: np.ndarray) -> Features:
     eq = _clahe.apply(grey)
     orb = cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=10)
     kps, desc = orb.detectAndCompute(eq, None)
@@ -103,7 +119,8 @@ def features(image: np.ndarray) -> Features:
     textured = _cell_counts(pts, w, h) >= TEXTURED_MIN
     detail = eq.astype(np.float32)
     detail -= cv2.GaussianBlur(detail, (0, 0), 3.0)
-    return Features(grey, pts, desc, textured, detail)
+    sharp = float(cv2.Laplacian(grey, cv2.CV_32F).var()) / (float(grey.var()) + 1.0)
+    return Features(grey, pts, desc, textured, detail, sharp)
 
 
 def _cells(pts: np.ndarray, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
@@ -139,7 +156,24 @@ def _inlier_cells(pa: np.ndarray, pb: np.ndarray, w: int, h: int) -> tuple[np.nd
     return hom, _cell_counts(pa[inl], w, h), int(inl.sum())
 
 
+#: A frame this many times less sharp than the other (shaken, out of focus) is compared at half
+#: size too, where its detail survives. Two equally sharp look-alikes never get this second look.
+SOFT_RATIO = 2.0
+
+
 def compare(a: Features, b: Features, screenshot: bool = False) -> PairEvidence:
+    """Is b the same shot as a? At full size, and at half size when one frame is much softer."""
+    ev = _compare(a, b, screenshot)
+    lo, hi = sorted((a.sharpness, b.sharpness))
+    if not ev.same and not screenshot and hi > SOFT_RATIO * max(lo, 1e-6):
+        coarse = _compare(a.half(), b.half(), screenshot)
+        if coarse.same:
+            coarse.scale = "half"
+            return coarse
+    return ev
+
+
+def _compare(a: Features, b: Features, screenshot: bool = False) -> PairEvidence:
     """Is b the same shot as a? Homography inliers and how much of a's frame they cover.
 
     Matches the dominant motion does not explain get one more chance as a second motion: a
@@ -150,7 +184,7 @@ def compare(a: Features, b: Features, screenshot: bool = False) -> PairEvidence:
         return PairEvidence(0, 0.0)
     knn = _matcher.knnMatch(a.descriptors, b.descriptors, k=2)
     good = [m[0] for m in knn if len(m) == 2 and m[0].distance < RATIO * m[1].distance]
-    if len(good) < 8:
+    if len(good) < MIN_INLIERS:  # too few distinctive matches to ever be the same shot
         return PairEvidence(len(good), 0.0)
     ia = np.array([m.queryIdx for m in good])
     ib = np.array([m.trainIdx for m in good])
@@ -176,7 +210,8 @@ def compare(a: Features, b: Features, screenshot: bool = False) -> PairEvidence:
     coverage = float(((counts > 0) & a.textured).sum() / textured) if textured else 0.0
     ev = PairEvidence(inliers, coverage, hom)
     ev.subject_inliers = subject
-    ev.agreement = agreement(a, b, motions) if inliers >= MIN_INLIERS else 0.0
+    plausible = inliers >= MIN_INLIERS and coverage >= MIN_COVERAGE
+    ev.agreement = agreement(a, b, motions) if plausible else 0.0
     ev.same = (ev.inliers >= MIN_INLIERS and coverage >= MIN_COVERAGE
                and (ev.agreement >= MIN_AGREEMENT or ev.inliers >= STRONG_INLIERS))
     if screenshot:
