@@ -87,9 +87,28 @@ def test_a_stranger_walking_through_one_frame_does_not_pick_the_keeper(sets_root
 
 
 def test_no_group_spans_more_than_the_time_window(sets_root):
+    from datetime import datetime
+
     for name in ("brackets", "moving_subject", *sorted(LOOKALIKE_SETS)):
         for g in figures(name, sets_root).report["groups"]:
-            assert g["photos"][-1]["taken_at"] >= g["photos"][0]["taken_at"]
+            times = [datetime.fromisoformat(p["taken_at"]).timestamp() for p in g["photos"]]
+            assert max(times) - min(times) <= PassSettings().time_window
+
+
+def test_a_shaken_frame_stays_in_its_burst():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from photo_factory import scene, variant
+
+    from organizer import verify
+
+    for seed in (1000, 1003, 1006):
+        base = scene(seed)
+        frames = [cv2.cvtColor(np.asarray(variant(base, k, 0.0 if k == 0 else 1.2 + 0.8 * k)), cv2.COLOR_RGB2BGR)
+                  for k in range(4)]
+        groups = verify.verify_group([verify.features(f) for f in frames], [False] * 4)
+        assert [g.members for g in groups] == [[0, 1, 2, 3]]
 
 
 def test_screenshots_are_told_from_camera_photos(tmp_path):
