@@ -256,6 +256,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
     prefetch = _Prefetch(source, candidates, state if settings.verify else None, settings.processes)
     try:
         for k, cand_refs in enumerate(candidates):
+            _check_stop(stop)  # verification alone can take a while on a roll of look-alikes
             loader = prefetch.loader(k)
             if settings.verify:
                 started = time.perf_counter()
