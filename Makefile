@@ -78,7 +78,7 @@ test: setup ## run the whole test suite
 lint: setup
 	$(BIN)/ruff check .
 
-bench: setup ## print speed/memory figures against naive baselines
+bench: setup ## print speed figures against naive baselines, and grouping quality / best-pick on the labelled sets
 	$(PY) -m bench
 
 clean:

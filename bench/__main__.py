@@ -6,7 +6,8 @@ import argparse
 import importlib
 import sys
 
-SECTIONS = ["bench.hashing", "bench.grouping", "bench.immich", "bench.webhook", "bench.scale_state"]
+SECTIONS = ["bench.hashing", "bench.grouping", "bench.quality", "bench.immich", "bench.webhook",
+            "bench.scale_state"]
 
 
 def main() -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -40,9 +40,21 @@ class Face:
     box: tuple[float, float, float, float]  # x, y, w, h in the analysed image's pixels
     confidence: float
     eye_openness: float  # smaller eye: lid height / eye width (open ≈ 0.3+, closed ≈ 0.1)
-    smile: float  # mouth-corner lift / outer-eye distance (smile ≈ 0.07+, neutral ≈ 0)
+    smile: float  # mouth-corner lift above the upper lip / outer-eye distance (smile > 0, neutral ≤ 0)
     sharpness: float  # Laplacian variance / intensity variance of the levelled face crop
     area: float  # face area / image area
+    mouth_open: float = 0.0  # inner-lip gap / outer-eye distance (talking, yawning: 0.1+)
+    mesh: np.ndarray | None = field(default=None, repr=False)  # 468 FaceMesh points, image pixels
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        x, y, w, h = self.box
+        return x + w / 2, y + h / 2
+
+
+#: FaceMesh contour of each eye (upper and lower lid), used to paint and to locate the eyes.
+LEFT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
+RIGHT_EYE = (362, 382, 381, 380, 374, 373, 390, 249, 263, 466, 388, 387, 386, 385, 384, 398)
 
 
 def _read_tflite(path: Path) -> cv2.dnn.Net:
@@ -111,7 +123,7 @@ class FaceAnalyzer:
         return faces
 
     # ------------------------------------------------------------------ per face
-    def _levelled_crop(self, image: np.ndarray, box: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    def _levelled_crop(self, image: np.ndarray, box: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         left_eye, right_eye = pts[0], pts[1]
         angle = np.degrees(np.arctan2(right_eye[1] - left_eye[1], right_eye[0] - left_eye[0]))
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
@@ -119,8 +131,9 @@ class FaceAnalyzer:
         m = cv2.getRotationMatrix2D((float(cx), float(cy)), float(angle), MESH_SIZE / size)
         m[0, 2] += MESH_SIZE / 2 - cx
         m[1, 2] += MESH_SIZE / 2 - cy
-        return cv2.warpAffine(image, m, (MESH_SIZE, MESH_SIZE), flags=cv2.INTER_LINEAR,
+        crop = cv2.warpAffine(image, m, (MESH_SIZE, MESH_SIZE), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
+        return crop, m
 
     @staticmethod
     def _tensor(bgr: np.ndarray) -> np.ndarray:
@@ -154,20 +167,32 @@ class FaceAnalyzer:
                 fw, fh = box[2] - box[0], box[3] - box[1]
                 if max(fw, fh) < MIN_FACE_FRACTION * max(h, w):
                     continue
-                crop = self._levelled_crop(image, box, pts)
+                crop, m = self._levelled_crop(image, box, pts)
                 self._mesh.setInput(self._tensor(crop))
                 _, mesh = self._mesh.forward(self._mesh.getUnconnectedOutLayersNames())
                 mesh = mesh.reshape(468, 3)[:, :2]
                 eye_dist = float(np.linalg.norm(mesh[33] - mesh[263])) or 1.0
-                lip_centre = (mesh[13][1] + mesh[14][1]) / 2
+                # A smile lifts the mouth corners above the upper lip; an open mouth (talking,
+                # yawning) only drops the lower lip, so it is measured apart and never read as one.
                 corners = (mesh[61][1] + mesh[291][1]) / 2
-                smile = float(lip_centre - corners) / eye_dist
+                smile = float(mesh[13][1] - corners) / eye_dist
+                mouth_open = float(mesh[14][1] - mesh[13][1]) / eye_dist
+                in_image = cv2.transform(mesh[None].astype(np.float64), cv2.invertAffineTransform(m))[0]
                 eyes = min(self._eye_openness(crop, mesh, 33, 133, False),
                            self._eye_openness(crop, mesh, 362, 263, True))
-                # the crop is 1.5x the face box: measure sharpness on the face itself, not around it
-                inner = crop[MESH_SIZE // 5: MESH_SIZE - MESH_SIZE // 5, MESH_SIZE // 5: MESH_SIZE - MESH_SIZE // 5]
-                gray = cv2.cvtColor(cv2.resize(inner, (SHARP_SIZE, SHARP_SIZE)), cv2.COLOR_BGR2GRAY)
+                # Sharpness on the face box at its own resolution (shrunk to SHARP_SIZE at most,
+                # never enlarged: an enlarged small face looks equally soft whether it is or not).
+                x0, y0 = max(0, int(box[0] + 0.1 * fw)), max(0, int(box[1] + 0.1 * fh))
+                x1, y1 = min(w, int(box[2] - 0.1 * fw)), min(h, int(box[3] - 0.1 * fh))
+                face_px = image[y0:max(y1, y0 + 2), x0:max(x1, x0 + 2)]
+                side = max(face_px.shape[:2])
+                if side > SHARP_SIZE:
+                    k = SHARP_SIZE / side
+                    face_px = cv2.resize(face_px, (max(2, int(face_px.shape[1] * k)), max(2, int(face_px.shape[0] * k))),
+                                         interpolation=cv2.INTER_AREA)
+                gray = cv2.cvtColor(face_px, cv2.COLOR_BGR2GRAY)
                 sharp = float(cv2.Laplacian(gray, cv2.CV_64F).var()) / (float(gray.var()) + 1.0)
                 out.append(Face(box=(float(box[0]), float(box[1]), float(fw), float(fh)), confidence=conf,
-                                eye_openness=eyes, smile=smile, sharpness=sharp, area=float(fw * fh) / (w * h)))
+                                eye_openness=eyes, smile=smile, sharpness=sharp, area=float(fw * fh) / (w * h),
+                                mouth_open=mouth_open, mesh=in_image))
             return out

@@ -12,6 +12,13 @@ leader clustering in time order: the earliest unassigned photo leads a new group
 unassigned member within ``threshold`` bits and ``time_window`` seconds of it. Each resulting group
 therefore has a photo that all of its members are close to, which bounds its diameter by
 2 × threshold and its time span by the window, and the split is deterministic.
+
+Time guard. The chaining guard only looks at hash distance, so a view that comes back every minute
+(a window, a webcam, a product shoot) chains through the window into one "burst" spanning a day.
+A burst is compact in time, whatever the hashes say: after the chaining guard every group is cut
+where two consecutive members are more than ``max_gap`` seconds apart, and a group longer than the
+window is cut greedily in time order (a new group starts at the first member more than ``window``
+seconds after the current group's first member). So with a window, span ≤ window always holds.
 """
 
 from __future__ import annotations
@@ -22,6 +29,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+#: Default largest gap (seconds) between consecutive shots of one group: a burst, a bracket or a
+#: re-shot is seconds apart; a minute of silence starts a new moment.
+DEFAULT_MAX_GAP = 60.0
 #: Rows per block in the all-pairs (no time window) comparison: a 512 × N uint8 matrix.
 BLOCK_ROWS = 512
 
@@ -169,12 +179,45 @@ def _leader_split(members: list[int], times: np.ndarray, hashes: np.ndarray, thr
     return groups
 
 
+def split_in_time(groups: list[list[int]], times: np.ndarray, window: float,
+                  max_gap: float | None) -> list[list[int]]:
+    """Cut groups (members in time order) at gaps > ``max_gap`` and to a span ≤ ``window``.
+
+    Gaps are found for all groups in one numpy pass; the greedy span cut runs in Python only for
+    the rare segments still longer than the window.
+    """
+    if not groups or (window <= 0 and not max_gap):
+        return groups
+    flat = np.fromiter((i for g in groups for i in g), dtype=np.int64)
+    sizes = np.fromiter((len(g) for g in groups), dtype=np.int64, count=len(groups))
+    starts = np.zeros(len(flat), dtype=bool)
+    starts[np.concatenate([[0], np.cumsum(sizes)[:-1]])] = True
+    t = times[flat]
+    if max_gap:
+        starts[1:] |= np.diff(t) > max_gap
+    bounds = np.concatenate([np.flatnonzero(starts), [len(flat)]])
+    out: list[list[int]] = []
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if window <= 0 or t[hi - 1] - t[lo] <= window:
+            out.append(flat[lo:hi].tolist())
+            continue
+        first = lo
+        for k in range(lo + 1, hi):
+            if t[k] - t[first] > window:
+                out.append(flat[first:k].tolist())
+                first = k
+        out.append(flat[first:hi].tolist())
+    return out
+
+
 def group_indices(times: np.ndarray, hashes: np.ndarray, threshold: int, window: float,
                   min_size: int = 2, max_diameter: int | None = None,
-                  progress: Callable[[int], None] | None = None) -> list[list[int]]:
+                  progress: Callable[[int], None] | None = None,
+                  max_gap: float | None = DEFAULT_MAX_GAP) -> list[list[int]]:
     """Group photos; inputs must be sorted by (time, id). Returns index lists in time order.
 
-    ``window`` <= 0 means visual similarity only (every pair compared).
+    ``window`` <= 0 means visual similarity only (every pair compared, no time guard unless
+    ``max_gap`` is given explicitly with a window). ``max_gap`` None or 0 disables the gap cut.
     """
     n = len(hashes)
     if n < 2:
@@ -205,6 +248,8 @@ def group_indices(times: np.ndarray, hashes: np.ndarray, threshold: int, window:
             groups.extend(_leader_split(members, times, hashes, threshold, window))
         else:
             groups.append(members)
+    if window > 0:
+        groups = split_in_time(groups, times, window, max_gap)
     groups = [g for g in groups if len(g) >= min_size]
     groups.sort(key=lambda g: g[0])
     return groups

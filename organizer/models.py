@@ -58,7 +58,7 @@ class ScoredPhoto:
 
     id: str
     score: float
-    parts: dict[str, float]
+    parts: dict[str, Any]  # numbers, and "why": the decision in words
 
 
 @dataclass
@@ -70,7 +70,8 @@ class GroupResult:
     best: str
     photos: list[dict[str, Any]]
     actions: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)  # kind, confidence, evidence (verification)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "index": self.index, "best": self.best, "photos": self.photos,
-                "actions": self.actions}
+                "actions": self.actions} | self.info

@@ -1,4 +1,4 @@
-"""One organize pass, top to bottom: discover → hash → group → score → act → report.
+"""One organize pass, top to bottom: discover → hash → group → verify → score → act → report.
 
 Batch and service both call :func:`run_pass`; they differ only in how they start it, how they show
 progress and how they ask it to stop. The resume state is saved at the edges of each step and
@@ -11,6 +11,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,18 +19,20 @@ from typing import Any, Protocol
 import numpy as np
 
 from .capture_time import iso
-from .grouping import group_indices
+from .grouping import DEFAULT_MAX_GAP, group_indices
 from .hashing import HASH_ALGORITHM, HASH_SIZE, default_processes
 from .imaging import UnreadablePhoto
 from .models import GroupResult, PhotoRef
 from .progress import PassInterrupted, Progress, StopToken
 from .sources import Source
 from .state import HashEntry, ProcessingState, StateLoadError
+from .verify import VERIFY_VERSION
 
 log = logging.getLogger(__name__)
 
-#: Default Hamming-distance threshold on 64-bit dhash (see README "Choosing the threshold").
-DEFAULT_THRESHOLD = 10
+#: Default Hamming-distance threshold on 64-bit dhash: it only proposes candidates, verification
+#: (organizer.verify) confirms them, so it is looser than a hash-only threshold (README "Choosing the threshold").
+DEFAULT_THRESHOLD = 18
 DEFAULT_TIME_WINDOW = 300.0
 REPORT_VERSION = 1
 #: Skip reasons starting with this are transient (e.g. a thumbnail not generated yet).
@@ -55,12 +58,15 @@ class PassSettings:
     resume: bool = False
     force_fresh: bool = False
     keep_state_on_success: bool = False  # Immich scopes keep their incremental index
+    max_gap: float = DEFAULT_MAX_GAP  # seconds of silence that end a group (0: no gap cut)
+    verify: bool = True  # confirm each hash group with local features (organizer.verify)
 
     def grouping_params(self) -> dict[str, Any]:
         """Everything that changes which groups a pass finds (resume compatibility key)."""
         return {"threshold": self.threshold, "time_window": self.time_window,
                 "min_group_size": self.min_group_size, "limit": self.limit,
-                "hash": f"{HASH_ALGORITHM}-{HASH_SIZE}", "chain_guard": "leader-2t"}
+                "hash": f"{HASH_ALGORITHM}-{HASH_SIZE}", "chain_guard": "leader-2t",
+                "max_gap": self.max_gap, "verify": VERIFY_VERSION if self.verify else "off"}
 
 
 @dataclass
@@ -230,60 +236,82 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
     hashes = np.fromiter((hashed[r.id][1] for r in usable), dtype=np.uint64, count=len(usable))
     bar = progress.bar("group", len(usable))
     index_groups = group_indices(times, hashes, settings.threshold, settings.time_window,
-                                 min_size=settings.min_group_size)
+                                 min_size=settings.min_group_size, max_gap=settings.max_gap or None)
     bar.update(len(usable))
     bar.close()
     state.set_counters(groups_total=len(index_groups))
     state.flush()
     progress.message(f"Found {len(index_groups)} groups of similar photos")
 
-    # 5-6. Score and act, group by group ----------------------------------------------------
+    # 5-7. Verify, score and act, candidate by candidate -----------------------------------
     refs_by_id = {r.id: r for r in refs}
     groups_out: list[dict[str, Any]] = []
     scorer = None
     total = len(index_groups)
+    seen_checks: set[str] = set()
+    n = 0
+    verify_seconds = 0.0
     bar = progress.bar("organize", total, unit="group")
+    candidates = [[usable[i] for i in c] for c in index_groups]
+    prefetch = _Prefetch(source, candidates, state if settings.verify else None, settings.processes)
     try:
-        for n, members in enumerate(index_groups, start=1):
-            member_refs = [usable[i] for i in members]
-            gid = group_id([r.id for r in member_refs])
-            done = state.completed.get(gid)
-            if done is not None and done.get("index") == n:
-                progress.message(f"Skipping group {n}/{total} (already completed)")
-                groups_out.append(dict(done, _resumed=True))
-                bar.update(1)
-                continue
-            previous = getattr(actions, "previous", None)
-            prior = previous(gid, member_refs) if previous else None
-            if prior is not None:
-                progress.message(f"Group {n}/{total} unchanged since the last pass")
-                groups_out.append(dict(prior, index=n, _resumed=True))
-                bar.update(1)
-                continue
-            _check_stop(stop)
-            progress.message(f"Processing group {n}/{total} ({len(member_refs)} photos)...")
-            if scorer is None:
-                from .scoring import Scorer
+        for k, cand_refs in enumerate(candidates):
+            _check_stop(stop)  # verification alone can take a while on a roll of look-alikes
+            loader = prefetch.loader(k)
+            if settings.verify:
+                started = time.perf_counter()
+                parts = _verified_parts(cand_refs, hashed, loader, state, settings.min_group_size, seen_checks)
+                # Decoding a photo that ends in a group is the best-shot stage's cost (it decodes
+                # it anyway); decoding one that verification turned away is verification's.
+                kept = {cand_refs[p].id for positions, _ in parts for p in positions}
+                verify_seconds += time.perf_counter() - started - sum(
+                    sec for pid, sec in loader.seconds.items() if pid in kept)
+            else:
+                parts = [(list(range(len(cand_refs))), {"kind": "burst"})]
+            for positions, info in parts:
+                n += 1
+                member_refs = [cand_refs[p] for p in positions]
+                gid = group_id([r.id for r in member_refs])
+                done = state.completed.get(gid)
+                if done is not None and done.get("index") == n:
+                    progress.message(f"Skipping group {n} (already completed)")
+                    groups_out.append(dict(done, _resumed=True))
+                    continue
+                previous = getattr(actions, "previous", None)
+                prior = previous(gid, member_refs) if previous else None
+                if prior is not None:
+                    progress.message(f"Group {n} unchanged since the last pass")
+                    groups_out.append(dict(prior, index=n, _resumed=True))
+                    continue
+                _check_stop(stop)
+                progress.message(f"Processing group {n} ({len(member_refs)} photos)...")
+                if scorer is None:
+                    from .scoring import Scorer
 
-                scorer = Scorer()
-            result = _score_group(gid, n, member_refs, hashed, source, scorer)
-            result.actions = actions.apply(result, refs_by_id)
-            entry = result.to_dict()
-            remember = getattr(actions, "remember", None)
-            if remember:
-                remember(gid, entry)
-            state.complete_group(gid, entry)
-            groups_out.append(entry)
+                    scorer = Scorer()
+                result = _score_group(gid, n, member_refs, hashed, loader, scorer, info)
+                result.actions = actions.apply(result, refs_by_id)
+                entry = result.to_dict()
+                remember = getattr(actions, "remember", None)
+                if remember:
+                    remember(gid, entry)
+                state.complete_group(gid, entry)
+                groups_out.append(entry)
             bar.update(1)
     finally:
+        prefetch.close()
         bar.close()
+    for key in [k for k in state.extra if k.startswith(VERIFY_KEY) and k not in seen_checks]:
+        state.extra.pop(key, None)  # candidates that no longer exist
+    state.set_counters(groups_total=len(groups_out))
 
     report = {
         "version": REPORT_VERSION,
         "settings": {k: v for k, v in (source.describe() | actions.describe() | asdict(settings)).items()
                      if k not in ("resume", "force_fresh", "processes", "keep_state_on_success")},
         "summary": {"photos": len(refs), "hashed": len(hashed), "skipped": len(skipped),
-                    "groups": len(groups_out),
+                    "groups": len(groups_out), "candidate_groups": total,
+                    "verify_seconds": round(verify_seconds, 3),
                     "photos_in_groups": sum(len(g["photos"]) for g in groups_out),
                     "other_files_skipped": other_files},
         "groups": groups_out,
@@ -293,20 +321,114 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
     return report
 
 
+VERIFY_KEY = "verify:"
+
+
+#: Photos decoded (or downloaded) ahead of the candidate being verified and scored.
+PREFETCH_PHOTOS = 24
+
+
+class _Loader:
+    """Loads each photo of one candidate group once, for verification and scoring alike."""
+
+    def __init__(self, source: Source, pending: dict[str, Future[np.ndarray]] | None = None) -> None:
+        self.source = source
+        self.pending = pending or {}
+        self.images: dict[str, np.ndarray | None] = {}
+        self.seconds: dict[str, float] = {}  # time this pass waited for each photo
+
+    def get(self, ref: PhotoRef) -> np.ndarray | None:
+        if ref.id not in self.images:
+            started = time.perf_counter()
+            try:
+                future = self.pending.pop(ref.id, None)
+                self.images[ref.id] = future.result() if future else self.source.load_for_scoring(ref)
+            except UnreadablePhoto as exc:
+                log.warning("Cannot read %s: %s", ref.id, exc)
+                self.images[ref.id] = None
+            self.seconds[ref.id] = time.perf_counter() - started
+        return self.images[ref.id]
+
+
+class _Prefetch:
+    """Decodes or downloads the next candidates' photos in threads while one is being judged.
+
+    Only candidates whose verification is not cached are fetched ahead: an unchanged library
+    (verification cached, groups applied) must not read or download a single photo. Decoding
+    (Pillow, OpenCV) and HTTP release the GIL, so threads overlap with the work of this one.
+    """
+
+    def __init__(self, source: Source, candidates: list[list[PhotoRef]], state: ProcessingState | None,
+                 workers: int) -> None:
+        self.source = source
+        self.candidates = candidates
+        self.wanted = [state is not None and _verify_key(c) not in state.extra for c in candidates]
+        self.pool = ThreadPoolExecutor(max_workers=max(2, min(8, 2 * workers)), thread_name_prefix="prefetch")
+        self.pending: dict[int, dict[str, Future[np.ndarray]]] = {}
+        self.next = 0
+
+    def loader(self, k: int) -> _Loader:
+        ahead = 0
+        self.next = max(self.next, k + 1)
+        for j in range(k + 1, len(self.candidates)):
+            ahead += len(self.candidates[j]) if self.wanted[j] else 0
+            if ahead > PREFETCH_PHOTOS:
+                break
+            if j >= self.next:
+                self.next = j + 1
+                if self.wanted[j]:
+                    self.pending[j] = {r.id: self.pool.submit(self.source.load_for_scoring, r)
+                                       for r in self.candidates[j]}
+        return _Loader(self.source, self.pending.pop(k, None))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _verify_key(refs: list[PhotoRef]) -> str:
+    return VERIFY_KEY + hashlib.sha1("\n".join(f"{r.id}\t{r.fingerprint}" for r in refs).encode()).hexdigest()[:20]
+
+
+def _verified_parts(refs: list[PhotoRef], hashed: dict[str, HashEntry], loader: _Loader,
+                    state: ProcessingState, min_size: int,
+                    seen: set[str]) -> list[tuple[list[int], dict[str, Any]]]:
+    """The groups verification confirms inside one hash candidate, with kind and evidence.
+
+    The outcome is kept in the state under the candidate's members and fingerprints, so a pass
+    over an unchanged library neither decodes nor downloads anything to verify again.
+    """
+    from . import kinds, verify
+
+    key = _verify_key(refs)
+    seen.add(key)
+    cached = state.extra.get(key)
+    if cached is not None:
+        return [(list(p), dict(i)) for p, i in cached]
+    shots = [kinds.is_screenshot(r, hashed[r.id][5], hashed[r.id][6]) for r in refs]
+    images = [loader.get(r) for r in refs]
+    feats = [verify.features(img) if img is not None else None for img in images]
+    parts: list[tuple[list[int], dict[str, Any]]] = []
+    for vg in verify.verify_group(feats, shots, min_size=min_size):
+        levels = [kinds.brightness(images[i]) for i in vg.members if images[i] is not None]
+        info = {"kind": kinds.group_kind(list(vg.links.values()), levels) if levels else "burst",
+                "confidence": vg.confidence, "evidence": vg.evidence}
+        if any(shots[i] for i in vg.members):
+            info["screenshots"] = True
+        parts.append((vg.members, info))
+    state.set_extra(key, [(p, i) for p, i in parts])
+    return parts
+
+
 def _score_group(gid: str, index: int, members: list[PhotoRef], hashed: dict[str, HashEntry],
-                 source: Source, scorer: Any) -> GroupResult:
+                 loader: _Loader, scorer: Any, info: dict[str, Any]) -> GroupResult:
     from .scoring import ScoreInput
 
     inputs = []
     for ref in members:
         entry = hashed[ref.id]
-        try:
-            image = source.load_for_scoring(ref)
-        except UnreadablePhoto as exc:
-            log.warning("Cannot score %s: %s", ref.id, exc)
-            image = None
-        inputs.append(ScoreInput(id=ref.id, image=image, width=entry[5], height=entry[6], file_size=ref.size))
-    scored = scorer.score_group(inputs)
+        inputs.append(ScoreInput(id=ref.id, image=loader.get(ref), width=entry[5], height=entry[6],
+                                 file_size=ref.size, name=ref.name))
+    scored = scorer.score_group(inputs, kind=info.get("kind", "burst"))
     best = max(scored, key=lambda s: (s.score, _neg_id(s.id))).id
     photos = []
     for ref, s in zip(members, scored, strict=True):
@@ -315,7 +437,7 @@ def _score_group(gid: str, index: int, members: list[PhotoRef], hashed: dict[str
                        "taken_source": entry[3], "hash": f"{entry[1]:016x}", "width": entry[5],
                        "height": entry[6], "size": ref.size, "score": round(s.score, 6), "score_parts": s.parts,
                        "best": ref.id == best} | ({"asset": ref.extra["asset"]} if "asset" in ref.extra else {}))
-    return GroupResult(id=gid, index=index, best=best, photos=photos)
+    return GroupResult(id=gid, index=index, best=best, photos=photos, info=info)
 
 
 def _neg_id(photo_id: str) -> tuple[int, ...]:

@@ -1,19 +1,24 @@
-"""Pick the best shot of a group by ranking its members against each other.
+"""Pick the best shot of a group by judging its members against each other, person by person.
 
-Absolute quality scores transfer badly between scenes (a sharp photo of fog scores below a blurred
-photo of a brick wall), and published evidence says generic aesthetic scores pick the keeper of a
-burst at about chance. So every feature is normalised *within the group* — divided by the group's
-best value — and faces weigh most, because in a burst of people the keeper is the one where the
-faces are right.
+Absolute quality scores transfer badly between scenes, and generic aesthetic scores pick the keeper
+of a burst at about chance; in a burst of people the keeper is the frame where every person looks
+right. So:
+- faces are matched across the frames (by position in the frame: the frames of one verified shot
+  are aligned to within a few per cent) into *people*; a face seen in only one frame (a passer-by,
+  a false detection) is nobody and decides nothing;
+- a frame where a person blinks (eyes under 0.12, or under 60 % of that person's own best) or is
+  missing loses to a frame where nobody does: each person with open eyes is worth a full point,
+  more than all quality parts together (score = (quality + people with eyes open) / (people + 1));
+- a smile (mouth corners lifted above the upper lip) counts only when the same person's smile
+  differs between frames; an open mouth (talking, yawning) is a separate, mild minus;
+- face sharpness is compared person by person (each against their own best frame);
+- exposure is on a bounded absolute scale (distance of the mean from mid-grey, clipping), so a dark
+  scene's noise is not amplified by dividing by the group's best; in a bracket it weighs most.
 
-Weights, when at least one member shows a face:
-  eyes open 0.25 · face sharpness 0.20 · smile 0.10 · faces found (vs. the group's most) 0.15 ·
-  global sharpness 0.15 · exposure 0.10 · resolution 0.03 · file size 0.02
-Without faces in the group:
-  global sharpness 0.55 · exposure 0.30 · resolution 0.10 · file size 0.05
-Sharpness is the variance of the Laplacian divided by the intensity variance, so brightening or
-darkening a photo does not make it "sharper". Exposure penalises distance of the mean from mid-grey
-and clipped shadows/highlights. Resolution and file size only break near-ties.
+Weights with people in the group: face sharpness 0.30 · sharpness 0.20 · exposure 0.15 · smile 0.15 ·
+mouth closed 0.10 · resolution 0.05 · file size 0.05. Without people: sharpness 0.55 · exposure 0.30
+· resolution 0.10 · file size 0.05. Brackets: exposure 0.60 · sharpness 0.30 · resolution 0.05 ·
+file size 0.05. ``score_parts["why"]`` says the decision in words.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -29,9 +35,15 @@ from .faces import FaceAnalyzer
 from .imaging import open_photo, to_rgb_upright
 from .models import ScoredPhoto
 
-FACE_WEIGHTS = {"eyes_open": 0.25, "face_sharpness": 0.20, "smile": 0.10, "faces": 0.15,
-                "sharpness": 0.15, "exposure": 0.10, "resolution": 0.03, "file_size": 0.02}
+FACE_WEIGHTS = {"face_sharpness": 0.30, "sharpness": 0.20, "exposure": 0.15, "smile": 0.15,
+                "mouth_closed": 0.10, "resolution": 0.05, "file_size": 0.05}
 PLAIN_WEIGHTS = {"sharpness": 0.55, "exposure": 0.30, "resolution": 0.10, "file_size": 0.05}
+BRACKET_WEIGHTS = {"exposure": 0.60, "sharpness": 0.30, "resolution": 0.05, "file_size": 0.05}
+BLINK_ABSOLUTE = 0.12  # lid gap / eye width under which eyes are closed (notes: closed 0.04–0.08)
+BLINK_RELATIVE = 0.6  # …or under this share of the same person's best frame
+SMILE_DELTA = 0.02  # a person's smile must differ by this much between frames to count
+MOUTH_DELTA = 0.04  # same for an open mouth
+MATCH_DISTANCE = 0.6  # faces are one person within this many face widths of each other
 ANALYSIS_SIDE = 512
 
 
@@ -42,6 +54,7 @@ class ScoreInput:
     width: int  # original pixel size
     height: int
     file_size: int
+    name: str = ""  # file name, for the words in score_parts["why"]
 
 
 def load_image_for_scoring(source: str | os.PathLike[str] | bytes, max_side: int = 1440) -> np.ndarray:
@@ -65,6 +78,35 @@ def _rel(value: float, best: float) -> float:
     return value / best if best > 0 else 0.0
 
 
+def match_people(faces: list[list[Any]], sizes: list[tuple[int, int]]) -> list[dict[int, Any]]:
+    """Faces matched across frames into people: [{frame index: face}], people seen in 2+ frames.
+
+    Greedy in a fixed order (largest faces first), on face centres normalised to the frame size.
+    """
+    tracks: list[dict[int, Any]] = []
+    centres: list[tuple[float, float, float]] = []  # x, y, width (normalised), of the track's first face
+    order = sorted(((fi, k) for fi, fs in enumerate(faces) for k in range(len(fs))),
+                   key=lambda t: (-faces[t[0]][t[1]].area, t[0], t[1]))
+    for fi, k in order:
+        face = faces[fi][k]
+        w, h = sizes[fi]
+        cx, cy = face.centre
+        nx, ny, nw = cx / w, cy / h, face.box[2] / w
+        best, best_d = None, MATCH_DISTANCE
+        for t, (tx, ty, tw) in enumerate(centres):
+            if fi in tracks[t]:
+                continue
+            d = float(np.hypot(nx - tx, (ny - ty) * h / w)) / max(tw, nw, 1e-6)
+            if d < best_d:
+                best, best_d = t, d
+        if best is None:
+            tracks.append({fi: face})
+            centres.append((nx, ny, nw))
+        else:
+            tracks[best][fi] = face
+    return [t for t in tracks if len(t) >= 2]
+
+
 class Scorer:
     """Scores groups; loads the face models once (or falls back to no-face scoring)."""
 
@@ -72,49 +114,89 @@ class Scorer:
         self.faces = FaceAnalyzer(models_dir)
         self.faces_available = self.faces.available
 
-    def score_group(self, members: list[ScoreInput]) -> list[ScoredPhoto]:
+    def score_group(self, members: list[ScoreInput], kind: str = "burst") -> list[ScoredPhoto]:
         raw: list[dict[str, float] | None] = []
+        faces: list[list[Any]] = []
+        sizes: list[tuple[int, int]] = []
         for m in members:
             if m.image is None:
                 raw.append(None)
+                faces.append([])
+                sizes.append((1, 1))
                 continue
-            f = global_features(m.image)
-            faces = self.faces.analyze(m.image) if self.faces_available else []
-            f["faces"] = float(len(faces))
-            if faces:
-                f["eyes_open_raw"] = float(np.mean([x.eye_openness for x in faces]))
-                f["smile_raw"] = float(np.mean([x.smile for x in faces]))
-                f["face_sharpness_raw"] = float(np.mean([x.sharpness for x in faces]))
-            raw.append(f)
+            raw.append(global_features(m.image))
+            faces.append(self.faces.analyze(m.image) if self.faces_available else [])
+            sizes.append((m.image.shape[1], m.image.shape[0]))
+        people = match_people(faces, sizes)
         ok = [f for f in raw if f is not None]
-        with_faces = any(f["faces"] > 0 for f in ok)
-        best = {k: max((f.get(k, 0.0) for f in ok), default=0.0)
-                for k in ("sharpness_raw", "exposure_raw", "faces", "eyes_open_raw", "face_sharpness_raw")}
-        smiles = [f["smile_raw"] for f in ok if "smile_raw" in f]
-        smile_lo, smile_hi = (min(smiles), max(smiles)) if smiles else (0.0, 0.0)
+        best_sharp = max((f["sharpness_raw"] for f in ok), default=0.0)
         max_res = max((m.width * m.height for m in members), default=0)
         max_size = max((m.file_size for m in members), default=0)
+        per_person = [self._person_parts(p, len(members)) for p in people]
+        weights = BRACKET_WEIGHTS if kind == "bracket" else FACE_WEIGHTS if people else PLAIN_WEIGHTS
         out = []
-        for m, f in zip(members, raw, strict=True):
+        for i, (m, f) in enumerate(zip(members, raw, strict=True)):
             if f is None:
                 out.append(ScoredPhoto(m.id, 0.0, {"unreadable": 1.0}))
                 continue
-            parts = {"sharpness": _rel(f["sharpness_raw"], best["sharpness_raw"]),
-                     "exposure": _rel(f["exposure_raw"], best["exposure_raw"]),
-                     "resolution": _rel(m.width * m.height, max_res), "file_size": _rel(m.file_size, max_size)}
-            weights = PLAIN_WEIGHTS
-            if with_faces:
-                weights = FACE_WEIGHTS
-                parts["faces"] = _rel(f["faces"], best["faces"])
-                parts["eyes_open"] = _rel(f.get("eyes_open_raw", 0.0), best["eyes_open_raw"])
-                parts["face_sharpness"] = _rel(f.get("face_sharpness_raw", 0.0), best["face_sharpness_raw"])
-                if "smile_raw" not in f:
-                    parts["smile"] = 0.0
-                elif smile_hi - smile_lo > 0.02:  # only a real difference in smiles counts
-                    parts["smile"] = (f["smile_raw"] - smile_lo) / (smile_hi - smile_lo)
-                else:
-                    parts["smile"] = 1.0
-            score = sum(weights[k] * parts[k] for k in weights)
+            parts: dict[str, Any] = {"sharpness": _rel(f["sharpness_raw"], best_sharp),
+                                     "exposure": f["exposure_raw"],
+                                     "resolution": _rel(m.width * m.height, max_res),
+                                     "file_size": _rel(m.file_size, max_size)}
+            closed = [pp["closed"][i] for pp in per_person]
+            if people:
+                parts["face_sharpness"] = float(np.mean([pp["sharp"][i] for pp in per_person]))
+                smiles = [pp["smile"][i] for pp in per_person if pp["smile"] is not None]
+                parts["smile"] = float(np.mean(smiles)) if smiles else 1.0
+                mouths = [pp["mouth"][i] for pp in per_person if pp["mouth"] is not None]
+                parts["mouth_closed"] = float(np.mean(mouths)) if mouths else 1.0
+            for k in FACE_WEIGHTS:
+                parts.setdefault(k, 0.0)
+            quality = sum(weights[k] * parts[k] for k in weights)
+            blinks = sum(1 for c in closed if c)
+            # Each person with eyes open is worth a full point, more than all quality parts (≤ 1)
+            # together: a frame where someone blinks loses to one where nobody does. Kept in
+            # [0, 1] so that an unreadable photo (0) never beats a readable one.
+            score = (quality + len(people) - blinks) / (len(people) + 1)
             detail = {k: round(v, 4) for k, v in (parts | f).items()}
+            detail["people"] = float(len(people))
+            detail["people_blinking"] = float(blinks)
+            detail["faces"] = float(len(faces[i]))
+            detail["why"] = self._why(m, blinks, len(people), len(faces[i]), kind)
             out.append(ScoredPhoto(m.id, round(score, 6), detail))
         return out
+
+    @staticmethod
+    def _person_parts(person: dict[int, Any], n: int) -> dict[str, Any]:
+        """One person's frames judged against that person's own best frame."""
+        best_eyes = max(f.eye_openness for f in person.values())
+        closed = [True] * n  # missing from a frame (turned away, hidden) counts like a blink
+        for i, f in person.items():
+            closed[i] = f.eye_openness < BLINK_ABSOLUTE or f.eye_openness < BLINK_RELATIVE * best_eyes
+        best_sharp = max(f.sharpness for f in person.values())
+        sharp = [_rel(person[i].sharpness, best_sharp) if i in person else 0.0 for i in range(n)]
+        smiles = [f.smile for f in person.values()]
+        smile = None
+        if max(smiles) - min(smiles) > SMILE_DELTA:
+            lo, hi = min(smiles), max(smiles)
+            smile = [(person[i].smile - lo) / (hi - lo) if i in person else 0.0 for i in range(n)]
+        mouths = [f.mouth_open for f in person.values()]
+        mouth = None
+        if max(mouths) - min(mouths) > MOUTH_DELTA:
+            lo, hi = min(mouths), max(mouths)
+            mouth = [1.0 - (person[i].mouth_open - lo) / (hi - lo) if i in person else 0.0 for i in range(n)]
+        return {"closed": closed, "sharp": sharp, "smile": smile, "mouth": mouth}
+
+    @staticmethod
+    def _why(m: ScoreInput, blinks: int, people: int, faces: int, kind: str) -> str:
+        name = m.name or m.id
+        if people:
+            text = (f"{blinks} of {people} people blink or look away in {name}" if blinks
+                    else f"all {people} people have their eyes open in {name}")
+        else:
+            text = f"no person seen in more than one frame: judged on sharpness and exposure ({name})"
+        if faces > people and people == 0 and faces:
+            text += f"; {faces} face(s) seen only in this frame do not count"
+        if kind == "bracket":
+            text += "; exposure bracket: the best exposed frame wins"
+        return text

@@ -98,3 +98,24 @@ def test_batched_chaining_check_matches_measuring_each_component():
             for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
     assert got.tolist() == want
     assert any(want) and not all(want)
+
+
+def test_a_view_that_comes_back_every_minute_never_makes_a_group_longer_than_the_window():
+    # one photo every 3 s for 2 hours; every 20th photo (once a minute) shows the same view
+    rng = np.random.default_rng(11)
+    n = 2400
+    times = np.arange(n, dtype=np.float64) * 3.0
+    hashes = rng.integers(0, 2**63, n, dtype=np.uint64)
+    hashes[::20] = np.uint64(0x5A5A5A5A5A5A5A5A)
+    groups = group_indices(times, hashes, 10, 300)
+    assert groups
+    for g in groups:
+        assert times[g[-1]] - times[g[0]] <= 300
+    assert max(len(g) for g in groups) <= 6
+
+
+def test_chains_are_cut_at_time_gaps():
+    hashes = np.array([7, 7, 7, 7, 7], dtype=np.uint64)
+    times = np.array([0, 1, 2, 200, 201], dtype=np.float64)
+    assert group_indices(times, hashes, 4, 300) == [[0, 1, 2], [3, 4]]
+    assert group_indices(times, hashes, 4, 300, max_gap=None) == [[0, 1, 2, 3, 4]]

@@ -1,0 +1,138 @@
+"""Grouping precision/recall and best-pick on the labelled sets (bench/labelled_sets.py).
+
+Each set runs through the ordinary local pass (dry run: nothing written but a temporary state).
+Precision and recall are pairwise: a pair of photos is "together" when one group holds both.
+Best-pick counts true groups whose keeper the pass picked as best (only where a keeper is set).
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.labelled_sets import FACE_SETS, PLAIN_SETS, LabelledSet
+from organizer.pipeline import PassSettings, run_pass
+from organizer.sources import LocalSource
+
+
+class _Quiet:
+    def bar(self, stage: str, total: int | None, unit: str = "photo") -> _Quiet:
+        return self
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+
+class ReportOnly:
+    """Actions that do nothing: the report is all a measurement needs."""
+
+    kind = "report-only"
+
+    def describe(self) -> dict[str, Any]:
+        return {"actions": "report-only"}
+
+    def apply(self, group: Any, refs: Any) -> dict[str, Any]:
+        return {}
+
+    def finish(self, report: dict[str, Any]) -> None:
+        pass
+
+
+@dataclass
+class Figures:
+    name: str
+    photos: int
+    precision: float | None  # None: the pass formed no pair
+    recall: float | None  # None: the truth has no pair
+    best_pick: float | None  # None: no keeper labelled
+    false_groups: int  # groups holding photos of more than one true group / singles
+    seconds: float
+    report: dict[str, Any]
+
+
+def _pairs(groups: list[list[str]]) -> set[frozenset[str]]:
+    return {frozenset(p) for g in groups for p in itertools.combinations(g, 2)}
+
+
+def run_set(labelled: LabelledSet, settings: PassSettings | None = None) -> Figures:
+    """Run one pass over a generated set and score it against the truth."""
+    settings = settings or PassSettings(processes=1)
+    settings.dry_run = True
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        result = run_pass(LocalSource(labelled.root), ReportOnly(), settings, Path(tmp) / "state.pkl", _Quiet())
+        seconds = time.perf_counter() - start
+    report = result.report
+    found = [[p["id"] for p in g["photos"]] for g in report["groups"]]
+    truth, got = _pairs(labelled.groups), _pairs(found)
+    precision = len(truth & got) / len(got) if got else None
+    recall = len(truth & got) / len(truth) if truth else None
+    owner = {pid: i for i, g in enumerate(labelled.groups) for pid in g}
+    false_groups = sum(1 for g in found if len({owner.get(pid, pid) for pid in g}) > 1)
+    best_of = {pid: g["best"] for g in report["groups"] for p in g["photos"] for pid in [p["id"]]}
+    labelled_keepers = [(g, k) for g, k in zip(labelled.groups, labelled.keepers, strict=True) if k]
+    best_pick = (sum(1 for _, k in labelled_keepers if best_of.get(k) == k) / len(labelled_keepers)
+                 if labelled_keepers else None)
+    return Figures(labelled.name, len(labelled.photos), precision, recall, best_pick, false_groups,
+                   seconds, report)
+
+
+def _fmt(v: float | None) -> str:
+    return "   -" if v is None else f"{v:4.2f}"
+
+
+def run(quick: bool = False) -> None:
+    print("\n== Grouping quality and best shot on the labelled sets (bench/labelled_sets.py) ==")
+    print(f"{'set':<16} {'photos':>6} {'precision':>9} {'recall':>7} {'false groups':>12} "
+          f"{'best-pick':>9} {'pass (s)':>8} {'verify (s)':>10} {'widest span (s)':>15}")
+    made: list[LabelledSet] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, make in {**PLAIN_SETS, **FACE_SETS}.items():
+            try:
+                labelled = make(Path(tmp) / "sets")
+            except RuntimeError as exc:  # face sets without the models
+                print(f"{name:<16} skipped: {exc}")
+                continue
+            made.append(labelled)
+            f = run_set(labelled)
+            print(f"{name:<16} {f.photos:>6} {_fmt(f.precision):>9} {_fmt(f.recall):>7} {f.false_groups:>12} "
+                  f"{_fmt(f.best_pick):>9} {f.seconds:8.2f} {f.report['summary'].get('verify_seconds', 0):10.2f} "
+                  f"{_widest_span(f.report):15.0f}")
+        mixed(made, Path(tmp))
+
+
+def _widest_span(report: dict[str, Any]) -> float:
+    from datetime import datetime
+
+    spans = [datetime.fromisoformat(g["photos"][-1]["taken_at"]).timestamp()
+             - datetime.fromisoformat(g["photos"][0]["taken_at"]).timestamp() for g in report["groups"]]
+    return max(spans, default=0.0)
+
+
+def mixed(made: list[LabelledSet], tmp: Path) -> None:
+    """Every set and the demo library in one folder, one pass: verification's share of the time."""
+    import shutil
+
+    from bench.labelled_sets import DEMO
+
+    root = tmp / "mixed"
+    for labelled in made:
+        shutil.copytree(labelled.root, root / labelled.name)
+    shutil.copytree(DEMO, root / "demo")
+    photos = sum(1 for p in root.rglob("*") if p.is_file() and p.suffix.lower() in (".jpg", ".png"))
+    mixed_set = LabelledSet("mixed", root, photos=[""] * photos)
+    f = run_set(mixed_set, PassSettings(processes=2))
+    verify_s = f.report["summary"].get("verify_seconds", 0.0)
+    print(f"\nOne pass over all sets + the demo library ({photos} photos, 2 processes): {f.seconds:.2f} s, "
+          f"of which verification {verify_s:.2f} s = {100 * verify_s / f.seconds:.0f} % "
+          f"(target <= 25 %; it includes decoding photos of rejected candidates, which nothing else needs)")

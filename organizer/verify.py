@@ -1,0 +1,328 @@
+"""Verification: the 64-bit hash proposes a group, local features confirm it is one shot.
+
+A 9×8 difference hash sees the layout of a photo, not its content: eight different pages of one
+letter, receipts, slides or screenshots of one app hash alike. Verification looks at the content.
+For each proposed pair it matches ORB keypoints (on a contrast-equalised grey image, so −2/+2 EV
+brackets still match) and fits a homography with RANSAC. Two photos are the same shot when the
+inliers *cover the frame*: the share of textured cells (a 6×6 grid over the first photo) holding
+inliers. A different page of the same letter matches only its letterhead (a few cells); a re-shot
+page, a bracket, or a burst with a subject crossing it matches nearly everywhere else.
+
+The candidates are split into connected components of verified pairs (union-find over
+confirmed edges, members kept in time order), so a group survives only where its members are
+confirmed to be the same shot. Screenshots (organizer.kinds) must also be near-identical pixel for
+pixel after alignment, because two screens of one app share every pixel of their chrome.
+
+Each final group carries its evidence (the weakest confirmed link) and a confidence in [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+#: Long side of the grey image features are computed on.
+VERIFY_SIDE = 512
+ORB_FEATURES = 700
+GRID = 6
+#: A cell counts as textured when it holds at least this many keypoints.
+TEXTURED_MIN = 4
+#: Inliers needed before coverage means anything.
+MIN_INLIERS = 20
+#: Share of textured cells that must hold inliers (see README "Choosing the threshold").
+MIN_COVERAGE = 0.5
+#: Same shot: the fine detail agrees in this share of detailed cells…
+MIN_AGREEMENT = 0.65
+#: …or this many distinctive inliers (a frame whose detail changed with light or noise).
+STRONG_INLIERS = 150
+RANSAC_PX = 4.0
+#: RANSAC rounds: enough for the inlier ratios of one shot (> 0.3); look-alikes need not converge.
+MAX_ITERS = 400
+#: Compare each member with this many of its successors in time (all pairs in small groups).
+NEIGHBOURS = 2
+#: Screenshots: mean absolute grey difference after alignment, out of 255, of the worst cell.
+SCREENSHOT_MAX_CELL_DIFF = 4.0
+VERIFY_VERSION = "orb-detail-v2"
+
+
+@dataclass
+class Features:
+    """What verification keeps of one photo (computed once per photo and group)."""
+
+    grey: np.ndarray  # equalised grey, long side VERIFY_SIDE
+    keypoints: np.ndarray  # (n, 2) float32 positions
+    descriptors: np.ndarray | None  # (n, 32) uint8 ORB
+    textured: np.ndarray  # (GRID, GRID) bool: cells with enough keypoints
+    detail: np.ndarray  # high-pass of the equalised grey (fine detail for the agreement test)
+    sharpness: float = 0.0  # Laplacian variance / intensity variance: how much fine detail survives
+    coarse: Features | None = field(default=None, repr=False)  # the same at half size, on demand
+
+    def half(self) -> Features:
+        """This photo at half the size, where a shaken or soft frame still has its detail."""
+        if self.coarse is None:
+            h, w = self.grey.shape
+            self.coarse = _features_of(cv2.resize(self.grey, (max(1, w // 2), max(1, h // 2)),
+                                                  interpolation=cv2.INTER_AREA))
+        return self.coarse
+
+
+@dataclass
+class PairEvidence:
+    inliers: int
+    coverage: float  # share of textured cells with inliers, in [0, 1]
+    homography: np.ndarray | None = field(default=None, repr=False)  # maps b → a (VERIFY_SIDE px)
+    cell_diff: float | None = None  # screenshots only: worst cell's mean abs difference
+    same: bool = False
+    agreement: float = 0.0  # share of detailed cells whose fine detail agrees after alignment
+    subject_inliers: int = 0  # inliers of a second motion (a subject moving over the background)
+    scale: str = "full"  # "half": confirmed at half size (one frame much softer than the other)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"inliers": self.inliers, "coverage": round(self.coverage, 3),
+                               "agreement": round(self.agreement, 3)}
+        if self.subject_inliers:
+            out["subject_inliers"] = self.subject_inliers
+        if self.scale != "full":
+            out["scale"] = self.scale
+        if self.cell_diff is not None:
+            out["cell_diff"] = round(self.cell_diff, 2)
+        return out
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    h, w = grey.shape
+    scale = VERIFY_SIDE / max(h, w)
+    if scale != 1:  # always the same size: a resized copy then maps onto its original 1:1
+        grey = cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))),
+                          interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    return grey
+
+
+_clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
+
+
+def features(image: np.ndarray) -> Features:
+    """ORB keypoints of a photo; equalised first so that exposure steps keep their keypoints."""
+    return _features_of(_grey(image))
+
+
+def _features_of(grey: np.ndarray) -> Features:
+    eq = _clahe.apply(grey)
+    orb = cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=10)
+    kps, desc = orb.detectAndCompute(eq, None)
+    pts = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
+    h, w = grey.shape
+    textured = _cell_counts(pts, w, h) >= TEXTURED_MIN
+    detail = eq.astype(np.float32)
+    detail -= cv2.GaussianBlur(detail, (0, 0), 3.0)
+    sharp = float(cv2.Laplacian(grey, cv2.CV_32F).var()) / (float(grey.var()) + 1.0)
+    return Features(grey, pts, desc, textured, detail, sharp)
+
+
+def _cells(pts: np.ndarray, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    cx = np.clip((pts[:, 0] * GRID / w).astype(int), 0, GRID - 1)
+    cy = np.clip((pts[:, 1] * GRID / h).astype(int), 0, GRID - 1)
+    return cy, cx
+
+
+def _cell_counts(pts: np.ndarray, w: int, h: int) -> np.ndarray:
+    counts = np.zeros((GRID, GRID), dtype=np.int64)
+    if len(pts):
+        cy, cx = _cells(pts, w, h)
+        np.add.at(counts, (cy, cx), 1)
+    return counts
+
+
+_matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+#: Lowe's ratio test: a match must be clearly better than the second best, so repeated patterns
+#: (letters of text, bullets, rows of a list) that match anything are not counted as evidence.
+RATIO = 0.8
+#: A second motion (a subject moving in front of the background) needs this many inliers.
+MIN_SUBJECT_INLIERS = 12
+#: The second motion names a moving subject when it moves things this share of the width apart.
+SUBJECT_MIN_MOVE = 0.05
+
+
+def _inlier_cells(pa: np.ndarray, pb: np.ndarray, w: int, h: int) -> tuple[np.ndarray | None, np.ndarray, int]:
+    """Fit the dominant homography; returns (homography, cells of a holding inliers, inliers)."""
+    hom, mask = cv2.findHomography(pb, pa, cv2.RANSAC, RANSAC_PX, maxIters=MAX_ITERS, confidence=0.99)
+    if hom is None or mask is None:
+        return None, np.zeros((GRID, GRID), dtype=np.int64), 0
+    inl = mask.ravel().astype(bool)
+    return hom, _cell_counts(pa[inl], w, h), int(inl.sum())
+
+
+#: A frame this many times less sharp than the other (shaken, out of focus) is compared at half
+#: size too, where its detail survives. Two equally sharp look-alikes never get this second look.
+SOFT_RATIO = 2.0
+
+
+def compare(a: Features, b: Features, screenshot: bool = False) -> PairEvidence:
+    """Is b the same shot as a? At full size, and at half size when one frame is much softer."""
+    ev = _compare(a, b, screenshot)
+    lo, hi = sorted((a.sharpness, b.sharpness))
+    if not ev.same and not screenshot and hi > SOFT_RATIO * max(lo, 1e-6):
+        coarse = _compare(a.half(), b.half(), screenshot)
+        if coarse.same:
+            coarse.scale = "half"
+            return coarse
+    return ev
+
+
+def _compare(a: Features, b: Features, screenshot: bool = False) -> PairEvidence:
+    """Is b the same shot as a? Homography inliers and how much of a's frame they cover.
+
+    Matches the dominant motion does not explain get one more chance as a second motion: a
+    subject crossing the frame matches itself at another place, while the new text of another
+    page matches nothing consistently.
+    """
+    if a.descriptors is None or b.descriptors is None or len(a.keypoints) < 8 or len(b.keypoints) < 8:
+        return PairEvidence(0, 0.0)
+    knn = _matcher.knnMatch(a.descriptors, b.descriptors, k=2)
+    good = [m[0] for m in knn if len(m) == 2 and m[0].distance < RATIO * m[1].distance]
+    if len(good) < MIN_INLIERS:  # too few distinctive matches to ever be the same shot
+        return PairEvidence(len(good), 0.0)
+    ia = np.array([m.queryIdx for m in good])
+    ib = np.array([m.trainIdx for m in good])
+    pa, pb = a.keypoints[ia], b.keypoints[ib]
+    h, w = a.grey.shape
+    hom, counts, inliers = _inlier_cells(pa, pb, w, h)
+    if hom is None:
+        return PairEvidence(0, 0.0)
+    proj = cv2.perspectiveTransform(pb[None].astype(np.float64), hom)[0]
+    rest = np.linalg.norm(proj - pa, axis=1) > RANSAC_PX
+    motions = [hom]
+    subject = 0
+    if rest.sum() >= MIN_SUBJECT_INLIERS:
+        hom2, counts2, inl2 = _inlier_cells(pa[rest], pb[rest], w, h)
+        if hom2 is not None and inl2 >= MIN_SUBJECT_INLIERS:
+            counts = counts + counts2
+            motions.append(hom2)
+            centre = np.array([[[w / 2, h / 2]]], dtype=np.float64)
+            apart = np.linalg.norm(cv2.perspectiveTransform(centre, hom2) - cv2.perspectiveTransform(centre, hom))
+            if apart > SUBJECT_MIN_MOVE * w:  # a subject that really moved, not a page nudged
+                subject = inl2
+    textured = a.textured.sum()
+    coverage = float(((counts > 0) & a.textured).sum() / textured) if textured else 0.0
+    ev = PairEvidence(inliers, coverage, hom)
+    ev.subject_inliers = subject
+    plausible = inliers >= MIN_INLIERS and coverage >= MIN_COVERAGE
+    ev.agreement = agreement(a, b, motions) if plausible else 0.0
+    ev.same = (ev.inliers >= MIN_INLIERS and coverage >= MIN_COVERAGE
+               and (ev.agreement >= MIN_AGREEMENT or ev.inliers >= STRONG_INLIERS))
+    if screenshot:
+        ev.cell_diff = _worst_cell_diff(a.grey, b.grey, hom)
+        ev.same = ev.same and ev.cell_diff <= SCREENSHOT_MAX_CELL_DIFF
+    return ev
+
+
+#: Cells finer than the feature grid for the detail comparison.
+DETAIL_GRID = 12
+
+
+def _cells_of(img: np.ndarray, ch: int, cw: int) -> np.ndarray:
+    return img[:ch * DETAIL_GRID, :cw * DETAIL_GRID].reshape(DETAIL_GRID, ch, DETAIL_GRID, cw)
+
+
+def agreement(a: Features, b: Features, motions: list[np.ndarray]) -> float:
+    """Share of a's detailed cells whose fine detail b repeats after alignment (NCC > 0.5).
+
+    The finer test: look-alikes share a layout but not their words, digits or pixels. A cell
+    agrees when either motion (the background, or a subject moving over it) explains it.
+    """
+    h, w = a.grey.shape
+    ch, cw = h // DETAIL_GRID, w // DETAIL_GRID
+    ta = _cells_of(a.detail, ch, cw)
+    sa = ta.std(axis=(1, 3))
+    ta = ta - ta.mean(axis=(1, 3), keepdims=True)
+    detailed = sa > 4.0
+    if not detailed.any():
+        return 1.0
+    best = np.full((DETAIL_GRID, DETAIL_GRID), -1.0)
+    seen = np.zeros((DETAIL_GRID, DETAIL_GRID), dtype=bool)
+    db_full = b.detail
+    for hom in motions:
+        db = cv2.warpPerspective(db_full, hom, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        tb = _cells_of(db, ch, cw)
+        sb = tb.std(axis=(1, 3))
+        ncc = (ta * (tb - tb.mean(axis=(1, 3), keepdims=True))).mean(axis=(1, 3)) / (sa * sb + 1e-6)
+        best = np.maximum(best, ncc)
+        seen |= sb > 4.0
+    # Cells without detail in b (clipped by +2 EV, crushed by −2 EV) say nothing either way.
+    detailed &= seen
+    return float((best[detailed] > 0.5).mean()) if detailed.any() else 0.0
+
+
+def _worst_cell_diff(a: np.ndarray, b: np.ndarray, hom: np.ndarray) -> float:
+    h, w = a.shape
+    warped = cv2.warpPerspective(b, hom, (w, h), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+    diff = cv2.absdiff(a, warped).astype(np.float32)
+    cells = cv2.resize(diff, (GRID * 2, GRID * 2), interpolation=cv2.INTER_AREA)
+    return float(cells.max())
+
+
+@dataclass
+class VerifiedGroup:
+    members: list[int]  # positions in the candidate group, time order
+    evidence: dict[str, Any]
+    confidence: float
+    links: dict[tuple[int, int], PairEvidence] = field(default_factory=dict, repr=False)
+
+
+def _pairs_to_check(n: int) -> list[tuple[int, int]]:
+    if n <= NEIGHBOURS + 1:
+        return [(i, j) for i in range(n) for j in range(i + 1, n)]
+    return [(i, j) for i in range(n) for j in range(i + 1, min(n, i + 1 + NEIGHBOURS))]
+
+
+def _confidence(ev: PairEvidence) -> float:
+    """0.5 at the acceptance limits, 1 with full agreement or twice the strong inlier count."""
+    agree = (ev.agreement - MIN_AGREEMENT) / (1.0 - MIN_AGREEMENT)
+    count = (ev.inliers - STRONG_INLIERS) / STRONG_INLIERS
+    return round(float(np.clip(0.5 + 0.5 * max(agree, count), 0.5, 1.0)), 3)
+
+
+def verify_group(feats: list[Features | None], screenshot: list[bool], min_size: int = 2) -> list[VerifiedGroup]:
+    """Split one candidate group into groups of photos confirmed to be the same shot.
+
+    ``feats[i]`` None (unreadable photo) links to nothing. Deterministic: pairs are checked in a
+    fixed order and components are built from the set of confirmed pairs only.
+    """
+    n = len(feats)
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    links: dict[tuple[int, int], PairEvidence] = {}
+    for i, j in _pairs_to_check(n):
+        fi, fj = feats[i], feats[j]
+        if fi is None or fj is None:
+            continue
+        if find(i) == find(j) and not (screenshot[i] or screenshot[j]):
+            continue  # already joined through confirmed links: skip the cost
+        ev = compare(fi, fj, screenshot=screenshot[i] or screenshot[j])
+        if ev.same:
+            links[(i, j)] = ev
+            ri, rj = find(i), find(j)
+            parent[max(ri, rj)] = min(ri, rj)
+    comps: dict[int, list[int]] = {}
+    for i in range(n):
+        comps.setdefault(find(i), []).append(i)
+    out = []
+    for members in sorted(comps.values(), key=lambda m: m[0]):
+        if len(members) < min_size:
+            continue
+        mine = {k: v for k, v in links.items() if k[0] in members}
+        weakest = min(mine.values(), key=_confidence)
+        evidence = {"method": VERIFY_VERSION, "pairs_confirmed": len(mine),
+                    "weakest_link": weakest.to_dict()}
+        out.append(VerifiedGroup(members, evidence, _confidence(weakest), mine))
+    return out

@@ -1,0 +1,140 @@
+"""The traps of issue 10, one labelled set each (bench/labelled_sets.py), through the real pass.
+
+Look-alike series must not group (but their one true re-shot must), brackets and moving subjects
+must group fully, and the keeper must win when someone blinks, talks or a stranger walks through.
+Each set is generated once per module and run once; the figures are what `make bench` prints.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from bench.labelled_sets import ALL_SETS, LOOKALIKE_SETS
+from bench.quality import Figures, run_set
+from organizer.kinds import is_screenshot
+from organizer.model_store import missing_models
+from organizer.models import PhotoRef
+from organizer.pipeline import PassSettings
+
+needs_models = pytest.mark.skipif(bool(missing_models()), reason="face models not fetched: run `make setup`")
+
+
+@pytest.fixture(scope="module")
+def sets_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("labelled")
+
+
+_cache: dict[str, Figures] = {}
+
+
+def figures(name: str, root: Path) -> Figures:
+    if name not in _cache:
+        _cache[name] = run_set(ALL_SETS[name](root), PassSettings(processes=1))
+    return _cache[name]
+
+
+@pytest.mark.parametrize("name", sorted(LOOKALIKE_SETS))
+def test_look_alike_series_stay_apart_but_a_true_reshot_stays_together(name, sets_root):
+    f = figures(name, sets_root)
+    assert f.false_groups == 0, [[p["id"] for p in g["photos"]] for g in f.report["groups"]]
+    assert f.recall == 1.0  # the page / slide / receipt / screenshot taken twice is one group
+    for g in f.report["groups"]:
+        assert g["kind"] in {"burst", "duplicate", "moving subject"}
+        assert 0.5 <= g["confidence"] <= 1.0
+        assert {"inliers", "coverage", "agreement"} <= set(g["evidence"]["weakest_link"])
+
+
+def test_exposure_brackets_group_fully_as_brackets(sets_root):
+    f = figures("brackets", sets_root)
+    assert f.false_groups == 0
+    assert f.recall >= 0.9
+    assert {g["kind"] for g in f.report["groups"]} == {"bracket"}
+    assert f.best_pick >= 0.75  # the 0 EV frame; see README for the one dark portrait
+
+
+def test_a_subject_crossing_the_frame_keeps_the_burst_together(sets_root):
+    f = figures("moving_subject", sets_root)
+    assert f.false_groups == 0
+    assert f.recall >= 0.9
+    assert all(g["kind"] == "moving subject" for g in f.report["groups"])
+
+
+@needs_models
+def test_a_frame_where_someone_blinks_loses_even_to_a_softer_frame(sets_root):
+    f = figures("blink", sets_root)
+    assert f.recall == 1.0
+    assert f.best_pick >= 0.9
+    blinkers = [p for g in f.report["groups"] for p in g["photos"] if not p["best"]]
+    assert all(p["score_parts"]["people_blinking"] >= 1 for p in blinkers)
+    assert any(" of " in p["score_parts"]["why"] and "blink" in p["score_parts"]["why"] for p in blinkers)
+
+
+@needs_models
+def test_a_talking_mouth_is_not_a_smile(sets_root):
+    f = figures("smile", sets_root)
+    assert f.best_pick >= 0.9
+
+
+@needs_models
+def test_a_stranger_walking_through_one_frame_does_not_pick_the_keeper(sets_root):
+    f = figures("passer_by", sets_root)
+    assert f.recall == 1.0
+    assert f.best_pick >= 0.9
+
+
+def test_no_group_spans_more_than_the_time_window(sets_root):
+    from datetime import datetime
+
+    for name in ("brackets", "moving_subject", *sorted(LOOKALIKE_SETS)):
+        for g in figures(name, sets_root).report["groups"]:
+            times = [datetime.fromisoformat(p["taken_at"]).timestamp() for p in g["photos"]]
+            assert max(times) - min(times) <= PassSettings().time_window
+
+
+def test_a_shaken_frame_stays_in_its_burst():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from photo_factory import scene, variant
+
+    from organizer import verify
+
+    for seed in (1000, 1003, 1006):
+        base = scene(seed)
+        frames = [cv2.cvtColor(np.asarray(variant(base, k, 0.0 if k == 0 else 1.2 + 0.8 * k)), cv2.COLOR_RGB2BGR)
+                  for k in range(4)]
+        groups = verify.verify_group([verify.features(f) for f in frames], [False] * 4)
+        assert [g.members for g in groups] == [[0, 1, 2, 3]]
+
+
+def test_screenshots_are_told_from_camera_photos(tmp_path):
+    img = np.full((40, 30, 3), 200, np.uint8)
+    png = tmp_path / "Screenshot_20240714-101500.png"
+    cv2.imwrite(str(png), img)
+    ref = PhotoRef(id=png.name, name=png.name, fingerprint="x", path=str(png))
+    assert is_screenshot(ref, 1170, 2532)
+    from bench.labelled_sets import START, save_photo
+
+    save_photo(img, tmp_path, "IMG_0001.jpg", START)
+    cam = PhotoRef(id="IMG_0001.jpg", name="IMG_0001.jpg", fingerprint="x", path=str(tmp_path / "IMG_0001.jpg"))
+    assert not is_screenshot(cam, 1170, 2532)
+    immich = PhotoRef(id="a", name="IMG_0002.PNG", fingerprint="x",
+                      extra={"asset": {"exifInfo": {"make": None, "model": None}}})
+    assert is_screenshot(immich, 1284, 2778)
+
+
+def test_a_resized_reencoded_copy_is_a_duplicate(tmp_path):
+    from organizer import kinds, verify
+
+    base = cv2.imread(str(Path(__file__).resolve().parent.parent / "demo/library/2024-07-15/IMG_0212.jpg"))
+    small = cv2.resize(base, (base.shape[1] // 2, base.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    ok, enc = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    copy = cv2.imdecode(enc, cv2.IMREAD_COLOR)
+    groups = verify.verify_group([verify.features(base), verify.features(copy)], [False, False])
+    assert len(groups) == 1
+    links = list(groups[0].links.values())
+    assert kinds.group_kind(links, [kinds.brightness(base), kinds.brightness(copy)]) == "duplicate"
