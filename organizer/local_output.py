@@ -2,6 +2,8 @@
 
 Copies, never moves: the source tree is only ever read. Each copy goes to a temporary name and is
 renamed into place, so an interrupted run never leaves a half-copied photo that looks complete.
+After a run, OUTPUT holds exactly the group folders of its report: folders of an earlier run with
+more groups are removed, but only files our own metadata.json lists — never anything a user added.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +24,7 @@ log = logging.getLogger(__name__)
 
 BEST_PREFIX = "BEST_"
 METADATA = "metadata.json"
+GROUP_FOLDER = re.compile(r"^group_\d{4,}$")
 
 
 class OutputError(Exception):
@@ -132,4 +136,51 @@ class LocalOutput:
         log.info("Replaced %s left by an earlier run with different groups", folder.name)
 
     def finish(self, report: dict[str, Any]) -> None:
-        pass
+        """Remove group folders an earlier run left beyond this run's groups, so OUTPUT matches the report."""
+        if self.dry_run or not self.output.is_dir():
+            return
+        keep = {f"group_{g['index']:04d}" for g in report["groups"]}
+        removed: list[str] = []
+        kept: list[str] = []
+        for folder in sorted(self.output.iterdir()):
+            if folder.name in keep or not GROUP_FOLDER.match(folder.name) or folder.is_symlink():
+                continue
+            if not folder.is_dir():
+                continue
+            outcome = remove_our_folder(folder)
+            if outcome == "removed":
+                removed.append(folder.name)
+            elif outcome == "kept":
+                kept.append(folder.name)
+        if removed:
+            log.info("Removed %d group folders left by an earlier run: %s", len(removed), ", ".join(removed))
+        report["output_cleanup"] = {"removed": removed, "kept_with_other_files": kept}
+
+
+def remove_our_folder(folder: Path) -> str:
+    """Delete what photo-organizer put in ``folder``; returns "removed", "kept" or "not ours".
+
+    Ours means a metadata.json with our keys. Only the files it lists (and our own temporary
+    copies) are deleted, metadata.json last so an interrupted clean-up is finished by the next run.
+    A folder that still holds anything else afterwards stays, with a warning.
+    """
+    meta_path = folder / METADATA
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError):
+        return "not ours"
+    files = meta.get("files") if isinstance(meta, dict) else None
+    if not isinstance(files, dict) or "group_id" not in meta:
+        return "not ours"
+    for name in [str(n) for n in files.values()] + [f".{n}.partial" for n in files.values()]:
+        target = folder / name
+        if target.parent == folder and (target.is_file() or target.is_symlink()):
+            target.unlink()
+    meta_path.unlink()
+    try:
+        folder.rmdir()
+    except OSError:
+        log.warning("Kept %s: it holds files photo-organizer did not make", folder)
+        return "kept"
+    fsync_dir(folder.parent)
+    return "removed"
