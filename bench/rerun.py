@@ -1,0 +1,122 @@
+"""A local folder over weeks: a re-run after adding 1% of photos vs. the first run, in one process.
+
+The first run hashes everything; the re-run should hash only the new 1% (the hash cache outlives
+completed runs) and spend its time on discovery and on the groups. For comparison, the same
+re-run without the cache (the behaviour before it existed: the resume state is removed on
+completion, so every photo was hashed again).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from organizer.hash_cache import CACHE_NAME, HashCache, decode, encode
+from organizer.hashing import default_processes
+from organizer.local_pass import run_local_pass
+from organizer.pipeline import PassSettings
+from organizer.sources import LocalSource
+
+SIZE = (1600, 1200)  # 2 MP: big enough that hashing, not start-up, dominates a first run
+START = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
+
+
+def _library(root: Path, count: int, first: int = 0, burst_every: int = 50) -> None:
+    """``count`` JPEGs 10 minutes apart (never grouped by time) except a 3-shot burst every ``burst_every``."""
+    rng = np.random.default_rng(first)
+    bases = [np.asarray(Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)).resize(
+        SIZE, Image.Resampling.BICUBIC)) for _ in range(8)]
+    exif = Image.Exif()
+    for n in range(first, first + count):
+        in_burst = n % burst_every < 3
+        base = bases[(n // burst_every if in_burst else n) % len(bases)]
+        arr = np.roll(base, (n // burst_every) * 37 if in_burst else n * 53, axis=1 if n % 2 else 0)
+        taken = START + (n // burst_every * burst_every if in_burst else n) * 600 + (n % burst_every) * 2
+        exif[0x0132] = datetime.fromtimestamp(taken, UTC).strftime("%Y:%m:%d %H:%M:%S")
+        path = root / f"{n // 500:03d}" / f"IMG_{n:06d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(arr).save(path, "JPEG", quality=85, exif=exif.tobytes())
+
+
+class _Totals:
+    """A silent Progress that remembers each stage's size (how many photos were really hashed)."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, int] = {}
+
+    def bar(self, stage: str, total: int | None, unit: str = "photo") -> _Totals:
+        self.totals[stage] = total or 0
+        return self
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+
+def _pass(src: Path, out: Path) -> tuple[float, dict[str, int], dict[str, object]]:
+    progress = _Totals()
+    settings = PassSettings(processes=default_processes())
+    started = time.perf_counter()
+    result = run_local_pass(LocalSource(src, exclude=[out]), out, settings, out / ".state.pkl", progress)
+    elapsed = time.perf_counter() - started
+    counts = {"hashed": progress.totals.get("hash", 0)}
+    return elapsed, counts, result.report["summary"]
+
+
+def run(quick: bool = False) -> None:
+    count = 300 if quick else 3000
+    added = max(1, count // 100)
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "photos", Path(tmp) / "out"
+        t0 = time.perf_counter()
+        _library(src, count)
+        print(f"\n== Local re-run: {count} generated {SIZE[0]}x{SIZE[1]} JPEGs, then +{added} (1%), "
+              f"{default_processes()} cores (library made in {time.perf_counter() - t0:.0f} s) ==")
+        t_first, c_first, s_first = _pass(src, out)
+        cache_bytes = (out / CACHE_NAME).stat().st_size
+        _library(src, added, first=count + 1)  # new photos, a different 500-photo folder
+        t_rerun, c_rerun, s_rerun = _pass(src, out)
+        (out / CACHE_NAME).unlink()
+        os.utime(src)  # nothing else changes: this re-run differs only by the missing cache
+        t_nocache, c_nocache, _ = _pass(src, out)
+        print(f"{'run':44} {'seconds':>8} {'hashed':>7} {'groups':>7}")
+        print(f"{'first run (no cache)':44} {t_first:8.1f} {c_first['hashed']:7d} {s_first['groups']:7d}")
+        print(f"{'re-run after adding 1%, with the cache':44} {t_rerun:8.1f} {c_rerun['hashed']:7d} "
+              f"{s_rerun['groups']:7d}")
+        print(f"{'same re-run without the cache (before)':44} {t_nocache:8.1f} {c_nocache['hashed']:7d}")
+        print(f"re-run / first run: {t_rerun / t_first:.2f}; re-run is {t_nocache / t_rerun:.1f}x faster "
+              f"with the cache")
+        print(f"cache file: {cache_bytes / 1e3:.0f} kB for {count} photos ({cache_bytes / count:.0f} B/photo)")
+    _cache_at_scale(50_000)
+
+
+def _cache_at_scale(n: int) -> None:
+    """Size and load time of the cache for a 50k-photo library (synthetic entries, no images)."""
+    rng = np.random.default_rng(1)
+    entries = {f"/home/me/Pictures/{2015 + i // 5000}/{i // 400:03d}/IMG_{i:06d}.jpg": (
+        f"{int(rng.integers(2e6, 9e6))}:{1_700_000_000_000_000_000 + i * 1_000_000_007}",
+        int(rng.integers(0, 2**63)), 1.7e9 + i * 60.0, "exif:DateTimeOriginal",
+        "+02:00" if i % 3 else None, 4000, 3000) for i in range(n)}
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = HashCache(Path(tmp) / CACHE_NAME)
+        cache.entries = entries
+        t0 = time.perf_counter()
+        size = cache.save()
+        t_save = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        assert decode(cache.path.read_bytes()) == entries
+        t_load = time.perf_counter() - t0
+    assert len(encode({})) < 4096
+    print(f"cache at {n} photos: {size / 1e6:.2f} MB ({size / n:.0f} B/photo), save {t_save:.2f} s, "
+          f"load {t_load:.2f} s")
