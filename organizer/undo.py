@@ -147,6 +147,8 @@ def undo_run(client: ImmichClient, state_dir: Path, run: str | None, dry_run: bo
         for op in ops:
             if op.get("op") == "upsert_tags":
                 op["_used_elsewhere"] = sorted(used)
+        if not dry_run:
+            _check_state(Path(state_dir) / f"{scope}.pkl")  # before any change, not halfway
         summary = _undo_ops(client, path, ops, dry_run)
         if not dry_run:
             _forget_groups(Path(state_dir) / f"{scope}.pkl", ops)
@@ -177,6 +179,18 @@ def _undo_ops(client: ImmichClient, path: Path, ops: list[dict[str, Any]], dry_r
     return {"journal": str(path), "reverted": reverted, "left_alone": kept, "dry_run": dry_run}
 
 
+def _check_state(state_path: Path) -> None:
+    """Undo must also make the scope's state forget the groups; a state that will not load stops it."""
+    from .state import ProcessingState, StateLoadError
+
+    if state_path.exists():
+        try:
+            ProcessingState(state_path, {}).load()
+        except (StateLoadError, OSError) as exc:
+            raise UndoError(f"cannot read the state file {state_path} ({exc}); nothing was undone. "
+                            "Move it aside (the next pass rebuilds it) and run undo again") from exc
+
+
 def _forget_groups(state_path: Path, ops: list[dict[str, Any]]) -> None:
     from .state import ProcessingState, StateLoadError
 
@@ -185,8 +199,9 @@ def _forget_groups(state_path: Path, ops: list[dict[str, Any]]) -> None:
     state = ProcessingState(state_path, {})
     try:
         state.params = state.load()
-    except (StateLoadError, OSError):
-        return
+    except (StateLoadError, OSError) as exc:
+        raise UndoError(f"cannot read the state file {state_path} ({exc}); move it aside and run undo again "
+                        "so the next pass does not take the undone groups for applied") from exc
     memory = state.extra.get("memory", {})
     groups = {op["group"] for op in ops if op.get("group")}
     stacks_undone = {op.get("stack_id") for op in ops if op.get("op") == "create_stack"}
