@@ -156,16 +156,23 @@ def test_sigterm_during_groups_then_sigkill_resume_skips_completed_groups(big_li
 
 
 def test_sigkill_during_hashing_loses_at_most_one_batch(big_library, tmp_path):
-    out = tmp_path / "out"
-    proc = start_cli("-s", str(big_library), "-o", str(out), "--threads", "1", "--no-progress")
-    assert wait_for(lambda: (out / STATE).exists() and (out / STATE).stat().st_size > 3000, timeout=60)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
-    from organizer.state import ProcessingState
+    from organizer.state import SAVE_EVERY_HASHES, ProcessingState
 
+    out = tmp_path / "out"
+    proc = start_cli("-s", str(big_library), "-o", str(out), "--threads", "1", "--no-progress", "--verbose")
+    assert proc.stderr is not None
+    recorded = 0
+    while recorded < 2 * SAVE_EVERY_HASHES + 17:  # mid-batch, after two saved batches
+        line = proc.stderr.readline()
+        assert line, "the pass ended before it was killed"
+        recorded += "hash recorded:" in line
+    proc.send_signal(signal.SIGKILL)
+    _, rest = proc.communicate(timeout=10)
+    recorded += rest.count("hash recorded:")  # every hash the process had taken in before it died
     st = ProcessingState(out / STATE, {})
     st.load()
-    assert len(st.hashes) >= 50
+    saved = len(st.hashes) + len(st.skipped)
+    assert recorded - SAVE_EVERY_HASHES <= saved <= recorded, (saved, recorded)
     resumed = run_cli("-s", str(big_library), "-o", str(out), "--no-progress", "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert f"Using cached hash for {len(st.hashes) + len(st.skipped)} photos" in resumed.stdout
