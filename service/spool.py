@@ -27,11 +27,13 @@ class Spool:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    def put(self, kind: str, **data: Any) -> None:
+    def put(self, kind: str, **data: Any) -> str:
+        """Spool one event; returns its id (the file's stem), unique and time-sortable."""
         name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
         tmp = self.folder / f".{name}.tmp"
         tmp.write_text(json.dumps({"kind": kind, "t": time.time(), **data}))
         os.replace(tmp, self.folder / f"{name}.json")
+        return name
 
     def drain(self, limit: int = 10_000) -> tuple[list[dict[str, Any]], list[Path]]:
         """Read up to ``limit`` events; delete them with :meth:`ack` once they are safe elsewhere."""
