@@ -8,7 +8,16 @@ import signal
 from pathlib import Path
 
 import pytest
-from cli_helpers import comparable, interrupt, load_report, read_until, run_cli, start_cli, wait_for
+from cli_helpers import (
+    check_group_folders,
+    comparable,
+    interrupt,
+    load_report,
+    read_until,
+    run_cli,
+    start_cli,
+    wait_for,
+)
 from photo_factory import make_library, tree_checksums
 
 STATE = ".photo_organizer_state.pkl"
@@ -48,6 +57,7 @@ def test_organize_copies_each_group_and_marks_the_best(small_library, tmp_path):
         assert len(files) == len(g["photos"]) + 1
         meta = json.loads((folder / "metadata.json").read_text())
         assert meta["group_id"] == g["id"] and meta["best"] == g["best"]
+    check_group_folders(out, report)
     skipped = {s["id"]: s["reason"] for s in report["skipped"]}
     assert skipped["day1/broken.jpg"] == "zero-byte file"
     assert "not an image" in skipped["day1/fake.jpg"]
@@ -149,10 +159,9 @@ def test_sigterm_during_groups_then_sigkill_resume_skips_completed_groups(big_li
     final = run_cli("-s", str(big_library), "-o", str(out), "--no-progress", "--resume")
     assert final.returncode == 0, final.stderr
     assert comparable(load_report(out / "reports" / "latest.json")) == comparable(clean_report)
-    # every group folder is complete: no partial copies
+    # every group folder is complete: no partial copies, the right bytes, the right shot marked
     assert not list(out.rglob("*.partial"))
-    for g in clean_report["groups"]:
-        assert len(list((out / f"group_{g['index']:04d}").iterdir())) == len(g["photos"]) + 1
+    check_group_folders(out, clean_report)
 
 
 def test_sigkill_during_hashing_loses_at_most_one_batch(big_library, tmp_path):
