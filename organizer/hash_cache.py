@@ -35,6 +35,8 @@ CACHE_NAME = ".photo_organizer_cache.npz"
 FORMAT_VERSION = 1
 #: What the cached values depend on: a change to any of these makes the whole cache useless.
 RULES = {"format": FORMAT_VERSION, "hash": f"{HASH_ALGORITHM}-{HASH_SIZE}", "time_rule": TIME_RULE}
+#: Refuse caches that would unpack to more than this (a zip bomb must not exhaust memory).
+MAX_UNPACKED_BYTES = 1 << 30
 _COLUMNS = ("size", "mtime_ns", "hash", "taken_at", "width", "height", "source", "tz")
 
 
@@ -93,6 +95,9 @@ def encode(entries: Mapping[str, HashEntry]) -> bytes:
 def decode(data: bytes) -> dict[str, HashEntry]:
     """Inverse of :func:`encode`. Raises CacheLoadError with a reason a user can read."""
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            if sum(info.file_size for info in zf.infolist()) > MAX_UNPACKED_BYTES:
+                raise CacheLoadError("it would unpack to more than 1 GiB")
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:

@@ -75,6 +75,15 @@ def test_the_cache_never_unpickles():
         decode(buf.getvalue())
 
 
+def test_a_cache_that_would_unpack_to_gigabytes_is_refused(monkeypatch):
+    import organizer.hash_cache as hc
+
+    data = encode({"/p/a.jpg": ("10:20", 1, 1.5, "mtime", None, 1, 1)})
+    monkeypatch.setattr(hc, "MAX_UNPACKED_BYTES", 100)
+    with pytest.raises(CacheLoadError, match="unpack"):
+        decode(data)
+
+
 def test_the_cache_round_trips_and_refuses_other_rules():
     entries = {"/p/a.jpg": ("10:20", 2**64 - 1, 1.5, "exif:DateTimeOriginal", "+02:00", 4000, 3000),
                "/p/\udcff odd.jpg": ("11:-5", 7, 2.25, "mtime", None, 1, 2)}
