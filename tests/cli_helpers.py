@@ -88,6 +88,7 @@ def check_group_folders(out: Path, report: dict[str, Any]) -> None:
         got = {p.name: _sha(p) for p in folder.iterdir() if p.name != "metadata.json"}
         want = {("BEST_" if ph["id"] == g["best"] else "") + ph["name"]: _sha(Path(ph["path"]))
                 for ph in g["photos"]}
-        assert got == want, f"{folder.name}: {sorted(got)} != {sorted(want)}"
+        wrong = sorted(n for n in set(got) | set(want) if got.get(n) != want.get(n))
+        assert not wrong, f"{folder.name}: missing, extra or different bytes: {wrong}"
         meta = json.loads((folder / "metadata.json").read_text())
         assert (meta["group_id"], meta["best"]) == (g["id"], g["best"]), folder.name
