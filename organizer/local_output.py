@@ -4,6 +4,7 @@ Copies, never moves: the source tree is only ever read. Each copy goes to a temp
 renamed into place, so an interrupted run never leaves a half-copied photo that looks complete.
 After a run, OUTPUT holds exactly the group folders of its report: folders of an earlier run with
 more groups are removed, but only files our own metadata.json lists — never anything a user added.
+With ``reuse`` (local mode), unchanged groups keep their folder and entry (organizer.group_reuse).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import fsync_dir, write_json_atomic
+from .group_reuse import MOVING_PREFIX, GroupFolders, read_ours, reuse_version
 from .models import GroupResult, PhotoRef
 
 log = logging.getLogger(__name__)
@@ -71,10 +73,15 @@ class LocalOutput:
     kind = "local-copy"
 
     def __init__(self, output: Path, dry_run: bool = False,
-                 fetch: Callable[[PhotoRef, Path], None] | None = None) -> None:
+                 fetch: Callable[[PhotoRef, Path], None] | None = None, reuse: bool = False) -> None:
         self.output = output
         self.dry_run = dry_run
         self.fetch = fetch  # Immich downloads: stream an original to a path instead of copying
+        self.folders = GroupFolders(output) if reuse and not dry_run else None
+
+    def previous(self, gid: str, members: list[PhotoRef]) -> dict[str, Any] | None:
+        """Called by the pipeline before scoring: an unchanged group's entry from its folder, or None."""
+        return self.folders.previous(gid, members) if self.folders is not None else None
 
     def describe(self) -> dict[str, Any]:
         return {"output": str(self.output)}
@@ -85,6 +92,8 @@ class LocalOutput:
         names = _unique_names(members, group.best)
         if self.dry_run:
             return {"folder": str(folder), "files": names, "dry_run": True}
+        if self.folders is not None and (meta := read_ours(folder)) and meta["group_id"] != group.id:
+            self.folders.evacuate(folder)  # another group lives here: it may be reused under a new number
         self._clear_stale(folder, group.id)
         folder.mkdir(parents=True, exist_ok=True)
         for ref in members:
@@ -97,6 +106,9 @@ class LocalOutput:
         meta = {"group_id": group.id, "best": group.best, "files": names,
                 "photos": [{k: v for k, v in p.items() if k != "path"} | {"source": p.get("path")}
                            for p in group.photos]}
+        if self.folders is not None:
+            meta["reuse"] = {"version": reuse_version(), "fingerprints": {m.id: m.fingerprint for m in members},
+                             "entry": {k: v for k, v in group.to_dict().items() if k not in ("actions", "index")}}
         write_json_atomic(folder / METADATA, meta)
         return {"folder": str(folder), "files": names}
 
@@ -139,11 +151,14 @@ class LocalOutput:
         """Remove group folders an earlier run left beyond this run's groups, so OUTPUT matches the report."""
         if self.dry_run or not self.output.is_dir():
             return
+        if self.folders is not None:
+            self._place_reused(report)
         keep = {f"group_{g['index']:04d}" for g in report["groups"]}
         removed: list[str] = []
         kept: list[str] = []
         for folder in sorted(self.output.iterdir()):
-            if folder.name in keep or not GROUP_FOLDER.match(folder.name) or folder.is_symlink():
+            ours = GROUP_FOLDER.match(folder.name) or folder.name.startswith(MOVING_PREFIX)
+            if folder.name in keep or not ours or folder.is_symlink():
                 continue
             if not folder.is_dir():
                 continue
@@ -155,6 +170,26 @@ class LocalOutput:
         if removed:
             log.info("Removed %d group folders left by an earlier run: %s", len(removed), ", ".join(removed))
         report["output_cleanup"] = {"removed": removed, "kept_with_other_files": kept}
+
+
+    def _place_reused(self, report: dict[str, Any]) -> None:
+        """Move reused groups to their numbers in this run: first all aside, then each into place."""
+        assert self.folders is not None
+        where = self.folders.where()
+        targets = {g["id"]: self.output / f"group_{g['index']:04d}" for g in report["groups"]
+                   if g["id"] in self.folders.reused}
+        for gid, target in targets.items():
+            if gid in where and where[gid][0] != target and not where[gid][0].name.startswith(MOVING_PREFIX):
+                self.folders.evacuate(where[gid][0])
+        for g in report["groups"]:
+            target = targets.get(g["id"])
+            if target is None:
+                continue
+            if where.get(g["id"], (None,))[0] != target:
+                self._clear_stale(target, g["id"])  # a group of an earlier run that is gone now
+            placed = self.folders.place(g["id"], target)
+            if placed is not None:
+                g["actions"] = dict(g.get("actions") or {}, folder=str(placed))
 
 
 def remove_our_folder(folder: Path) -> str:

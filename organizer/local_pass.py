@@ -42,8 +42,8 @@ def run_local_pass(source: LocalSource, output: Path, settings: PassSettings, st
             progress.message(f"Hash cache: {cache.loaded} photos known from earlier runs")
 
     try:
-        return run_pass(source, LocalOutput(output, dry_run=settings.dry_run), settings, state_file, progress,
-                        stop, prepare=prepare)
+        return run_pass(source, LocalOutput(output, dry_run=settings.dry_run, reuse=True), settings, state_file,
+                        progress, stop, prepare=prepare)
     finally:
         if opened and not settings.dry_run and source.discovered is not None:
             try:

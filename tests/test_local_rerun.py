@@ -6,12 +6,13 @@ import io
 import json
 import os
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import load_report, run_cli
-from photo_factory import make_library, save_jpeg, scene, tree_checksums
+from cli_helpers import check_group_folders, comparable, load_report, run_cli
+from photo_factory import make_library, save_jpeg, scene, tree_checksums, variant
 
 from organizer.hash_cache import CACHE_NAME, RULES, CacheLoadError, decode, encode
 
@@ -140,3 +141,26 @@ def test_a_dry_run_rerun_removes_nothing(library, tmp_path):
     assert (out / "group_0007" / "metadata.json").exists()
     _run(library, out)
     assert not (out / "group_0007").exists()
+
+
+def test_unchanged_groups_are_reused_and_renumbered_not_rebuilt(library, tmp_path):
+    src = tmp_path / "photos"
+    shutil.copytree(library, src)
+    out = tmp_path / "out"
+    _run(src, out)
+    base = scene(31337, (320, 240))  # a burst earlier than all others: every group number shifts by one
+    for k in range(3):
+        save_jpeg(variant(base, k, 0.0 if k == 0 else 2.0), src / "early" / f"E_{k}.jpg",
+                  datetime(2024, 7, 14, 5, 0, 2 * k))
+    os.utime(src / "day2/sub/IMG_0005.jpg", (1.7e9, 1.7e9))  # one member of the second burst changed
+    text = _run(src, out)
+    assert text.count("unchanged since the last pass") == 3, text
+    assert "Processing group 1/5" in text and "Processing group 3/5" in text
+    report = load_report(out / "reports" / "latest.json")
+    check_group_folders(out, report)
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(("group_", ".moving"))) == \
+        [f"group_{i:04d}" for i in range(1, 6)]
+    fresh = tmp_path / "fresh"
+    _run(src, fresh)
+    assert comparable(load_report(fresh / "reports" / "latest.json")) == comparable(report), \
+        "a reused group's entry equals a freshly scored one"
