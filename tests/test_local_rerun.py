@@ -164,3 +164,20 @@ def test_unchanged_groups_are_reused_and_renumbered_not_rebuilt(library, tmp_pat
     _run(src, fresh)
     assert comparable(load_report(fresh / "reports" / "latest.json")) == comparable(report), \
         "a reused group's entry equals a freshly scored one"
+
+
+def test_a_move_cut_short_by_a_crash_is_rebuilt_not_reused(library, tmp_path):
+    out = tmp_path / "out"
+    _run(library, out)
+    folder = out / "group_0002"
+    meta = json.loads((folder / "metadata.json").read_text())
+    half = out / f".moving-{meta['group_id']}"  # as a SIGKILL halfway through moving it leaves it
+    half.mkdir()
+    (half / "metadata.json").write_text(json.dumps(meta))
+    moved = sorted(meta["files"].values())[0]
+    os.replace(folder / moved, half / moved)
+    text = _run(library, out)
+    assert text.count("unchanged since the last pass") == 3 and "Processing group 2/4" in text, text
+    report = load_report(out / "reports" / "latest.json")
+    check_group_folders(out, report)
+    assert not half.exists() and report["output_cleanup"]["removed"] == [half.name]
