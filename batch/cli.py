@@ -19,8 +19,9 @@ from typing import Any
 
 from organizer.atomic import write_json_atomic
 from organizer.hashing import default_processes
-from organizer.local_output import LocalOutput, OutputError, check_output
-from organizer.pipeline import DEFAULT_THRESHOLD, DEFAULT_TIME_WINDOW, PassSettings, run_pass
+from organizer.local_output import OutputError, check_output
+from organizer.local_pass import run_local_pass
+from organizer.pipeline import DEFAULT_THRESHOLD, DEFAULT_TIME_WINDOW, PassSettings
 from organizer.progress import PassInterrupted, StopToken, TqdmProgress
 from organizer.sources import LocalSource, SourceError
 
@@ -209,7 +210,7 @@ def run_local(args: argparse.Namespace, argv: list[str]) -> int:
     if args.dry_run:
         progress.message("Dry run: only the report is written; no folder or state file is changed.")
     try:
-        result = run_pass(source, LocalOutput(output, dry_run=args.dry_run), settings, state_file, progress, stop)
+        result = run_local_pass(source, output, settings, state_file, progress, stop)
     except (PassInterrupted, KeyboardInterrupt):
         print(f"\nInterrupted. State saved to: {state_file}", file=sys.stderr)
         if not args.dry_run:

@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-SECTIONS = ["bench.hashing", "bench.grouping", "bench.quality", "bench.immich", "bench.webhook",
+SECTIONS = ["bench.hashing", "bench.grouping", "bench.quality", "bench.rerun", "bench.immich", "bench.webhook",
             "bench.scale_state"]
 
 

@@ -2,6 +2,9 @@
 
 Copies, never moves: the source tree is only ever read. Each copy goes to a temporary name and is
 renamed into place, so an interrupted run never leaves a half-copied photo that looks complete.
+After a run, OUTPUT holds exactly the group folders of its report: folders of an earlier run with
+more groups are removed, but only files our own metadata.json lists — never anything a user added.
+With ``reuse`` (local mode), unchanged groups keep their folder and entry (organizer.group_reuse).
 """
 
 from __future__ import annotations
@@ -9,18 +12,21 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .atomic import fsync_dir, write_json_atomic
+from .group_reuse import MOVING_PREFIX, GroupFolders, read_ours, reuse_version
 from .models import GroupResult, PhotoRef
 
 log = logging.getLogger(__name__)
 
 BEST_PREFIX = "BEST_"
 METADATA = "metadata.json"
+GROUP_FOLDER = re.compile(r"^group_\d{4,}$")
 
 
 class OutputError(Exception):
@@ -67,10 +73,15 @@ class LocalOutput:
     kind = "local-copy"
 
     def __init__(self, output: Path, dry_run: bool = False,
-                 fetch: Callable[[PhotoRef, Path], None] | None = None) -> None:
+                 fetch: Callable[[PhotoRef, Path], None] | None = None, reuse: bool = False) -> None:
         self.output = output
         self.dry_run = dry_run
         self.fetch = fetch  # Immich downloads: stream an original to a path instead of copying
+        self.folders = GroupFolders(output) if reuse and not dry_run else None
+
+    def previous(self, gid: str, members: list[PhotoRef]) -> dict[str, Any] | None:
+        """Called by the pipeline before scoring: an unchanged group's entry from its folder, or None."""
+        return self.folders.previous(gid, members) if self.folders is not None else None
 
     def describe(self) -> dict[str, Any]:
         return {"output": str(self.output)}
@@ -81,6 +92,8 @@ class LocalOutput:
         names = _unique_names(members, group.best)
         if self.dry_run:
             return {"folder": str(folder), "files": names, "dry_run": True}
+        if self.folders is not None and (meta := read_ours(folder)) and meta["group_id"] != group.id:
+            self.folders.evacuate(folder)  # another group lives here: it may be reused under a new number
         self._clear_stale(folder, group.id)
         folder.mkdir(parents=True, exist_ok=True)
         for ref in members:
@@ -93,6 +106,9 @@ class LocalOutput:
         meta = {"group_id": group.id, "best": group.best, "files": names,
                 "photos": [{k: v for k, v in p.items() if k != "path"} | {"source": p.get("path")}
                            for p in group.photos]}
+        if self.folders is not None:
+            meta["reuse"] = {"version": reuse_version(), "fingerprints": {m.id: m.fingerprint for m in members},
+                             "entry": {k: v for k, v in group.to_dict().items() if k not in ("actions", "index")}}
         write_json_atomic(folder / METADATA, meta)
         return {"folder": str(folder), "files": names}
 
@@ -132,4 +148,74 @@ class LocalOutput:
         log.info("Replaced %s left by an earlier run with different groups", folder.name)
 
     def finish(self, report: dict[str, Any]) -> None:
-        pass
+        """Remove group folders an earlier run left beyond this run's groups, so OUTPUT matches the report."""
+        if self.dry_run or not self.output.is_dir():
+            return
+        if self.folders is not None:
+            self._place_reused(report)
+        keep = {f"group_{g['index']:04d}" for g in report["groups"]}
+        removed: list[str] = []
+        kept: list[str] = []
+        for folder in sorted(self.output.iterdir()):
+            ours = GROUP_FOLDER.match(folder.name) or folder.name.startswith(MOVING_PREFIX)
+            if folder.name in keep or not ours or folder.is_symlink():
+                continue
+            if not folder.is_dir():
+                continue
+            outcome = remove_our_folder(folder)
+            if outcome == "removed":
+                removed.append(folder.name)
+            elif outcome == "kept":
+                kept.append(folder.name)
+        if removed:
+            log.info("Removed %d group folders left by an earlier run: %s", len(removed), ", ".join(removed))
+        report["output_cleanup"] = {"removed": removed, "kept_with_other_files": kept}
+
+
+    def _place_reused(self, report: dict[str, Any]) -> None:
+        """Move reused groups to their numbers in this run: first all aside, then each into place."""
+        assert self.folders is not None
+        where = self.folders.where()
+        targets = {g["id"]: self.output / f"group_{g['index']:04d}" for g in report["groups"]
+                   if g["id"] in self.folders.reused}
+        for gid, target in targets.items():
+            if gid in where and where[gid][0] != target and not where[gid][0].name.startswith(MOVING_PREFIX):
+                self.folders.evacuate(where[gid][0])
+        for g in report["groups"]:
+            target = targets.get(g["id"])
+            if target is None:
+                continue
+            if where.get(g["id"], (None,))[0] != target:
+                self._clear_stale(target, g["id"])  # a group of an earlier run that is gone now
+            placed = self.folders.place(g["id"], target)
+            if placed is not None:
+                g["actions"] = dict(g.get("actions") or {}, folder=str(placed))
+
+
+def remove_our_folder(folder: Path) -> str:
+    """Delete what photo-organizer put in ``folder``; returns "removed", "kept" or "not ours".
+
+    Ours means a metadata.json with our keys. Only the files it lists (and our own temporary
+    copies) are deleted, metadata.json last so an interrupted clean-up is finished by the next run.
+    A folder that still holds anything else afterwards stays, with a warning.
+    """
+    meta_path = folder / METADATA
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError):
+        return "not ours"
+    files = meta.get("files") if isinstance(meta, dict) else None
+    if not isinstance(files, dict) or "group_id" not in meta:
+        return "not ours"
+    for name in [str(n) for n in files.values()] + [f".{n}.partial" for n in files.values()]:
+        target = folder / name
+        if target.parent == folder and (target.is_file() or target.is_symlink()):
+            target.unlink()
+    meta_path.unlink()
+    try:
+        folder.rmdir()
+    except OSError:
+        log.warning("Kept %s: it holds files photo-organizer did not make", folder)
+        return "kept"
+    fsync_dir(folder.parent)
+    return "removed"

@@ -53,6 +53,8 @@ class LocalSource:
             raise SourceError(f"source is not a folder: {self.root}")
         self.root = self.root.resolve()
         self.exclude = {p.resolve() for p in (exclude or []) if p.exists()}
+        #: {id: fingerprint} of the last discovery: what the hash cache may keep (organizer.hash_cache).
+        self.discovered: dict[str, str] | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"source_type": "local", "source": str(self.root)}
@@ -117,6 +119,7 @@ class LocalSource:
                 bar.update(1)
         bar.close()
         refs.sort(key=lambda r: r.id)
+        self.discovered = {r.id: r.fingerprint for r in refs}
         return refs, dict(other)
 
     def hash_photos(self, refs: list[PhotoRef], processes: int,

@@ -168,6 +168,7 @@ class ProcessingState:
 
     # ---------------------------------------------------------------- recording
     def record_hash(self, photo_id: str, entry: HashEntry) -> None:
+        log.debug("hash recorded: %s", photo_id)  # logged first: a crash test counts these lines
         self.hashes[photo_id] = entry
         self._pending_hashes[photo_id] = entry
         self.skipped.pop(photo_id, None)

@@ -134,8 +134,8 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
             return _error(400, "data.asset.id is missing")
         if asset.get("type") not in (None, "IMAGE"):
             return jsonify({"accepted": False, "ignored": f"asset type {asset.get('type')!r}"}), 202
-        _coordinator().spool.put("asset", asset_id=asset_id, trigger=trigger)
-        return jsonify({"accepted": True, "asset": asset_id}), 202
+        event = _coordinator().spool.put("asset", asset_id=asset_id, trigger=trigger)
+        return jsonify({"accepted": True, "asset": asset_id, "event": event}), 202
 
     # ---------------------------------------------------------------- control
     @app.get("/healthz")

@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 LIBRARY = "library"
 ANY_ALBUM = "*"
+#: Ids of the last events taken in, kept in leader.json: what a replay is checked against, and what
+#: a test compares with the ids the webhook answered.
+RECENT_EVENTS = 2000
 
 
 def _iso(t: float | None) -> str | None:
@@ -100,6 +103,8 @@ class Coordinator:
         self.last_pass: dict[str, dict[str, Any]] = {}
         self.passes_total: dict[str, dict[str, int]] = {}
         self.events: dict[str, int] = {}
+        self.recent_events: list[str] = []
+        self.last_drain: list[str] = []  # spool ids counted but maybe not yet deleted (acked)
         self.paused = False
         self.current: PassRequest | None = None
         self.current_started = 0.0
@@ -169,6 +174,8 @@ class Coordinator:
             self.last_pass = saved.get("last_pass", {})
             self.passes_total = saved.get("passes_total", {})
             self.events = saved.get("events", {})
+            self.recent_events = list(saved.get("recent_events", []))
+            self.last_drain = list(saved.get("last_drain", []))
         log.info("pid %s is the leader: runs the scheduler and the passes (%d queued)", os.getpid(),
                  len(self.queue))
         self._start_scheduler()
@@ -255,7 +262,8 @@ class Coordinator:
     def _persist(self) -> None:
         with self.lock:
             data = {"queue": [asdict(r) for r in self.queue], "pending": self.pending,
-                    "last_pass": self.last_pass, "passes_total": self.passes_total, "events": self.events}
+                    "last_pass": self.last_pass, "passes_total": self.passes_total, "events": self.events,
+                    "recent_events": self.recent_events, "last_drain": self.last_drain}
             if self.current is not None and self.current.kind == "pass":
                 # Persisted as "to resume": if this process dies the next leader continues it.
                 data["queue"].insert(0, asdict(self.current) | {"resume": True})
@@ -267,9 +275,17 @@ class Coordinator:
             return
         now = time.time()
         with self.lock:
-            for item in items:
+            # A leader killed after saving a batch but before deleting its files: the next leader
+            # reads them again. They were counted and queued then; counting them twice would hide
+            # a lost event behind a replayed one.
+            replayed = set(self.last_drain)
+            self.last_drain = [p.stem for p in paths]
+            for item, path in zip(items, paths, strict=True):
+                if path.stem in replayed:
+                    continue
                 kind = item.get("kind")
                 if kind == "asset":
+                    self.recent_events.append(path.stem)
                     self.events["received"] = self.events.get("received", 0) + 1
                     asset_id = str(item.get("asset_id"))
                     self.pending.setdefault(asset_id, now)
@@ -280,6 +296,7 @@ class Coordinator:
                     self.events["run_requests"] = self.events.get("run_requests", 0) + 1
                     self._manual_run(PassRequest(album=item.get("album"), dry_run=bool(item.get("dry_run")),
                                                  full=bool(item.get("full")), reason="manual"))
+            del self.recent_events[:-RECENT_EVENTS]
         self._persist()
         self._write_status(force=True)  # readers must never see the events neither queued nor spooled
         self.spool.ack(paths)

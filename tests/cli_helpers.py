@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -71,3 +72,23 @@ def comparable(report: dict[str, Any]) -> dict[str, Any]:
 
 def load_report(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def check_group_folders(out: Path, report: dict[str, Any]) -> None:
+    """Each group folder holds exactly its photos, byte for byte the originals, the best one BEST_-marked.
+
+    Names alone would pass a half-copied photo, a copy of the wrong photo or a mark on the wrong shot.
+    """
+    for g in report["groups"]:
+        folder = out / f"group_{g['index']:04d}"
+        got = {p.name: _sha(p) for p in folder.iterdir() if p.name != "metadata.json"}
+        want = {("BEST_" if ph["id"] == g["best"] else "") + ph["name"]: _sha(Path(ph["path"]))
+                for ph in g["photos"]}
+        wrong = sorted(n for n in set(got) | set(want) if got.get(n) != want.get(n))
+        assert not wrong, f"{folder.name}: missing, extra or different bytes: {wrong}"
+        meta = json.loads((folder / "metadata.json").read_text())
+        assert (meta["group_id"], meta["best"]) == (g["id"], g["best"]), folder.name

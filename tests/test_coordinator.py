@@ -49,6 +49,18 @@ class Recorder:
                           False, 1, 0)
 
 
+def _settled(coord: Coordinator, passes: int) -> bool:
+    """``passes`` outcomes collected and nothing left that could start another: no pass running,
+    none queued (a retry waiting for later counts), no event pending or still in the spool.
+
+    Waiting for this instead of sleeping and then asserting "no more calls": a pass that should not
+    happen shows up here as a queued request, pending events or a running pass."""
+    with coord.lock:
+        done = sum(sum(v.values()) for v in coord.passes_total.values())
+        return (done == passes and coord.runner is None and coord.current is None and not coord.queue
+                and not coord.pending and len(coord.spool) == 0)
+
+
 def _run(cfg: ServiceConfig, rec: Recorder) -> Coordinator:
     coord = Coordinator(cfg, run_pass=rec)
     coord.start()
@@ -64,7 +76,8 @@ def test_events_wait_for_a_quiet_period_then_make_one_pass(tmp_path):
             coord.spool.put("asset", asset_id=f"a{i % 10}", trigger="AssetCreate")
             time.sleep(0.01)
         assert wait_for(lambda: len(rec.calls) == 1, timeout=5)
-        time.sleep(0.5)
+        assert wait_for(lambda: coord.events.get("received") == 50 and _settled(coord, 1), timeout=5), \
+            (coord.queue, coord.pending, coord.passes_total)
         assert len(rec.calls) == 1
         assert coord.events["received"] == 50 and coord.events["assets"] == 10
     finally:
@@ -90,8 +103,9 @@ def test_not_ready_photos_are_retried_with_growing_delays_then_given_up(tmp_path
     try:
         coord.enqueue(PassRequest(reason="webhook"))
         assert wait_for(lambda: len(rec.calls) == 4, timeout=10)  # 1 + max_retries
-        time.sleep(1.5)
-        assert len(rec.calls) == 4, "gives up after max_retries; the nightly pass catches up"
+        assert wait_for(lambda: _settled(coord, 4), timeout=5), \
+            f"gives up after max_retries; the nightly pass catches up: {coord.queue}"
+        assert len(rec.calls) == 4
         gaps = [b[2] - a[2] for a, b in zip(rec.calls, rec.calls[1:], strict=False)]
         assert gaps[0] < gaps[1] < gaps[2], gaps
     finally:
@@ -107,7 +121,7 @@ def test_server_down_is_retried_but_a_wrong_album_is_not(tmp_path):
         assert wait_for(lambda: coord.last_pass.get("library", {}).get("result") == "completed", timeout=5)
         coord.enqueue(PassRequest(album="x"))
         assert wait_for(lambda: coord.last_pass.get("album:x", {}).get("result") == "error", timeout=5)
-        time.sleep(0.5)
+        assert wait_for(lambda: _settled(coord, 3), timeout=5), f"a wrong album is not retried: {coord.queue}"
         assert len(rec.calls) == 3
         assert "not found" in coord.last_pass["album:x"]["error"]
     finally:

@@ -125,7 +125,7 @@ def test_undo_keeps_a_change_the_user_made_since(fake_immich, tmp_path):
     bursts = seed_bursts(fake_immich, bursts=1, burst_size=3, singles=0)
     run_immich_pass(settings(fake_immich, tmp_path, ActionFlags(archive_non_best=True)))
     store = fake_immich.store
-    store.assets[bursts[0][1]].visibility = "timeline"  # the user un-archived one by hand
+    store.assets[bursts[0][1]].visibility = "locked"  # the user moved one to the locked folder by hand
     store.assets[bursts[0][2]].is_favorite = True
     env = {"IMMICH_URL": fake_immich.url, "IMMICH_API_KEY": fake_immich.api_key,
            "STATE_DIR": str(tmp_path / "state")}
@@ -133,6 +133,7 @@ def test_undo_keeps_a_change_the_user_made_since(fake_immich, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert store.assets[bursts[0][2]].visibility == "timeline"
     assert store.assets[bursts[0][2]].is_favorite
+    assert store.assets[bursts[0][1]].visibility == "locked", "undo must not overwrite the user's change"
 
 
 def test_a_stack_the_user_removed_is_left_alone(fake_immich, tmp_path):
@@ -146,6 +147,8 @@ def test_a_stack_the_user_removed_is_left_alone(fake_immich, tmp_path):
     assert store.assets[bursts[0][0]].stack_id is None, "must not re-create a stack the user removed"
     notes = [n for g in result.report["groups"] for n in g["actions"].get("notes", [])]
     assert any("left alone" in n for n in notes)
+    intact = next(g for g in result.report["groups"] if bursts[1][0] in {p["id"] for p in g["photos"]})
+    assert not intact["actions"].get("notes"), "an intact stack gets no note"
 
 
 def test_album_scope_and_its_errors(fake_immich, tmp_path):

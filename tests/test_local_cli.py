@@ -8,7 +8,16 @@ import signal
 from pathlib import Path
 
 import pytest
-from cli_helpers import comparable, interrupt, load_report, read_until, run_cli, start_cli, wait_for
+from cli_helpers import (
+    check_group_folders,
+    comparable,
+    interrupt,
+    load_report,
+    read_until,
+    run_cli,
+    start_cli,
+    wait_for,
+)
 from photo_factory import make_library, tree_checksums
 
 STATE = ".photo_organizer_state.pkl"
@@ -48,6 +57,7 @@ def test_organize_copies_each_group_and_marks_the_best(small_library, tmp_path):
         assert len(files) == len(g["photos"]) + 1
         meta = json.loads((folder / "metadata.json").read_text())
         assert meta["group_id"] == g["id"] and meta["best"] == g["best"]
+    check_group_folders(out, report)
     skipped = {s["id"]: s["reason"] for s in report["skipped"]}
     assert skipped["day1/broken.jpg"] == "zero-byte file"
     assert "not an image" in skipped["day1/fake.jpg"]
@@ -149,23 +159,29 @@ def test_sigterm_during_groups_then_sigkill_resume_skips_completed_groups(big_li
     final = run_cli("-s", str(big_library), "-o", str(out), "--no-progress", "--resume")
     assert final.returncode == 0, final.stderr
     assert comparable(load_report(out / "reports" / "latest.json")) == comparable(clean_report)
-    # every group folder is complete: no partial copies
+    # every group folder is complete: no partial copies, the right bytes, the right shot marked
     assert not list(out.rglob("*.partial"))
-    for g in clean_report["groups"]:
-        assert len(list((out / f"group_{g['index']:04d}").iterdir())) == len(g["photos"]) + 1
+    check_group_folders(out, clean_report)
 
 
 def test_sigkill_during_hashing_loses_at_most_one_batch(big_library, tmp_path):
-    out = tmp_path / "out"
-    proc = start_cli("-s", str(big_library), "-o", str(out), "--threads", "1", "--no-progress")
-    assert wait_for(lambda: (out / STATE).exists() and (out / STATE).stat().st_size > 3000, timeout=60)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
-    from organizer.state import ProcessingState
+    from organizer.state import SAVE_EVERY_HASHES, ProcessingState
 
+    out = tmp_path / "out"
+    proc = start_cli("-s", str(big_library), "-o", str(out), "--threads", "1", "--no-progress", "--verbose")
+    assert proc.stderr is not None
+    recorded = 0
+    while recorded < 2 * SAVE_EVERY_HASHES + 17:  # mid-batch, after two saved batches
+        line = proc.stderr.readline()
+        assert line, "the pass ended before it was killed"
+        recorded += "hash recorded:" in line
+    proc.send_signal(signal.SIGKILL)
+    _, rest = proc.communicate(timeout=10)
+    recorded += rest.count("hash recorded:")  # every hash the process had taken in before it died
     st = ProcessingState(out / STATE, {})
     st.load()
-    assert len(st.hashes) >= 50
+    saved = len(st.hashes) + len(st.skipped)
+    assert recorded - SAVE_EVERY_HASHES <= saved <= recorded, (saved, recorded)
     resumed = run_cli("-s", str(big_library), "-o", str(out), "--no-progress", "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert f"Using cached hash for {len(st.hashes) + len(st.skipped)} photos" in resumed.stdout

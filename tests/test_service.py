@@ -82,15 +82,18 @@ def test_pause_stops_at_the_next_photo_and_resume_continues_where_it_stopped(fak
         assert paused["last_pass"]["library"]["result"] == "interrupted"
         assert (tmp_path / "state" / "library.pkl").exists(), "the paused pass saved its state"
         before = len(thumbnails_served(fake_immich))
-        time.sleep(1.0)
-        assert len(thumbnails_served(fake_immich)) == before, "nothing runs while paused"
+        requests_before = paused["webhook"].get("run_requests", 0)
         assert svc.post("/api/run", json={}).status_code == 202
-        time.sleep(0.5)
+        # The real signal: the leader took the run request in while paused. Had it then started a
+        # pass, that pass would be running now or counted in passes_total below.
+        assert wait_for(lambda: svc.status()["webhook"].get("run_requests", 0) == requests_before + 1, timeout=10)
         assert svc.status()["running"] is None, "no new pass starts while paused"
+        assert len(thumbnails_served(fake_immich)) == before, "nothing runs while paused"
         assert svc.post("/api/resume").json()["paused"] is False
         status = svc.wait_idle()
         assert status["last_pass"]["library"]["result"] == "completed"
-        assert status["passes_total"]["library"]["completed"] == 1, "the queued run joined the resumed pass"
+        assert status["passes_total"]["library"] == {"interrupted": 1, "completed": 1}, \
+            "one pass paused, then resumed; the queued run joined it and nothing ran in between"
         served = thumbnails_served(fake_immich)
         assert len(served) == len(set(served)) == len(fake_immich.store.assets), "no thumbnail downloaded twice"
         assert sorted(map(sorted, stacked_groups(fake_immich.store))) == sorted(map(sorted, ids))

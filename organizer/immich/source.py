@@ -41,13 +41,21 @@ def asset_snapshot(asset: Any) -> dict[str, Any]:
 
 
 def _capture(asset: Any) -> tuple[float, str, str | None]:
+    """The capture time as the clock in the camera read it, labelled UTC (the rule of local mode).
+
+    Immich's ``localDateTime`` is exactly that (EXIF time in the photo's own zone); using the real
+    instant of ``dateTimeOriginal`` instead would shift photos by their UTC offset against photos
+    grouped by wall-clock time.
+    """
+    local = getattr(asset, "local_date_time", None)
+    has_exif = isinstance(getattr(asset, "date_time_original", None), datetime)
+    if isinstance(local, datetime):
+        return (local.replace(tzinfo=UTC).timestamp(),
+                "immich:dateTimeOriginal" if has_exif else "immich:localDateTime",
+                getattr(asset, "time_zone", None) if has_exif else None)
     dto = getattr(asset, "date_time_original", None)
     if isinstance(dto, datetime):
         return dto.timestamp(), "immich:dateTimeOriginal", getattr(asset, "time_zone", None)
-    local = getattr(asset, "local_date_time", None)
-    if isinstance(local, datetime):
-        # localDateTime is wall-clock time labelled UTC: the same convention as local mode.
-        return local.replace(tzinfo=UTC).timestamp(), "immich:localDateTime", None
     created = asset.file_created_at
     return created.timestamp(), "immich:fileCreatedAt", None
 

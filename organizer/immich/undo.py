@@ -17,6 +17,7 @@ them again until their photos change or the user runs ``photo-organizer redo RUN
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -66,6 +67,22 @@ def find_journal(state_dir: Path, run: str | None, scope: str | None = "library"
         raise UndoError(f"run {run!r} not found" + ("" if not matches else " (ambiguous)")
                         + f"; recorded runs: {names}")
     return matches[0]
+
+
+def open_record(state_dir: Path, server: str, user_id: str) -> Record:
+    """The shared record, or an UndoError that says why not — before anything is changed.
+
+    Undo must also mark its groups as undone there; without it the next pass would redo them.
+    """
+    path = record_path(state_dir, server, user_id)
+    if not path.exists():
+        raise UndoError(f"no record of what photo-organizer made at {path}: cannot undo safely")
+    try:
+        record = Record(path)
+        record.db.execute("SELECT count(*) FROM groups").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise UndoError(f"cannot read the record {path}: {exc}") from exc
+    return record
 
 
 def _gone(exc: ImmichError) -> bool:
@@ -312,7 +329,11 @@ def undo_run(client: ImmichClient, state_dir: Path, run: str | None, dry_run: bo
     me = client.users.me()
     lock = FileLock(Path(state_dir) / f"{run_scope}.lock", what=f"scope {run_scope}")
     lock.acquire()
-    record = Record(record_path(state_dir, client.base_url, me.id))
+    try:
+        record = open_record(state_dir, client.base_url, me.id)
+    except UndoError:
+        lock.release()
+        raise
     try:
         ops = operations(path)
         if any(op.get("undone") for op in ops):
@@ -387,7 +408,7 @@ def redo(client: ImmichClient, state_dir: Path, run: str) -> int:
     """Let passes apply again the groups an undo of ``run`` declined; returns how many."""
     path = find_journal(state_dir, run, None)
     run_id = next((e for e in read_entries(path) if e.get("kind") == "run"), {}).get("run_id", path.stem)
-    record = Record(record_path(state_dir, client.base_url, client.users.me().id))
+    record = open_record(state_dir, client.base_url, client.users.me().id)
     try:
         return record.redo(run_id)
     finally:

@@ -8,7 +8,7 @@ import signal
 import time
 from collections import Counter
 
-from cli_helpers import comparable, load_report, read_until, run_cli, start_cli
+from cli_helpers import check_group_folders, comparable, load_report, read_until, run_cli, start_cli
 from photo_factory import make_library, tree_checksums
 
 from .conftest import FIGURES
@@ -67,11 +67,11 @@ def test_twenty_sigkills_then_resume_equals_an_uninterrupted_run(tmp_path):
     assert comparable(load_report(out / "reports" / "latest.json")) == comparable(clean)
     assert tree_checksums(src) == before
     assert not list(out.rglob("*.partial")) and not list(out.rglob(".*.tmp"))
-    for g in clean["groups"]:
+    check_group_folders(out, load_report(out / "reports" / "latest.json"))
+    for g in clean["groups"]:  # and the same bytes as the uninterrupted run, metadata.json included
         folder = out / f"group_{g['index']:04d}"
-        names = sorted(p.name for p in folder.iterdir())
-        clean_names = sorted(p.name for p in (clean_out / folder.name).iterdir())
-        assert names == clean_names
+        assert {p.name: p.read_bytes() for p in folder.iterdir()} == \
+            {p.name: p.read_bytes() for p in (clean_out / folder.name).iterdir()}, folder.name
     assert not (out / ".photo_organizer_state.pkl").exists()
     FIGURES.append(f"local crashes: {kills} SIGKILLs ({dict(stages)}), {finished_early} runs finished "
                    f"before their kill; uninterrupted run {full_run:.1f} s; final report identical")

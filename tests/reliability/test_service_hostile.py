@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -71,18 +72,21 @@ def test_leader_killed_mid_burst_loses_no_accepted_event(fake_immich, tmp_path):
             if i == 300:
                 os.kill(leader, signal.SIGKILL)  # the leader dies with events queued
             try:
-                code = svc.webhook(bodies[i]).status_code
+                r = svc.webhook(bodies[i])
             except requests.RequestException:
-                code = -1
-            if code == 202:
+                return
+            if r.status_code == 202:
                 with lock:
-                    accepted.append(bodies[i]["data"]["asset"]["id"])
+                    accepted.append(r.json()["event"])
 
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(post, range(len(bodies))))
         assert wait_for(lambda: svc.status().get("leader", {}).get("pid") not in (None, leader), timeout=30)
         status = svc.wait_idle(timeout=180)
-    assert status["webhook"]["received"] >= len(accepted) >= 550, (status["webhook"], len(accepted))
+    # Compare event ids, not counts: a replayed event counted twice would hide a lost one.
+    taken_in = json.loads((tmp_path / "state" / "service" / "leader.json").read_text())["recent_events"]
+    assert len(taken_in) == len(set(taken_in)) == status["webhook"]["received"], "an event counted twice"
+    assert len(accepted) >= 550 and not set(accepted) - set(taken_in), (len(accepted), len(taken_in))
     assert status["last_pass"]["library"]["result"] == "completed"
     assert status["last_pass"]["library"]["photos"] == 60
     FIGURES.append(f"service: leader SIGKILLed mid-burst; {len(accepted)} events accepted, "
@@ -91,7 +95,9 @@ def test_leader_killed_mid_burst_loses_no_accepted_event(fake_immich, tmp_path):
 
 def test_hostile_requests_are_refused_and_change_nothing(fake_immich, tmp_path):
     ids = seed_bursts(fake_immich, bursts=1, burst_size=2, singles=0)
-    with Service(fake_immich, tmp_path / "state") as svc:
+    # A long quiet period: the one valid event below stays pending and starts no pass.
+    with Service(fake_immich, tmp_path / "state", WEBHOOK_DEBOUNCE_SECONDS="600",
+                 WEBHOOK_MAX_WAIT_SECONDS="600") as svc:
         body = sample("AssetMetadataExtraction", ids[0][0])
         # webhook: the secret is required and compared exactly
         assert svc.webhook(body, secret=None).status_code == 401
@@ -109,10 +115,15 @@ def test_hostile_requests_are_refused_and_change_nothing(fake_immich, tmp_path):
         assert svc.webhook(video).json()["accepted"] is False
         big = {"type": "AssetV1", "trigger": "AssetCreate", "data": {"asset": {"id": "x", "pad": "a" * (2 << 20)}}}
         assert svc.webhook(big).status_code == 413
-        time.sleep(0.5)
+        # The real signal: one valid event after them. The leader drains the spool in order, so once
+        # it counts this one it has seen everything the refused requests could have spooled.
+        sentinel = svc.webhook(sample("AssetCreate", ids[0][1])).json()["event"]
+        assert wait_for(lambda: svc.status()["webhook"].get("received", 0) >= 1, timeout=10)
         status = svc.status()
-        assert status["webhook"].get("received", 0) == 0, "a refused webhook must queue nothing"
-        assert status["queue"]["length"] == 0
+        assert status["webhook"]["received"] == 1, "a refused webhook must queue nothing"
+        assert status["queue"]["length"] == 1 and status["queue"]["assets_pending"] == 1, status["queue"]
+        taken_in = json.loads((tmp_path / "state" / "service" / "leader.json").read_text())["recent_events"]
+        assert taken_in == [sentinel]
         # control API: bearer token, constant-time compared; /healthz is open
         for method, path in [("GET", "/api/status"), ("POST", "/api/pause"), ("POST", "/api/resume"),
                              ("POST", "/api/run"), ("GET", "/metrics")]:
@@ -138,7 +149,7 @@ def test_hostile_requests_are_refused_and_change_nothing(fake_immich, tmp_path):
         assert svc.webhook(bomb).status_code in (400, 413)
         assert svc.post("/api/run", data=b"[" * 100_000 + b"]" * 100_000).status_code == 400
         assert svc.post("/api/run", data=b" " * (2 << 20)).status_code == 413
-        assert svc.status()["queue"]["length"] == 0, "nothing hostile was queued"
+        assert svc.status()["queue"]["length"] == 1, "nothing hostile was queued (1: the valid event)"
         assert requests.get(svc.url + "/healthz", timeout=5).status_code == 200, "still alive"
     FIGURES.append("service: missing/wrong token and secret -> 401, malformed -> 400, oversized -> 413, "
                    "nesting bomb -> 400; nothing queued, nothing paused")

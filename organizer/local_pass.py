@@ -1,0 +1,53 @@
+"""One local-folder pass: the pipeline plus what only local folders need around it.
+
+Around :func:`organizer.pipeline.run_pass` this adds the hash cache that outlives completed runs
+(organizer.hash_cache) — the resume state is removed on completion, as the resume specification
+says, and must not be the only place hashes live. Kept out of the pipeline so the pipeline stays
+the same for Immich scopes, which keep their own index.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from .hash_cache import CACHE_NAME, HashCache
+from .local_output import LocalOutput
+from .pipeline import PassResult, PassSettings, run_pass
+from .progress import Progress, StopToken
+from .sources import LocalSource
+from .state import ProcessingState
+
+log = logging.getLogger(__name__)
+
+
+def run_local_pass(source: LocalSource, output: Path, settings: PassSettings, state_file: Path,
+                   progress: Progress, stop: StopToken | None = None,
+                   cache_path: Path | None = None) -> PassResult:
+    """Organize ``source`` into ``output``; raises like run_pass (PassInterrupted, OSError…).
+
+    The cache is read before the pass and written after it, whether the pass completed or was
+    interrupted (a SIGKILL skips this; the resume state covers that case). A dry run only reads it.
+    """
+    cache = HashCache(cache_path or output / CACHE_NAME)
+    warning = cache.load()
+    if warning:
+        log.warning("%s", warning)
+        progress.message(f"Warning: {warning}")
+    opened: list[ProcessingState] = []
+
+    def prepare(state: ProcessingState) -> None:
+        opened.append(state)
+        if cache.seed(state.hashes, source.root):
+            progress.message(f"Hash cache: {cache.loaded} photos known from earlier runs")
+
+    try:
+        return run_pass(source, LocalOutput(output, dry_run=settings.dry_run, reuse=True), settings, state_file,
+                        progress, stop, prepare=prepare)
+    finally:
+        if opened and not settings.dry_run and source.discovered is not None:
+            try:
+                cache.update(opened[0].hashes, source.discovered, source.root)
+                cache.save()
+            except OSError as exc:  # the organized output matters more than a faster next run
+                log.warning("Could not write the hash cache %s: %s", cache.path, exc.strerror or exc)
