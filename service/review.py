@@ -211,7 +211,9 @@ def page() -> Any:
     counts: dict[str, int] = {}
     for g in groups:
         counts[g["status"]] = counts.get(g["status"], 0) + 1
+    thumb_base = url_for("review.thumb", asset_id="_")[:-1]  # one url_for, not one per photo
     return render_template("review.html", groups=groups, scope=scope, csrf=session.get("csrf", ""),
+                           thumb_base=thumb_base,
                            counts=counts, review_mode=_settings().review)
 
 
