@@ -200,8 +200,14 @@ def group_view(p: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/")
 def page() -> Any:
+    from immich_client import ImmichError
+
     scope = _scope()
-    record = _open_record()
+    try:
+        record = _open_record()
+    except ImmichError as exc:  # the page says so rather than a bare 500
+        log.warning("review: cannot reach Immich to open the record: %s", exc)
+        return render_template("review_login.html", error=f"Immich cannot be reached: {exc}"), 502
     try:
         groups = [group_view(p) for p in record.proposals(scope)] if record else []
     finally:

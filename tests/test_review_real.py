@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from test_immich_real import ALL, START, TAG_STACK, group_tags, settings, upload_burst, upload_library
+from cli_helpers import run_cli
+from test_immich_real import (
+    ALL,
+    START,
+    TAG_STACK,
+    cli_env,
+    group_tags,
+    settings,
+    upload_burst,
+    upload_library,
+)
 
 from immich_client import ImmichClient
 from organizer.immich import decisions
@@ -99,3 +109,24 @@ def test_choosing_another_best_of_an_applied_group_recovers_its_stack(immich, tm
     client = ImmichClient(immich.url, immich.api_key)
     run_immich_pass(s, client=client, review=True)
     assert client.stats.writes == 0 and immich.stack_of(burst[0])["primaryAssetId"] == burst[2]
+
+
+def test_the_cli_review_flag_proposes_and_approve_above_applies_only_the_confident(immich, tmp_path):
+    bursts = upload_library(immich, bursts=2)
+    before = immich.snapshot()
+    env = cli_env(immich, tmp_path)
+    proc = run_cli("--source-type", "immich", "--stack", "--review", "--no-progress", **env)
+    assert proc.returncode == 0, proc.stderr
+    assert immich.snapshot() == before
+    s = settings(immich, tmp_path, TAG_STACK)
+    props = decisions.proposals(s)
+    assert [p["status"] for p in props] == ["proposed", "proposed"]
+    # the pass that made these gives no confidence yet; a verified one does: give one group 0.95
+    sure = _by_first(props, bursts[1])
+    with decisions.open_record(s, ImmichClient(immich.url, immich.api_key)) as record:
+        record.propose("library", sure["found_key"], dict(sure["entry"], confidence=0.95))
+        other = _by_first(props, bursts[0])
+        record.propose("library", other["found_key"], dict(other["entry"], confidence=0.5))
+    decisions.approve_above(s, 0.9)
+    assert immich.stack_of(bursts[1][0]) is not None and immich.stack_of(bursts[0][0]) is None
+    assert decisions.approve_above(s, 0.9) is None  # nothing left above 0.9
