@@ -97,7 +97,7 @@ def test_rejected_dropped_and_chosen_best_bind_every_later_pass(immich, tmp_path
     assert client.stats.writes == 0 and immich.snapshot() == before
 
 
-def test_choosing_another_best_of_an_applied_group_recovers_its_stack(immich, tmp_path):
+def test_choosing_another_best_recovers_an_applied_stack_and_rejecting_it_takes_it_back(immich, tmp_path):
     burst = upload_burst(immich, 31, range(3))
     s = settings(immich, tmp_path, TAG_STACK)
     run_immich_pass(s, review=True)
@@ -109,6 +109,12 @@ def test_choosing_another_best_of_an_applied_group_recovers_its_stack(immich, tm
     client = ImmichClient(immich.url, immich.api_key)
     run_immich_pass(s, client=client, review=True)
     assert client.stats.writes == 0 and immich.stack_of(burst[0])["primaryAssetId"] == burst[2]
+    # "not a group" after all: what was applied is taken back, and no later pass (auto) redoes it
+    decisions.reject(s, key)
+    assert immich.stack_of(burst[0]) is None and not group_tags(immich.asset(burst[0]))
+    client = ImmichClient(immich.url, immich.api_key)
+    run_immich_pass(s, client=client, review=False, full=True)
+    assert client.stats.writes == 0 and immich.stack_of(burst[0]) is None
 
 
 def test_the_cli_review_flag_proposes_and_approve_above_applies_only_the_confident(immich, tmp_path):

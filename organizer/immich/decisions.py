@@ -15,10 +15,11 @@ from immich_client import ImmichClient
 
 from ..pipeline import PassResult
 from ..settings import ImmichSettings
+from .journal import list_runs, operations
 from .record import Record, member_key, record_path
 from .review import APPLIED, APPROVED, PROPOSED, REJECT_REASON, REJECTED, UNDONE
 from .run import LIBRARY, make_client, run_immich_pass
-from .undo import undo_run
+from .undo import run_info, undo_run
 
 
 class DecisionError(ValueError):
@@ -78,8 +79,15 @@ def approve_above(settings: ImmichSettings, confidence: float, scope: str = LIBR
 
 def reject(settings: ImmichSettings, found_key: str, scope: str = LIBRARY,
            client: ImmichClient | None = None) -> None:
-    """"Not a group": no pass proposes or applies these photos as a group again until they change."""
+    """"Not a group": no pass proposes or applies these photos as a group again until they change.
+
+    A group already applied is undone first (with the rest of its run, if it was a bulk approval).
+    """
     client = client or make_client(settings)
+    with open_record(settings, client) as record:
+        applied = _proposal(record, scope, found_key)["status"] == APPLIED
+    if applied:
+        undo_group(settings, found_key, scope, client)
     with open_record(settings, client) as record:
         proposal = _proposal(record, scope, found_key)
         record.decline(proposal["member_key"], None, None, reason=REJECT_REASON)
@@ -143,20 +151,24 @@ def choose_best(settings: ImmichSettings, found_key: str, asset_id: str, scope: 
 
 
 def undo_group(settings: ImmichSettings, found_key: str, scope: str = LIBRARY,
-               client: ImmichClient | None = None) -> dict[str, Any]:
-    """Undo the run that applied this group (a bulk approval is one run: its groups are undone together)."""
+               client: ImmichClient | None = None) -> list[dict[str, Any]]:
+    """Undo every run that wrote to this group, newest first (a bulk approval's other groups go with it)."""
     client = client or make_client(settings)
     with open_record(settings, client) as record:
         proposal = _proposal(record, scope, found_key)
-        if proposal["status"] != APPLIED or not proposal["run_id"]:
+        if proposal["status"] != APPLIED:
             raise DecisionError(f"group {found_key} is not applied: nothing to undo")
-        run_id = proposal["run_id"]
-    summary = undo_run(client, settings.state_dir, run_id, scope=None)
+        ids = [p["id"] for p in proposal["entry"]["photos"]]
+        lineages = set(record.lineages_of(ids).values()) | {proposal["entry"].get("id")}
+    runs = [path for path in list_runs(settings.state_dir) if not run_info(path)["undone"]
+            and any(op.get("group") in lineages or op.get("rid") in lineages for op in operations(path))]
+    summaries = [undo_run(client, settings.state_dir, path.stem, scope=None) for path in reversed(runs)]
+    undone = {s.get("run") for s in summaries}
     with open_record(settings, client) as record:
         for p in record.proposals(scope):
-            if p["status"] == APPLIED and p["run_id"] == run_id:
+            if p["status"] == APPLIED and (p["run_id"] in undone or p["found_key"] == found_key):
                 record.set_proposal_status(scope, p["found_key"], UNDONE)
-    return summary
+    return summaries
 
 
 __all__ = ["DecisionError", "approve", "approve_above", "choose_best", "drop_photo", "member_key", "proposals",

@@ -29,6 +29,7 @@ from .record import Record, member_key
 #: proposal states shown on the review page
 PROPOSED, APPROVED, APPLIED, REJECTED, UNDONE = "proposed", "approved", "applied", "rejected", "undone"
 REJECT_REASON = "you said this is not a group (review)"
+LEFT_ALONE_TOO_FEW = "left alone: fewer than two photos left after your review"
 
 
 class DecisionGate:
@@ -56,8 +57,10 @@ class DecisionGate:
         found = member_key([m.id for m in members])
         choice = self.record.choice(found)
         kept = [m for m in members if m.id not in set(choice["excluded"])]
-        if len(kept) < 2:
-            return None  # apply says why it is left alone
+        if len(kept) < 2:  # nothing left to group: no need to score it again every pass
+            return {"id": gid, "best": kept[0].id if kept else None,
+                    "photos": [{"id": m.id, "name": m.name, "best": True} for m in kept],
+                    "actions": {"writes": 0, "left_alone": LEFT_ALONE_TOO_FEW}}
         proposal = self.record.proposal(self.scope, found)
         if self.review and proposal and proposal["status"] in (PROPOSED, REJECTED) \
                 and proposal["member_key"] == member_key([m.id for m in kept]) \
@@ -77,7 +80,7 @@ class DecisionGate:
         found = member_key([p["id"] for p in group.photos])
         _honour_choice(group, self.record.choice(found))
         if len(group.photos) < 2:
-            return {"writes": 0, "left_alone": "left alone: fewer than two photos left after your review"}
+            return {"writes": 0, "left_alone": LEFT_ALONE_TOO_FEW}
         entry = group.to_dict()
         entry.pop("actions", None)
         declined = self.record.declined(member_key([p["id"] for p in group.photos]))
