@@ -136,3 +136,16 @@ def test_the_cli_review_flag_proposes_and_approve_above_applies_only_the_confide
     decisions.approve_above(s, 0.9)
     assert immich.stack_of(bursts[1][0]) is not None and immich.stack_of(bursts[0][0]) is None
     assert decisions.approve_above(s, 0.9) is None  # nothing left above 0.9
+
+
+def test_a_group_that_grows_is_proposed_anew_and_its_old_proposal_forgotten(immich, tmp_path):
+    first = upload_burst(immich, 51, range(2))
+    s = settings(immich, tmp_path, TAG_STACK)
+    run_immich_pass(s, review=True)
+    (old,) = decisions.proposals(s)
+    more = upload_burst(immich, 51, range(2, 3))  # a third frame of the same burst arrives
+    result = run_immich_pass(s, review=True)
+    assert result.report["review"]["forgotten"] == 1
+    (new,) = decisions.proposals(s)
+    assert new["found_key"] != old["found_key"]
+    assert {p["id"] for p in new["entry"]["photos"]} == set(first + more)

@@ -252,6 +252,15 @@ class Record:
         self.db.execute("UPDATE proposals SET status=?, run_id=COALESCE(?, run_id), ts=? WHERE scope=? AND found_key=?",
                         (status, run_id, time.time(), scope, found_key))
 
+    def prune_proposals(self, scope: str, seen: set[str]) -> int:
+        """Forget the scope's undecided proposals of groups a whole pass no longer found (their photos changed)."""
+        with self.transaction() as db:
+            stale = [r["found_key"] for r in db.execute(
+                "SELECT found_key FROM proposals WHERE scope=? AND status IN ('proposed', 'approved')", (scope,))
+                if r["found_key"] not in seen]
+            db.executemany("DELETE FROM proposals WHERE scope=? AND found_key=?", [(scope, k) for k in stale])
+        return len(stale)
+
     def choice(self, found_key: str) -> dict[str, Any]:
         """What the user said about a group as a pass found it: photos dropped, best chosen."""
         row = self.db.execute("SELECT * FROM choices WHERE found_key=?", (found_key,)).fetchone()

@@ -43,18 +43,25 @@ class DecisionGate:
         self.scope = scope
         self.review = review
         self.proposed = 0
+        #: the groups of this pass as found, to forget proposals of groups that changed since
+        self.seen: set[str] = set()
 
     def describe(self) -> dict[str, Any]:
         return self.inner.describe()
 
     def finish(self, report: dict[str, Any]) -> None:
-        report["review"] = {"mode": self.review, "proposed": self.proposed}
+        """Report the proposals; forget those of groups that changed (only when every group passed here)."""
+        stale = 0
+        if len(self.seen) == len(report["groups"]) and not self.inner.dry_run:
+            stale = self.record.prune_proposals(self.scope, self.seen)
+        report["review"] = {"mode": self.review, "proposed": self.proposed, "forgotten": stale}
         self.inner.finish(report)
 
     # ------------------------------------------------------------------ the pipeline's hooks
     def previous(self, gid: str, members: list[PhotoRef]) -> dict[str, Any] | None:
         """An earlier pass's entry when nothing is to be done (the group needs neither scoring nor writes)."""
         found = member_key([m.id for m in members])
+        self.seen.add(found)
         choice = self.record.choice(found)
         kept = [m for m in members if m.id not in set(choice["excluded"])]
         if len(kept) < 2:  # nothing left to group: no need to score it again every pass
@@ -78,6 +85,7 @@ class DecisionGate:
 
     def apply(self, group: GroupResult, refs: dict[str, PhotoRef]) -> dict[str, Any]:
         found = member_key([p["id"] for p in group.photos])
+        self.seen.add(found)
         _honour_choice(group, self.record.choice(found))
         if len(group.photos) < 2:
             return {"writes": 0, "left_alone": LEFT_ALONE_TOO_FEW}
