@@ -210,6 +210,7 @@ def page() -> Any:
         return render_template("review_login.html", error=f"Immich cannot be reached: {exc}"), 502
     try:
         groups = [group_view(p) for p in record.proposals(scope)] if record else []
+        scopes = record.proposal_scopes() if record else []
     finally:
         if record:
             record.close()
@@ -219,7 +220,7 @@ def page() -> Any:
         counts[g["status"]] = counts.get(g["status"], 0) + 1
     thumb_base = url_for("review.thumb", asset_id="_")[:-1]  # one url_for, not one per photo
     return render_template("review.html", groups=groups, scope=scope, csrf=session.get("csrf", ""),
-                           thumb_base=thumb_base,
+                           thumb_base=thumb_base, scopes=scopes,
                            counts=counts, review_mode=_settings().review)
 
 

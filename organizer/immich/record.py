@@ -248,6 +248,9 @@ class Record:
                                (scope, limit, offset))
         return [_proposal(r) for r in rows]
 
+    def proposal_scopes(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT scope FROM proposals ORDER BY scope")]
+
     def set_proposal_status(self, scope: str, found_key: str, status: str, run_id: str | None = None) -> None:
         self.db.execute("UPDATE proposals SET status=?, run_id=COALESCE(?, run_id), ts=? WHERE scope=? AND found_key=?",
                         (status, run_id, time.time(), scope, found_key))
