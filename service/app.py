@@ -101,7 +101,7 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
     @app.before_request
     def authenticate() -> Any:
         path = request.path
-        if path == "/healthz" or path.startswith(("/webhook/", "/review")):  # the review page signs in itself
+        if path in ("/healthz", "/review") or path.startswith(("/webhook/", "/review/")):  # review signs in itself
             return None
         if not _bearer_ok():
             resp, status = _error(401, "missing or wrong bearer token (set CONTROL_TOKEN and send "
