@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     grp.add_argument("--limit", type=_positive_int, help="only look at the first N photos (try-outs)")
     run = p.add_argument_group("run")
     run.add_argument("--dry-run", action="store_true", help="write the report only; change nothing else")
+    run.add_argument("--review", action="store_true", help="Immich: propose groups for the review page; write nothing")
     run.add_argument("--threads", type=_positive_int, default=default_processes(),
                      help="worker processes for hashing (default: all cores)")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run from its state file")

@@ -26,6 +26,7 @@ def settings_from_args(args: argparse.Namespace) -> ImmichSettings:
     settings.threshold = args.threshold
     settings.time_window = args.time_window
     settings.min_group_size = args.min_group_size
+    settings.review = settings.review or getattr(args, "review", False)
     chosen = ActionFlags(tag=args.tag_only, albums=args.create_albums, favorite_best=args.mark_best_favorite,
                          archive_non_best=args.archive_non_best, stack=args.stack,
                          album_prefix=args.album_prefix, tag_parent=args.tag_parent)

@@ -54,6 +54,8 @@ class ImmichSettings:
     read_timeout: float = 30.0
     #: the best shot inherits the albums, favourite, rating, tags and description of the frames it hides
     keeper_inherits: bool = True
+    #: passes propose instead of acting; the review page (or its functions) applies what is approved
+    review: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ImmichSettings:
@@ -79,4 +81,5 @@ class ImmichSettings:
             max_retry_seconds=float(env.get("IMMICH_MAX_RETRY_SECONDS", 120)),
             read_timeout=float(env.get("IMMICH_READ_TIMEOUT_SECONDS", 30)),
             keeper_inherits=_flag(env.get("KEEPER_INHERITS"), True),
+            review=_flag(env.get("REVIEW")),
         )

@@ -21,6 +21,7 @@ from .config import ServiceConfig
 from .coordinator import Coordinator
 from .files import read_json
 from .metrics import render_metrics
+from .review import install_review
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
     @app.before_request
     def authenticate() -> Any:
         path = request.path
-        if path == "/healthz" or path.startswith("/webhook/"):
+        if path in ("/healthz", "/review") or path.startswith(("/webhook/", "/review/")):  # review signs in itself
             return None
         if not _bearer_ok():
             resp, status = _error(401, "missing or wrong bearer token (set CONTROL_TOKEN and send "
@@ -204,6 +205,7 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
         body, content_type = render_metrics(_live_status())
         return Response(body, content_type=content_type)
 
+    install_review(app)
     if config.start_coordinator:
         coordinator.start()
     return app

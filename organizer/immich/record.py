@@ -16,6 +16,9 @@ What it holds:
 - ``declined``: member sets the user undid (or whose stack they removed or re-covered by hand);
   no pass applies them again until the members change or the user says ``redo``.
 - ``tags``: the ids of our tags; ``applied``: each group's last report entry for no-change passes.
+- ``proposals``: review mode's groups per scope (report entry and status), kept across restarts.
+- ``choices``: what the user said about a group in review (photos dropped, best chosen), keyed by
+  the members as the pass found them, so it holds until those members change.
 """
 
 from __future__ import annotations
@@ -43,6 +46,11 @@ CREATE TABLE IF NOT EXISTS declined(member_key TEXT PRIMARY KEY, rid TEXT, run_i
 CREATE TABLE IF NOT EXISTS tags(value TEXT PRIMARY KEY, id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS applied(member_key TEXT NOT NULL, signature TEXT NOT NULL, entry TEXT NOT NULL,
     PRIMARY KEY(member_key, signature));
+CREATE TABLE IF NOT EXISTS proposals(scope TEXT NOT NULL, found_key TEXT NOT NULL, member_key TEXT NOT NULL,
+    taken TEXT, confidence REAL, status TEXT NOT NULL, entry TEXT NOT NULL, run_id TEXT, ts REAL,
+    PRIMARY KEY(scope, found_key));
+CREATE INDEX IF NOT EXISTS proposals_taken ON proposals(scope, taken);
+CREATE TABLE IF NOT EXISTS choices(found_key TEXT PRIMARY KEY, excluded TEXT NOT NULL, best TEXT, ts REAL);
 """
 
 
@@ -216,3 +224,59 @@ class Record:
 
     def forget_applied(self, keys: Iterable[str]) -> None:
         self.db.executemany("DELETE FROM applied WHERE member_key=?", [(k,) for k in keys])
+
+    # ------------------------------------------------------------------ review: proposals and choices
+    def propose(self, scope: str, found_key: str, entry: dict[str, Any], status: str = "proposed",
+                run_id: str | None = None) -> None:
+        """Keep a group's report entry for review (replacing this scope's earlier one for the same photos)."""
+        ids = [p["id"] for p in entry["photos"]]
+        taken = max((p.get("taken_at") or "" for p in entry["photos"]), default="")
+        confidence = entry.get("confidence")
+        self.db.execute("INSERT OR REPLACE INTO proposals(scope, found_key, member_key, taken, confidence, status, "
+                        "entry, run_id, ts) VALUES (?,?,?,?,?,?,?,?,?)",
+                        (scope, found_key, member_key(ids), taken,
+                         float(confidence) if isinstance(confidence, int | float) else None, status,
+                         json.dumps(entry, separators=(",", ":")), run_id, time.time()))
+
+    def proposal(self, scope: str, found_key: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM proposals WHERE scope=? AND found_key=?", (scope, found_key)).fetchone()
+        return _proposal(row) if row else None
+
+    def proposals(self, scope: str, limit: int = 10_000, offset: int = 0) -> list[dict[str, Any]]:
+        """A scope's proposals, newest photos first."""
+        rows = self.db.execute("SELECT * FROM proposals WHERE scope=? ORDER BY taken DESC, found_key LIMIT ? OFFSET ?",
+                               (scope, limit, offset))
+        return [_proposal(r) for r in rows]
+
+    def proposal_scopes(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT scope FROM proposals ORDER BY scope")]
+
+    def set_proposal_status(self, scope: str, found_key: str, status: str, run_id: str | None = None) -> None:
+        self.db.execute("UPDATE proposals SET status=?, run_id=COALESCE(?, run_id), ts=? WHERE scope=? AND found_key=?",
+                        (status, run_id, time.time(), scope, found_key))
+
+    def prune_proposals(self, scope: str, seen: set[str]) -> int:
+        """Forget the scope's undecided proposals of groups a whole pass no longer found (their photos changed)."""
+        with self.transaction() as db:
+            stale = [r["found_key"] for r in db.execute(
+                "SELECT found_key FROM proposals WHERE scope=? AND status IN ('proposed', 'approved')", (scope,))
+                if r["found_key"] not in seen]
+            db.executemany("DELETE FROM proposals WHERE scope=? AND found_key=?", [(scope, k) for k in stale])
+        return len(stale)
+
+    def choice(self, found_key: str) -> dict[str, Any]:
+        """What the user said about a group as a pass found it: photos dropped, best chosen."""
+        row = self.db.execute("SELECT * FROM choices WHERE found_key=?", (found_key,)).fetchone()
+        if not row:
+            return {"excluded": [], "best": None}
+        return {"excluded": json.loads(row["excluded"]), "best": row["best"]}
+
+    def set_choice(self, found_key: str, excluded: list[str], best: str | None) -> None:
+        self.db.execute("INSERT OR REPLACE INTO choices(found_key, excluded, best, ts) VALUES (?,?,?,?)",
+                        (found_key, json.dumps(sorted(set(excluded))), best, time.time()))
+
+
+def _proposal(row: sqlite3.Row) -> dict[str, Any]:
+    d = dict(row)
+    d["entry"] = json.loads(d["entry"])
+    return d

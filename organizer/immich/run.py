@@ -24,6 +24,7 @@ from ..settings import ImmichSettings
 from .actions import ImmichActions
 from .journal import ActionJournal, journal_dir, operations
 from .record import GroupRecord, Record, record_path
+from .review import DecisionGate
 from .source import ImmichSource
 
 log = logging.getLogger(__name__)
@@ -96,8 +97,9 @@ def run_immich_pass(settings: ImmichSettings, album: str | None = None, *, dry_r
                     resume: bool = False, full: bool = False, stop: StopToken | None = None,
                     progress: Progress | None = None, download_dir: Path | None = None,
                     state_file: Path | None = None, force_fresh: bool = False,
-                    client: ImmichClient | None = None, origin: str = "cli") -> PassResult:
+                    client: ImmichClient | None = None, origin: str = "cli", review: bool | None = None) -> PassResult:
     """Run one pass. Raises ScopeBusy, PassInterrupted (state saved) or an immich_client error."""
+    review = settings.review if review is None else review
     progress = progress or CountingProgress()
     client = client or make_client(settings)
     me = client.users.me()
@@ -112,7 +114,8 @@ def run_immich_pass(settings: ImmichSettings, album: str | None = None, *, dry_r
         try:
             result = _run_locked(settings, client, me.id, album_id, scope, path, record, dry_run=dry_run,
                                  resume=resume, full=full, stop=stop, progress=progress,
-                                 download_dir=download_dir, force_fresh=force_fresh, origin=origin)
+                                 download_dir=download_dir, force_fresh=force_fresh, origin=origin,
+                                 review=review)
         finally:
             record.close()
         result.report["scope"]["album_name"] = found.name if found else None
@@ -123,7 +126,8 @@ def run_immich_pass(settings: ImmichSettings, album: str | None = None, *, dry_r
 
 def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, album_id: str | None, scope: str,
                 path: Path, record: Record, *, dry_run: bool, resume: bool, full: bool, stop: StopToken | None,
-                progress: Progress, download_dir: Path | None, force_fresh: bool, origin: str) -> PassResult:
+                progress: Progress, download_dir: Path | None, force_fresh: bool, origin: str,
+                review: bool = False) -> PassResult:
     pass_settings = PassSettings(threshold=settings.threshold, time_window=settings.time_window,
                                  min_group_size=settings.min_group_size, dry_run=dry_run, resume=resume,
                                  force_fresh=force_fresh, keep_state_on_success=True)
@@ -136,7 +140,7 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
     actions.keeper = settings.keeper_inherits
     actions.listing = source
     download = LocalOutput(download_dir, dry_run=dry_run, fetch=_fetcher(client)) if download_dir else None
-    combined = _Combined(actions, download)
+    combined = _Combined(DecisionGate(actions, record, scope, review), download)  # type: ignore[arg-type]
     journal_path = journal_dir(settings.state_dir) / f"{_safe(scope)}-pending.jsonl"
 
     def prepare(state: Any) -> None:

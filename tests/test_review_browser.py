@@ -1,0 +1,118 @@
+"""The review page in a real browser (Debian's headless Chromium driven by Playwright) against the
+service under gunicorn and the real Immich: sign in, see the groups with their images, approve one,
+reject one, change a best, undo one — and Immich changed exactly so.
+
+Needs /usr/bin/chromium (``make browser`` installs it as root) and the ``playwright`` package; its
+own browser download is never used. Without either the test is skipped with one line. Set
+``UPDATE_SCREENSHOT=1`` to refresh docs/review.png from this run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cli_helpers import REPO
+from service_helpers import TOKEN, Service
+from test_immich_real import START, group_tags, upload_burst
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+REVIEW_ENV = {"REVIEW": "1", "ACTION_TAG": "1", "ACTION_STACK": "1"}
+
+#: Scrolls every image into view (they are lazy) and returns each one's natural width once loaded.
+RENDERED_WIDTHS = """async () => {
+  const widths = [];
+  for (const img of Array.from(document.images)) {
+    img.scrollIntoView();
+    if (!img.complete) {
+      await new Promise(done => { img.onload = img.onerror = done; setTimeout(done, 10000); });
+    }
+    widths.push(img.naturalWidth);
+  }
+  return widths;
+}"""
+
+
+def sync_playwright():  # type: ignore[no-untyped-def]
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium not installed (apt-get install -y chromium, or `make browser` as root)")
+    try:
+        from playwright.sync_api import sync_playwright as start
+    except ImportError:
+        pytest.skip("playwright not installed (pip install -e '.[dev]')")
+    return start()
+
+
+def test_sign_in_see_approve_reject_rechoose_undo_in_a_real_browser(immich, tmp_path):
+    pw = sync_playwright()
+    old = upload_burst(immich, 41, range(3), START)
+    mid = upload_burst(immich, 42, range(3), START + timedelta(hours=3))
+    new = upload_burst(immich, 43, range(3), START + timedelta(hours=6))
+    before = immich.snapshot()
+    with Service(immich, tmp_path / "state", **REVIEW_ENV) as svc, pw as p:
+        assert svc.post("/api/run", json={}).status_code == 202
+        svc.wait_idle()
+        assert immich.snapshot() == before
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(svc.url + "/review/")
+            assert "/review/login" in page.url
+            page.fill("#token", TOKEN)
+            page.click("button[type=submit]")
+            page.wait_for_selector("section.group")
+            sections = page.locator("section.group")
+            assert sections.count() == 3
+            widths = page.evaluate(RENDERED_WIDTHS)
+            assert len(widths) == 9 and all(w > 0 for w in widths), widths
+            assert page.locator("figure.best").count() == 3
+            keys = [sections.nth(i).get_attribute("data-key") for i in range(3)]  # newest first
+
+            def group(n: int):  # type: ignore[no-untyped-def]
+                return page.locator(f"section.group[data-key='{keys[n]}']")
+
+            def settled(n: int, status: str, best: str | None = None) -> None:
+                """Wait until the reloaded page shows the decision (the page reloads after each one)."""
+                extra = f" figure.best[data-asset='{best}']" if best else ""
+                page.wait_for_selector(f"section.group[data-key='{keys[n]}'][data-status='{status}']{extra}",
+                                       timeout=180_000)
+
+            group(0).locator("button[data-act=approve]").click()  # approve the newest
+            settled(0, "applied")
+            group(1).locator("button[data-act=reject]").click()  # reject the middle one
+            settled(1, "rejected")
+            group(0).locator(f"figure[data-asset='{new[1]}']").click()  # change the newest's best
+            group(0).locator("button[data-act=best]").click()
+            settled(0, "applied", best=new[1])
+            group(2).locator("figure").first.click()  # the oldest, by keyboard: approve, then undo
+            page.keyboard.press("a")
+            settled(2, "applied")
+            assert immich.stack_of(old[0]) is not None
+            page.keyboard.press("u")
+            settled(2, "undone")
+            page.evaluate(RENDERED_WIDTHS)
+            page.evaluate("window.scrollTo(0, 0)")
+            shot = tmp_path / "review.png"
+            page.screenshot(path=str(shot), full_page=True)
+            if os.environ.get("UPDATE_SCREENSHOT"):
+                shutil.copy(shot, REPO / "docs" / "review.png")
+            assert errors == []
+        finally:
+            browser.close()
+    # Immich changed exactly so: the newest stacked under the chosen best, the others untouched
+    stack = immich.stack_of(new[0])
+    assert stack["primaryAssetId"] == new[1] and sorted(a["id"] for a in stack["assets"]) == sorted(new)
+    for burst in (old, mid):
+        for asset_id in burst:
+            assert immich.stack_of(asset_id) is None and not group_tags(immich.asset(asset_id))
+    after = immich.snapshot()
+    assert {n: v for n, v in after["assets"].items() if not n.startswith("IMG_043")} == {
+        n: v for n, v in before["assets"].items() if not n.startswith("IMG_043")}
+    assert after["albums"] == before["albums"]
