@@ -55,7 +55,8 @@ class DecisionGate:
         if len(self.seen) == len(report["groups"]) and not self.inner.dry_run:
             stale = self.record.prune_proposals(self.scope, self.seen)
         report["review"] = {"mode": self.review, "proposed": self.proposed, "forgotten": stale}
-        self.inner.finish(report)
+        if not self.review:  # taking apart groups that ended is a write: never before an approval
+            self.inner.finish(report)
 
     # ------------------------------------------------------------------ the pipeline's hooks
     def previous(self, gid: str, members: list[PhotoRef]) -> dict[str, Any] | None:
