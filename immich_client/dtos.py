@@ -61,6 +61,8 @@ class Asset:
     time_zone: str | None
     file_size: int | None
     tags: tuple[Tag, ...] = field(default=())
+    exif_width: int | None = None  # exifInfo.exifImageWidth/Height: the original's size per its metadata
+    exif_height: int | None = None
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Asset:
@@ -80,6 +82,7 @@ class Asset:
             date_time_original=parse_time(exif.get("dateTimeOriginal")), time_zone=exif.get("timeZone"),
             file_size=exif.get("fileSizeInByte"),
             tags=tuple(Tag.from_json(t) for t in d.get("tags") or ()),
+            exif_width=exif.get("exifImageWidth"), exif_height=exif.get("exifImageHeight"),
         )
 
 

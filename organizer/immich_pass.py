@@ -123,9 +123,10 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
                 progress: Progress, download_dir: Path | None, force_fresh: bool) -> PassResult:
     pass_settings = PassSettings(threshold=settings.threshold, time_window=settings.time_window,
                                  min_group_size=settings.min_group_size, dry_run=dry_run, resume=resume,
-                                 force_fresh=force_fresh, keep_state_on_success=True)
+                                 force_fresh=force_fresh, keep_state_on_success=True, limit=settings.limit)
     identity = {"server": client.base_url, "user": user_id, "scope": scope}
-    source = ImmichSource(client, album_id, {}, None, set(), concurrency=settings.download_concurrency, full=full)
+    source = ImmichSource(client, album_id, {}, None, set(), concurrency=settings.download_concurrency, full=full,
+                          taken_after=settings.taken_after, taken_before=settings.taken_before)
     actions = ImmichActions(client, settings.actions, {}, None, dry_run=dry_run)
     download = LocalOutput(download_dir, dry_run=dry_run, fetch=_fetcher(client)) if download_dir else None
     combined = _Combined(actions, download)

@@ -55,12 +55,23 @@ class PassSettings:
     resume: bool = False
     force_fresh: bool = False
     keep_state_on_success: bool = False  # Immich scopes keep their incremental index
+    #: Capture-time range [after, before) in POSIX seconds, applied once capture times are known
+    #: (local mode; an Immich source filters its listing itself).
+    taken_after: float | None = None
+    taken_before: float | None = None
 
     def grouping_params(self) -> dict[str, Any]:
         """Everything that changes which groups a pass finds (resume compatibility key)."""
-        return {"threshold": self.threshold, "time_window": self.time_window,
-                "min_group_size": self.min_group_size, "limit": self.limit,
-                "hash": f"{HASH_ALGORITHM}-{HASH_SIZE}", "chain_guard": "leader-2t"}
+        params = {"threshold": self.threshold, "time_window": self.time_window,
+                  "min_group_size": self.min_group_size, "limit": self.limit,
+                  "hash": f"{HASH_ALGORITHM}-{HASH_SIZE}", "chain_guard": "leader-2t"}
+        if self.taken_after is not None or self.taken_before is not None:
+            params["taken_range"] = (self.taken_after, self.taken_before)
+        return params
+
+    def in_range(self, taken_at: float) -> bool:
+        return ((self.taken_after is None or taken_at >= self.taken_after)
+                and (self.taken_before is None or taken_at < self.taken_before))
 
 
 @dataclass
@@ -99,6 +110,11 @@ def open_state(path: Path, params: dict[str, Any], settings: PassSettings, progr
         state.params = params
         state.forget_run()
         return state, False
+    if settings.keep_state_on_success and not state.completed and not state.extra.get("run"):
+        # A scope state between passes (Immich): the last run finished, nothing to resume. Its run
+        # id was made when that run ended; this run gets its own, from its own start.
+        state.forget_run()
+        return state, False
     if not settings.resume:
         if state.completed or state.extra.get("run"):
             progress.message(f"Found an unfinished run in {path}; starting a new run "
@@ -122,6 +138,9 @@ def run_pass(source: Source, actions: Actions, settings: PassSettings, state_pat
     params = source.describe() | actions.describe() | settings.grouping_params() | (extra_params or {})
     state, resuming = open_state(state_path, params, settings, progress)
     state.enabled = not settings.dry_run
+    note_resumed = getattr(progress, "note_resumed", None)
+    if note_resumed is not None:
+        note_resumed(resuming)
     if prepare:
         prepare(state)
     if resuming:
@@ -144,6 +163,7 @@ def run_pass(source: Source, actions: Actions, settings: PassSettings, state_pat
             log.exception("Could not save the state after an error")
         raise
     report["duration_seconds"] = round(time.time() - started, 3)
+    report["resumed"] = resuming
     if settings.dry_run:
         pass
     elif settings.keep_state_on_success:
@@ -225,6 +245,12 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
 
     # 4. Group -------------------------------------------------------------------------------
     usable = [r for r in refs if r.id in hashed]
+    outside = 0
+    if settings.taken_after is not None or settings.taken_before is not None:
+        kept = [r for r in usable if settings.in_range(hashed[r.id][2])]
+        outside = len(usable) - len(kept)
+        usable = kept
+        progress.message(f"{len(usable)} photos taken in the date range ({outside} outside it)")
     usable.sort(key=lambda r: (hashed[r.id][2], r.id))
     times = np.fromiter((hashed[r.id][2] for r in usable), dtype=np.float64, count=len(usable))
     hashes = np.fromiter((hashed[r.id][1] for r in usable), dtype=np.uint64, count=len(usable))
@@ -283,7 +309,9 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
         "settings": {k: v for k, v in (source.describe() | actions.describe() | asdict(settings)).items()
                      if k not in ("resume", "force_fresh", "processes", "keep_state_on_success")},
         "summary": {"photos": len(refs), "hashed": len(hashed), "skipped": len(skipped),
-                    "groups": len(groups_out),
+                    "unreadable": sum(1 for r in skipped.values() if not r.startswith(TRANSIENT_PREFIX)),
+                    "not_ready": sum(1 for r in skipped.values() if r.startswith(TRANSIENT_PREFIX)),
+                    "outside_date_range": outside, "groups": len(groups_out),
                     "photos_in_groups": sum(len(g["photos"]) for g in groups_out),
                     "other_files_skipped": other_files},
         "groups": groups_out,
@@ -305,17 +333,26 @@ def _score_group(gid: str, index: int, members: list[PhotoRef], hashed: dict[str
         except UnreadablePhoto as exc:
             log.warning("Cannot score %s: %s", ref.id, exc)
             image = None
-        inputs.append(ScoreInput(id=ref.id, image=image, width=entry[5], height=entry[6], file_size=ref.size))
+        width, height = _size(ref, entry)
+        inputs.append(ScoreInput(id=ref.id, image=image, width=width, height=height, file_size=ref.size))
     scored = scorer.score_group(inputs)
     best = max(scored, key=lambda s: (s.score, _neg_id(s.id))).id
     photos = []
     for ref, s in zip(members, scored, strict=True):
         entry = hashed[ref.id]
+        width, height = _size(ref, entry)
         photos.append({"id": ref.id, "path": ref.path, "name": ref.name, "taken_at": iso(entry[2], entry[4]),
-                       "taken_source": entry[3], "hash": f"{entry[1]:016x}", "width": entry[5],
-                       "height": entry[6], "size": ref.size, "score": round(s.score, 6), "score_parts": s.parts,
+                       "taken_source": entry[3], "hash": f"{entry[1]:016x}", "width": width,
+                       "height": height, "size": ref.size, "score": round(s.score, 6), "score_parts": s.parts,
                        "best": ref.id == best} | ({"asset": ref.extra["asset"]} if "asset" in ref.extra else {}))
     return GroupResult(id=gid, index=index, best=best, photos=photos)
+
+
+def _size(ref: PhotoRef, entry: HashEntry) -> tuple[int, int]:
+    """The original's size: the source's own figure (Immich) wins over the hashed image's (a thumbnail)."""
+    if ref.width and ref.height:
+        return ref.width, ref.height
+    return entry[5], entry[6]
 
 
 def _neg_id(photo_id: str) -> tuple[int, ...]:
