@@ -29,6 +29,7 @@ from organizer.settings import (
     DEFAULT_TAG_PARENT,
     ImmichSettings,
     SettingsError,
+    describe_settings,
     load_env_file,
     parse_min_group_size,
     parse_taken,
@@ -107,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--state-file", type=Path, help=f"state file (default: OUTPUT/{STATE_FILE_NAME})")
     run.add_argument("--state-dir", type=Path, default=None,
                      help="folder for per-album Immich state files (default: $STATE_DIR or ./state)")
+    run.add_argument("--show-settings", action="store_true",
+                     help="print the settings this command would use and where each comes from "
+                          "(flag, environment, .env, default), then exit")
     run.add_argument("--verbose", "-v", action="store_true", help="log every decision")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     imm = p.add_argument_group("Immich (with --source-type immich)")
@@ -185,20 +189,24 @@ def _print_summary(report: dict[str, Any], report_path: Path | None, elapsed: fl
     print("=" * 60)
 
 
-def settings_from_args(args: argparse.Namespace) -> ImmichSettings:
-    """The one order of settings: defaults < .env < environment < the flags the user gave.
-
-    Local mode uses the grouping part; Immich mode all of it. Argparse defaults are None, so a flag
-    that was not given never hides a variable.
-    """
-    settings = resolve_settings({
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    return {
         "url": args.immich_url, "api_key": args.immich_api_key, "state_dir": args.state_dir,
         "threshold": args.threshold, "time_window": args.time_window, "min_group_size": args.min_group_size,
         "limit": args.limit, "taken_after": args.taken_after, "taken_before": args.taken_before,
         "tag": args.tag_only or None, "albums": args.create_albums or None,
         "favorite_best": args.mark_best_favorite or None, "archive_non_best": args.archive_non_best or None,
         "stack": args.stack or None, "album_prefix": args.album_prefix, "tag_parent": args.tag_parent,
-    })
+    }
+
+
+def settings_from_args(args: argparse.Namespace) -> ImmichSettings:
+    """The one order of settings: defaults < .env < environment < the flags the user gave.
+
+    Local mode uses the grouping part; Immich mode all of it. Argparse defaults are None, so a flag
+    that was not given never hides a variable.
+    """
+    settings = resolve_settings(_flags(args))
     if args.source_type == "immich" and args.output is not None and not any(
             (args.tag_only, args.create_albums, args.mark_best_favorite, args.archive_non_best, args.stack)):
         settings.actions = replace(settings.actions, tag=False, albums=False, favorite_best=False,
@@ -225,6 +233,14 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.show_settings:
+        flags = _flags(args)
+        given = {k for k, v in flags.items() if v is not None}
+        if given & {"tag", "albums", "favorite_best", "archive_non_best", "stack"}:
+            given.add("actions")
+        for name, value, origin in describe_settings(settings, given):
+            print(f"{name}={value}\t({origin})")
+        return 0
     if args.source_type == "immich":
         from batch import immich_cli
 

@@ -88,12 +88,20 @@ def env_file_path(environ: Mapping[str, str] | None = None) -> Path:
     return Path(environ.get("PHOTO_ORGANIZER_ENV_FILE", ".env"))
 
 
+#: Variables that came from the settings file in this process (for ``--show-settings``).
+FROM_ENV_FILE: set[str] = set()
+
+
 def load_env_file() -> Path:
     """Put `.env` (or $PHOTO_ORGANIZER_ENV_FILE) under the real environment: a variable already set wins."""
-    from dotenv import load_dotenv
+    from dotenv import dotenv_values
 
     path = env_file_path()
-    load_dotenv(path, override=False)
+    if path.is_file():
+        for name, value in dotenv_values(path).items():
+            if value is not None and name not in os.environ:
+                os.environ[name] = value
+                FROM_ENV_FILE.add(name)
     return path
 
 
@@ -199,3 +207,33 @@ def resolve_settings(flags: Mapping[str, Any] | None = None,
         setattr(settings, key, value)
     check_date_range(settings.taken_after, settings.taken_before)
     return settings
+
+
+#: What ``--show-settings`` lists: (variable, flag, how to read it from ImmichSettings).
+SHOWN = (
+    ("THRESHOLD", "threshold", lambda s: s.threshold),
+    ("TIME_WINDOW", "time_window", lambda s: s.time_window),
+    ("MIN_GROUP_SIZE", "min_group_size", lambda s: s.min_group_size),
+    ("ACTION_*", "actions", lambda s: s.actions.signature()),
+    ("ALBUM_PREFIX", "album_prefix", lambda s: s.actions.album_prefix),
+    ("TAG_PARENT", "tag_parent", lambda s: s.actions.tag_parent),
+    ("IMMICH_URL", "url", lambda s: s.url),
+    ("STATE_DIR", "state_dir", lambda s: str(s.state_dir)),
+)
+
+
+def describe_settings(settings: ImmichSettings, given: set[str]) -> list[tuple[str, Any, str]]:
+    """(variable, value, origin) with origin one of: flag, environment, .env, default."""
+    rows = []
+    for name, attr, read in SHOWN:
+        names = [n for n in os.environ if n.startswith("ACTION_")] if name == "ACTION_*" else [name]
+        if attr in given:
+            origin = "flag"
+        elif any(n in os.environ and n not in FROM_ENV_FILE for n in names):
+            origin = "environment"
+        elif any(n in FROM_ENV_FILE for n in names):
+            origin = ".env"
+        else:
+            origin = "default"
+        rows.append((name, read(settings), origin))
+    return rows

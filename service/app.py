@@ -72,10 +72,13 @@ def _live_status() -> dict[str, Any]:
 def create_app(config: ServiceConfig | None = None) -> Flask:
     """The application factory gunicorn calls: ``gunicorn 'service:create_app()'``."""
     if config is None:
-        from dotenv import load_dotenv
+        from organizer.settings import SettingsError, load_env_file
 
-        load_dotenv(os.environ.get("PHOTO_ORGANIZER_ENV_FILE", ".env"), override=False)
-        config = ServiceConfig.from_env()
+        load_env_file()  # defaults < .env < environment, as for photo-organizer
+        try:
+            config = ServiceConfig.from_env()
+        except SettingsError as exc:
+            raise ConfigError(f"photo-organizer service cannot start: {exc}") from None
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     problems = config.problems()

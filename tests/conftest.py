@@ -27,3 +27,11 @@ def fake_immich():
     finally:
         server.stop()
     assert not server.violations, "spec violations:\n" + "\n".join(server.violations)
+
+
+@pytest.fixture
+def immich_target(fake_immich):
+    """An Immich server for a test: ``url``, ``api_key``, ``upload(image, name, taken_at)``, ``client()``."""
+    from immich_helpers import ImmichTarget
+
+    return ImmichTarget(fake_immich)
