@@ -306,7 +306,8 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
 
     report = {
         "version": REPORT_VERSION,
-        "settings": {k: v for k, v in (source.describe() | actions.describe() | asdict(settings)).items()
+        "settings": {k: v for k, v in (_settings_for_report(settings) | source.describe()
+                                       | actions.describe()).items()
                      if k not in ("resume", "force_fresh", "processes", "keep_state_on_success")},
         "summary": {"photos": len(refs), "hashed": len(hashed), "skipped": len(skipped),
                     "unreadable": sum(1 for r in skipped.values() if not r.startswith(TRANSIENT_PREFIX)),
@@ -346,6 +347,14 @@ def _score_group(gid: str, index: int, members: list[PhotoRef], hashed: dict[str
                        "height": height, "size": ref.size, "score": round(s.score, 6), "score_parts": s.parts,
                        "best": ref.id == best} | ({"asset": ref.extra["asset"]} if "asset" in ref.extra else {}))
     return GroupResult(id=gid, index=index, best=best, photos=photos)
+
+
+def _settings_for_report(settings: PassSettings) -> dict[str, Any]:
+    out = asdict(settings)
+    for key in ("taken_after", "taken_before"):  # POSIX seconds -> ISO (UTC), as the user wrote them
+        if out[key] is not None:
+            out[key] = iso(out[key])
+    return out
 
 
 def _size(ref: PhotoRef, entry: HashEntry) -> tuple[int, int]:
