@@ -30,7 +30,7 @@ def _config(tmp_path: Path, **kw) -> ServiceConfig:
     cfg = ServiceConfig(immich=ImmichSettings(url="http://127.0.0.1:9", api_key="k", state_dir=tmp_path),
                         state_dir=tmp_path, webhook_secret="right", control_token="tok", nightly_cron="",
                         full_cron="", poll_seconds=0.02, debounce_seconds=0.05, max_wait_seconds=5.0,
-                        retry_seconds=0.1, max_retries=1, start_coordinator=False)
+                        retry_seconds=0.1, max_retries=1, start_coordinator=False, pass_nice=0)
     for k, v in kw.items():
         setattr(cfg, k, v)
     return cfg
@@ -91,7 +91,7 @@ class Recorder:
 def _leader(cfg: ServiceConfig, rec: Recorder) -> Coordinator:
     coord = Coordinator(cfg, run_pass=rec)
     coord.start()
-    assert wait_for(lambda: coord.is_leader, timeout=5)
+    assert wait_for(lambda: coord.is_leader, timeout=20)
     return coord
 
 
@@ -102,14 +102,14 @@ def test_every_pass_writes_its_report_and_status_links_the_latest(tmp_path):
     client = create_app(_config(tmp_path)).test_client()  # any worker answers from the shared files
     try:
         assert client.post("/api/run", json={"dry_run": True}, headers=TOKEN).status_code == 202
-        assert wait_for(lambda: coord.last_pass.get("library", {}).get("report"), timeout=10)
+        assert wait_for(lambda: coord.last_pass.get("library", {}).get("report"), timeout=20)
         assert client.post("/api/run", json={}, headers=TOKEN).status_code == 202
         assert wait_for(lambda: len(rec.calls) == 2 and coord.current is None
-                        and coord.passes_total.get("library", {}).get("completed") == 2, timeout=10)
+                        and coord.passes_total.get("library", {}).get("completed") == 2, timeout=20)
         files = sorted(p.name for p in (tmp_path / "reports").glob("service-*.json"))
         assert len(files) == 2 and sum(name.endswith("-dry-run.json") for name in files) == 1, files
         assert wait_for(lambda: (client.get("/api/status", headers=TOKEN).get_json().get("latest_report") or {})
-                        .get("dry_run") is False, timeout=5)
+                        .get("dry_run") is False, timeout=20)
         status = client.get("/api/status", headers=TOKEN).get_json()
         latest = status["latest_report"]
         assert latest["name"] in files and not latest["name"].endswith("-dry-run.json")
@@ -131,13 +131,13 @@ def test_a_full_re_listing_merged_into_a_waiting_webhook_pass_stays_full_and_say
     try:
         coord.files.set_paused(True)
         coord.spool.put("asset", asset_id="a1", trigger="AssetCreate")
-        assert wait_for(lambda: [r.reason for r in coord.queue] == ["webhook"], timeout=5)
+        assert wait_for(lambda: [r.reason for r in coord.queue] == ["webhook"], timeout=20)
         coord.spool.put("run", album=None, dry_run=False, full=True)
         assert wait_for(lambda: json.loads((coord.files.status).read_text())["queue"]["passes_queued"]
                         == [{"scope": "library", "reason": "webhook+manual", "dry_run": False, "full": True,
-                             "not_before": None}], timeout=5)
+                             "not_before": None}], timeout=20)
         coord.files.set_paused(False)
-        assert wait_for(lambda: coord.last_pass.get("library"), timeout=10)
+        assert wait_for(lambda: coord.last_pass.get("library"), timeout=20)
         assert [c["full"] for c in rec.calls] == [True]
         assert coord.last_pass["library"]["full"] is True and coord.last_pass["library"]["reason"] == "webhook+manual"
     finally:
@@ -150,11 +150,11 @@ def test_a_full_re_listing_asked_while_an_incremental_pass_runs_is_not_swallowed
     coord = _leader(_config(tmp_path), rec)
     try:
         coord.spool.put("run", album=None, dry_run=False, full=False)
-        assert wait_for(lambda: len(rec.calls) == 1, timeout=5)
+        assert wait_for(lambda: len(rec.calls) == 1, timeout=20)
         coord.spool.put("run", album=None, dry_run=False, full=True)
-        assert wait_for(lambda: any(r.full for r in coord.queue), timeout=5)
+        assert wait_for(lambda: any(r.full for r in coord.queue), timeout=20)
         gate.set()
-        assert wait_for(lambda: len(rec.calls) == 2, timeout=10)
+        assert wait_for(lambda: len(rec.calls) == 2, timeout=20)
         assert [c["full"] for c in rec.calls] == [False, True]
     finally:
         gate.set()
@@ -174,7 +174,7 @@ def test_api_run_takes_a_date_range_and_refuses_a_bad_one(tmp_path):
         ok = client.post("/api/run", json={"taken_after": "2024-07-01", "taken_before": "2024-08-01T12:00+02:00"},
                          headers=TOKEN)
         assert ok.status_code == 202 and ok.get_json()["taken_after"] == "2024-07-01T00:00:00+00:00"
-        assert wait_for(lambda: coord.last_pass.get("library"), timeout=10)
+        assert wait_for(lambda: coord.last_pass.get("library"), timeout=20)
         call = rec.calls[0]
         assert (call["taken_after"].isoformat(), call["taken_before"].isoformat()) == (
             "2024-07-01T00:00:00+00:00", "2024-08-01T12:00:00+02:00")
@@ -191,7 +191,7 @@ def test_running_status_says_resumed_only_once_the_pass_really_resumed(tmp_path)
     coord = _leader(_config(tmp_path), rec)
     try:
         coord.spool.put("run", album=None, dry_run=False, full=False)
-        assert wait_for(lambda: len(rec.calls) == 1, timeout=5)
+        assert wait_for(lambda: len(rec.calls) == 1, timeout=20)
         running = coord.status()["running"]
         assert running["scope"] == "library" and running["resumed"] is False
         coord.progress.note_resumed(True)  # what run_pass says when it really continues a saved run
