@@ -175,8 +175,8 @@ def _print_summary(report: dict[str, Any], report_path: Path | None, elapsed: fl
     not_ready = s.get("not_ready", 0)
     print(f"Photos skipped:     {s.get('unreadable', s['skipped'] - not_ready)} (unreadable; reasons in the report)")
     if not_ready:
-        print(f"Not ready yet:      {not_ready} (Immich has not made their thumbnail yet; the next pass "
-              "picks them up)")
+        print(f"Not ready yet:      {not_ready} (thumbnail not made or not downloadable yet; not a failure, "
+              "the next pass retries them)")
     if s.get("outside_date_range"):
         print(f"Outside the dates:  {s['outside_date_range']} (not taken in the --taken-after/--taken-before range)")
     other = s.get("other_files_skipped") or {}

@@ -139,6 +139,6 @@ def test_not_ready_thumbnails_are_counted_apart_from_unreadable_photos(fake_immi
     proc = run_cli("--source-type", "immich", "--dry-run", "--no-progress", **env)
     assert proc.returncode == 0, proc.stderr
     assert "Photos skipped:     0 (unreadable" in proc.stdout
-    assert "Not ready yet:      1 (Immich has not made their thumbnail yet" in proc.stdout
+    assert "Not ready yet:      1 (thumbnail not made or not downloadable yet" in proc.stdout
     summary = load_report(tmp_path / "state" / "reports" / "library-latest.json")["summary"]
     assert (summary["unreadable"], summary["not_ready"]) == (0, 1)
