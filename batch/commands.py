@@ -127,17 +127,15 @@ def install_webhook(argv: list[str]) -> int:
         print("error: set WEBHOOK_PUBLIC_URL and WEBHOOK_SECRET (or --public-url/--secret)", file=sys.stderr)
         return EXIT_USAGE
     from immich_client import ImmichError
-    from organizer.settings import ImmichSettings
+    from organizer.settings import resolve_settings
 
     try:
         from service.install_webhook import install_webhook as do_install
     except ImportError as exc:  # pragma: no cover - service package ships with the product
         print(f"error: service package unavailable: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    settings = ImmichSettings.from_env()
-    settings.url = args.immich_url or settings.url
-    settings.api_key = args.immich_api_key or settings.api_key
     try:
+        settings = resolve_settings({"url": args.immich_url, "api_key": args.immich_api_key})
         result = do_install(settings, args.public_url, args.secret, args.header_name)
     except (ImmichError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -8,39 +8,21 @@ import sys
 import time
 from pathlib import Path
 
-from immich_client import ImmichError
+from immich_client import ImmichError, ImmichUnavailable
 from organizer.atomic import write_json_atomic
 from organizer.locks import ScopeBusy
 from organizer.progress import PassInterrupted, StopToken, TqdmProgress
-from organizer.settings import ActionFlags, ImmichSettings
+from organizer.settings import ImmichSettings
 
 from .cli import EXIT_ERROR, EXIT_USAGE, _print_summary, _resume_command, _Signals
 
 
-def settings_from_args(args: argparse.Namespace) -> ImmichSettings:
-    settings = ImmichSettings.from_env()
-    settings.url = args.immich_url or settings.url
-    settings.api_key = args.immich_api_key or settings.api_key
-    if args.state_dir:
-        settings.state_dir = args.state_dir
-    settings.threshold = args.threshold
-    settings.time_window = args.time_window
-    settings.min_group_size = args.min_group_size
-    settings.review = settings.review or getattr(args, "review", False)
-    chosen = ActionFlags(tag=args.tag_only, albums=args.create_albums, favorite_best=args.mark_best_favorite,
-                         archive_non_best=args.archive_non_best, stack=args.stack,
-                         album_prefix=args.album_prefix, tag_parent=args.tag_parent)
-    if chosen.any():
-        settings.actions = chosen
-    elif args.output is not None:
-        settings.actions = ActionFlags(album_prefix=args.album_prefix, tag_parent=args.tag_parent)  # download only
-    return settings
-
-
-def run(args: argparse.Namespace, argv: list[str]) -> int:
+def run(args: argparse.Namespace, argv: list[str], settings: ImmichSettings | None = None) -> int:
     from organizer.immich.run import run_immich_pass, state_path_for
 
-    settings = settings_from_args(args)
+    from .cli import settings_from_args
+
+    settings = settings or settings_from_args(args)
     if not settings.url:
         print("error: set the Immich server with --immich-url or IMMICH_URL", file=sys.stderr)
         return EXIT_USAGE
@@ -70,9 +52,12 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     except ScopeBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except ImmichError as exc:
+    except ImmichUnavailable as exc:  # the server may come back: what is done is kept
         print(f"error: {exc}", file=sys.stderr)
         print(f"Progress is saved; resume with: {_resume_hint(argv)}", file=sys.stderr)
+        return EXIT_ERROR
+    except ImmichError as exc:  # wrong key, missing permission, unknown album…: a resume would fail alike
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     report = result.report
     if args.report:

@@ -55,13 +55,22 @@ class Users(_Group):
 class Assets(_Group):
     def search(self, album_id: str | None = None, updated_after: datetime | None = None, with_exif: bool = True,
                type: str | None = "IMAGE", with_stacked: bool = True, with_deleted: bool = False,
-               page_size: int = 1000) -> Iterator[Asset]:
-        """Every asset matching, following `nextPage` of POST /search/metadata until it is null."""
+               page_size: int = 1000, taken_after: datetime | None = None,
+               taken_before: datetime | None = None) -> Iterator[Asset]:
+        """Every asset matching, following `nextPage` of POST /search/metadata until it is null.
+
+        ``taken_after``/``taken_before`` are Immich's ``takenAfter``/``takenBefore`` filters (on the
+        asset's capture time, inclusive).
+        """
         body: dict[str, Any] = {"size": page_size, "withExif": with_exif, "withStacked": with_stacked}
         if album_id:
             body["albumIds"] = [album_id]
         if updated_after is not None:
             body["updatedAfter"] = _iso(updated_after)
+        if taken_after is not None:
+            body["takenAfter"] = _iso(taken_after)
+        if taken_before is not None:
+            body["takenBefore"] = _iso(taken_before)
         if type:
             body["type"] = type
         if with_deleted:

@@ -63,6 +63,8 @@ class Asset:
     tags: tuple[Tag, ...] = field(default=())
     rating: int | None = None
     description: str = ""
+    exif_width: int | None = None  # exifInfo.exifImageWidth/Height: the original's size per its metadata
+    exif_height: int | None = None
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Asset:
@@ -83,6 +85,7 @@ class Asset:
             file_size=exif.get("fileSizeInByte"),
             tags=tuple(Tag.from_json(t) for t in d.get("tags") or ()),
             rating=exif.get("rating"), description=exif.get("description") or "",
+            exif_width=exif.get("exifImageWidth"), exif_height=exif.get("exifImageHeight"),
         )
 
 

@@ -27,6 +27,8 @@ class PhotoRef:
     taken_at: float | None = None  # POSIX seconds, when the source already knows it (Immich)
     taken_source: str = ""  # "exif:DateTimeOriginal", "exif:DateTime", "mtime", "immich:localDateTime"…
     tz_offset: str | None = None  # "+02:00" when known, for display only
+    width: int = 0  # the original's pixel size when the source knows it without decoding (Immich)
+    height: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -60,13 +60,24 @@ class PassSettings:
     keep_state_on_success: bool = False  # Immich scopes keep their incremental index
     max_gap: float = DEFAULT_MAX_GAP  # seconds of silence that end a group (0: no gap cut)
     verify: bool = True  # confirm each hash group with local features (organizer.verify)
+    #: Capture-time range [after, before) in POSIX seconds, applied once capture times are known
+    #: (local mode; an Immich source filters its listing itself).
+    taken_after: float | None = None
+    taken_before: float | None = None
 
     def grouping_params(self) -> dict[str, Any]:
         """Everything that changes which groups a pass finds (resume compatibility key)."""
-        return {"threshold": self.threshold, "time_window": self.time_window,
-                "min_group_size": self.min_group_size, "limit": self.limit,
-                "hash": f"{HASH_ALGORITHM}-{HASH_SIZE}", "chain_guard": "leader-2t",
-                "max_gap": self.max_gap, "verify": VERIFY_VERSION if self.verify else "off"}
+        params = {"threshold": self.threshold, "time_window": self.time_window,
+                  "min_group_size": self.min_group_size, "limit": self.limit,
+                  "hash": f"{HASH_ALGORITHM}-{HASH_SIZE}", "chain_guard": "leader-2t",
+                  "max_gap": self.max_gap, "verify": VERIFY_VERSION if self.verify else "off"}
+        if self.taken_after is not None or self.taken_before is not None:
+            params["taken_range"] = (self.taken_after, self.taken_before)
+        return params
+
+    def in_range(self, taken_at: float) -> bool:
+        return ((self.taken_after is None or taken_at >= self.taken_after)
+                and (self.taken_before is None or taken_at < self.taken_before))
 
 
 @dataclass
@@ -105,6 +116,11 @@ def open_state(path: Path, params: dict[str, Any], settings: PassSettings, progr
         state.params = params
         state.forget_run()
         return state, False
+    if settings.keep_state_on_success and not state.completed and not state.extra.get("run"):
+        # A scope state between passes (Immich): the last run finished, nothing to resume. Its run
+        # id was made when that run ended; this run gets its own, from its own start.
+        state.forget_run()
+        return state, False
     if not settings.resume:
         if state.completed or state.extra.get("run"):
             progress.message(f"Found an unfinished run in {path}; starting a new run "
@@ -128,6 +144,9 @@ def run_pass(source: Source, actions: Actions, settings: PassSettings, state_pat
     params = source.describe() | actions.describe() | settings.grouping_params() | (extra_params or {})
     state, resuming = open_state(state_path, params, settings, progress)
     state.enabled = not settings.dry_run
+    note_resumed = getattr(progress, "note_resumed", None)
+    if note_resumed is not None:
+        note_resumed(resuming)
     if prepare:
         prepare(state)
     if resuming:
@@ -150,6 +169,7 @@ def run_pass(source: Source, actions: Actions, settings: PassSettings, state_pat
             log.exception("Could not save the state after an error")
         raise
     report["duration_seconds"] = round(time.time() - started, 3)
+    report["resumed"] = resuming
     if settings.dry_run:
         pass
     elif settings.keep_state_on_success:
@@ -231,6 +251,12 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
 
     # 4. Group -------------------------------------------------------------------------------
     usable = [r for r in refs if r.id in hashed]
+    outside = 0
+    if settings.taken_after is not None or settings.taken_before is not None:
+        kept = [r for r in usable if settings.in_range(hashed[r.id][2])]
+        outside = len(usable) - len(kept)
+        usable = kept
+        progress.message(f"{len(usable)} photos taken in the date range ({outside} outside it)")
     usable.sort(key=lambda r: (hashed[r.id][2], r.id))
     times = np.fromiter((hashed[r.id][2] for r in usable), dtype=np.float64, count=len(usable))
     hashes = np.fromiter((hashed[r.id][1] for r in usable), dtype=np.uint64, count=len(usable))
@@ -309,10 +335,13 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
 
     report = {
         "version": REPORT_VERSION,
-        "settings": {k: v for k, v in (source.describe() | actions.describe() | asdict(settings)).items()
+        "settings": {k: v for k, v in (_settings_for_report(settings) | source.describe()
+                                       | actions.describe()).items()
                      if k not in ("resume", "force_fresh", "processes", "keep_state_on_success")},
         "summary": {"photos": len(refs), "hashed": len(hashed), "skipped": len(skipped),
-                    "groups": len(groups_out), "candidate_groups": total,
+                    "unreadable": sum(1 for r in skipped.values() if not r.startswith(TRANSIENT_PREFIX)),
+                    "not_ready": sum(1 for r in skipped.values() if r.startswith(TRANSIENT_PREFIX)),
+                    "outside_date_range": outside, "groups": len(groups_out), "candidate_groups": total,
                     "verify_seconds": round(verify_seconds, 3),
                     "photos_in_groups": sum(len(g["photos"]) for g in groups_out),
                     "other_files_skipped": other_files},
@@ -428,18 +457,35 @@ def _score_group(gid: str, index: int, members: list[PhotoRef], hashed: dict[str
     inputs = []
     for ref in members:
         entry = hashed[ref.id]
-        inputs.append(ScoreInput(id=ref.id, image=loader.get(ref), width=entry[5], height=entry[6],
+        width, height = _size(ref, entry)
+        inputs.append(ScoreInput(id=ref.id, image=loader.get(ref), width=width, height=height,
                                  file_size=ref.size, name=ref.name))
     scored = scorer.score_group(inputs, kind=info.get("kind", "burst"))
     best = max(scored, key=lambda s: (s.score, _neg_id(s.id))).id
     photos = []
     for ref, s in zip(members, scored, strict=True):
         entry = hashed[ref.id]
+        width, height = _size(ref, entry)
         photos.append({"id": ref.id, "path": ref.path, "name": ref.name, "taken_at": iso(entry[2], entry[4]),
-                       "taken_source": entry[3], "hash": f"{entry[1]:016x}", "width": entry[5],
-                       "height": entry[6], "size": ref.size, "score": round(s.score, 6), "score_parts": s.parts,
+                       "taken_source": entry[3], "hash": f"{entry[1]:016x}", "width": width,
+                       "height": height, "size": ref.size, "score": round(s.score, 6), "score_parts": s.parts,
                        "best": ref.id == best} | ({"asset": ref.extra["asset"]} if "asset" in ref.extra else {}))
     return GroupResult(id=gid, index=index, best=best, photos=photos, info=info)
+
+
+def _settings_for_report(settings: PassSettings) -> dict[str, Any]:
+    out = asdict(settings)
+    for key in ("taken_after", "taken_before"):  # POSIX seconds -> ISO (UTC), as the user wrote them
+        if out[key] is not None:
+            out[key] = iso(out[key])
+    return out
+
+
+def _size(ref: PhotoRef, entry: HashEntry) -> tuple[int, int]:
+    """The original's size: the source's own figure (Immich) wins over the hashed image's (a thumbnail)."""
+    if ref.width and ref.height:
+        return ref.width, ref.height
+    return entry[5], entry[6]
 
 
 def _neg_id(photo_id: str) -> tuple[int, ...]:

@@ -43,6 +43,11 @@ class CountingProgress:
         self.done = 0
         self.total: int | None = None
         self.messages: list[str] = []
+        self.resumed: bool | None = None  # known once the pass has opened its state
+
+    def note_resumed(self, resumed: bool) -> None:
+        with self.lock:
+            self.resumed = resumed
 
     def bar(self, stage: str, total: int | None, unit: str = "photo") -> Bar:
         return _Counter(self, stage, total)
@@ -54,7 +59,7 @@ class CountingProgress:
 
     def snapshot(self) -> dict[str, object]:
         with self.lock:
-            return {"stage": self.stage, "done": self.done, "total": self.total}
+            return {"stage": self.stage, "done": self.done, "total": self.total, "resumed": bool(self.resumed)}
 
 
 class TqdmProgress:

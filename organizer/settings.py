@@ -1,17 +1,108 @@
-"""Settings shared by the batch CLI and the service, read from the environment (and `.env`).
+"""Settings shared by the batch CLI, the Make targets and the service: one order everywhere.
 
-Every variable is listed and explained in `.env.example`. Reading them here, once, keeps the two
-front ends from drifting apart.
+    built-in defaults  <  .env  <  the real environment  <  command-line flags the user gave
+
+:func:`load_env_file` puts `.env` under the real environment (a variable already set wins), and
+:func:`resolve_settings` lays the flags that were actually given (not argparse defaults) over what
+the environment says. The CLI (local and Immich), the service (service/config.py) and therefore
+every Make target (which only runs the CLI or the service and never reads `.env` itself) go
+through these two functions. Every variable is listed and explained in `.env.example`.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from .pipeline import DEFAULT_THRESHOLD, DEFAULT_TIME_WINDOW
+
+DEFAULT_MIN_GROUP_SIZE = 2
+DEFAULT_ALBUM_PREFIX = "Burst"
+DEFAULT_TAG_PARENT = "photo-organizer"
+
+
+class SettingsError(ValueError):
+    """A setting (variable or flag) with an unusable value; the message names it and says why."""
+
+
+def parse_threshold(text: str | int) -> int:
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 64:
+        raise SettingsError(f"{text!r} is not a Hamming distance (a whole number between 0 and 64)")
+    return value
+
+
+def parse_time_window(text: str | float) -> float:
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also refuses nan
+        raise SettingsError(f"{text!r} is not a number of seconds (0 or more)")
+    return value
+
+
+def parse_min_group_size(text: str | int) -> int:
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise SettingsError(f"{text!r} is not a group size (a whole number, 1 or more)")
+    return value
+
+
+def parse_taken(text: str) -> datetime:
+    """An ISO date or date-time; without an offset it is read as UTC (as capture times without one are)."""
+    try:
+        value = datetime.fromisoformat(str(text).strip())
+    except ValueError:
+        raise SettingsError(f"{text!r} is not an ISO date or date-time "
+                            "(e.g. 2024-07-01, 2024-07-01T18:30 or 2024-07-01T18:30:00+02:00)") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def check_date_range(after: datetime | None, before: datetime | None) -> None:
+    if after is not None and before is not None and after >= before:
+        raise SettingsError(f"the date range is empty: taken-after {after.isoformat()} is not before "
+                            f"taken-before {before.isoformat()}")
+
+
+#: Grouping settings: attribute -> (variable, parser). Same names and checks for env and flags.
+GROUPING_VARIABLES = {
+    "threshold": ("THRESHOLD", parse_threshold),
+    "time_window": ("TIME_WINDOW", parse_time_window),
+    "min_group_size": ("MIN_GROUP_SIZE", parse_min_group_size),
+}
+
+
+def env_file_path(environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("PHOTO_ORGANIZER_ENV_FILE", ".env"))
+
+
+#: Variables that came from the settings file in this process (for ``--show-settings``).
+FROM_ENV_FILE: set[str] = set()
+
+
+def load_env_file() -> Path:
+    """Put `.env` (or $PHOTO_ORGANIZER_ENV_FILE) under the real environment: a variable already set wins."""
+    from dotenv import dotenv_values
+
+    path = env_file_path()
+    if path.is_file():
+        for name, value in dotenv_values(path).items():
+            if value is not None and name not in os.environ:
+                os.environ[name] = value
+                FROM_ENV_FILE.add(name)
+    return path
 
 
 def _flag(value: str | None, default: bool = False) -> bool:
@@ -29,8 +120,8 @@ class ActionFlags:
     favorite_best: bool = False
     archive_non_best: bool = False
     stack: bool = False
-    album_prefix: str = "Burst"
-    tag_parent: str = "photo-organizer"
+    album_prefix: str = DEFAULT_ALBUM_PREFIX
+    tag_parent: str = DEFAULT_TAG_PARENT
 
     def any(self) -> bool:
         return self.tag or self.albums or self.favorite_best or self.archive_non_best or self.stack
@@ -47,7 +138,7 @@ class ImmichSettings:
     state_dir: Path = Path("state")
     threshold: int = DEFAULT_THRESHOLD
     time_window: float = DEFAULT_TIME_WINDOW
-    min_group_size: int = 2
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE
     actions: ActionFlags = field(default_factory=ActionFlags)
     download_concurrency: int = 8
     max_retry_seconds: float = 120.0
@@ -56,6 +147,9 @@ class ImmichSettings:
     keeper_inherits: bool = True
     #: passes propose instead of acting; the review page (or its functions) applies what is approved
     review: bool = False
+    limit: int | None = None  # only the first N photos of the scope (try-outs); flag only
+    taken_after: datetime | None = None  # capture-time range [after, before); flags or /api/run only
+    taken_before: datetime | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ImmichSettings:
@@ -66,20 +160,86 @@ class ImmichSettings:
             favorite_best=_flag(env.get("ACTION_FAVORITE_BEST")),
             archive_non_best=_flag(env.get("ACTION_ARCHIVE_NON_BEST")),
             stack=_flag(env.get("ACTION_STACK"), True),
-            album_prefix=env.get("ALBUM_PREFIX", "Burst"),
-            tag_parent=env.get("TAG_PARENT", "photo-organizer"),
+            album_prefix=env.get("ALBUM_PREFIX") or DEFAULT_ALBUM_PREFIX,
+            tag_parent=env.get("TAG_PARENT") or DEFAULT_TAG_PARENT,
         )
+        grouping = {}
+        for attr, (name, parse) in GROUPING_VARIABLES.items():
+            text = env.get(name, "")
+            if text.strip():
+                try:
+                    grouping[attr] = parse(text)
+                except SettingsError as exc:
+                    raise SettingsError(f"{name}={text!r}: {exc}") from None
         return cls(
             url=env.get("IMMICH_URL", ""),
             api_key=env.get("IMMICH_API_KEY", ""),
             state_dir=Path(env.get("STATE_DIR", "state")),
-            threshold=int(env.get("THRESHOLD", DEFAULT_THRESHOLD)),
-            time_window=float(env.get("TIME_WINDOW", DEFAULT_TIME_WINDOW)),
-            min_group_size=int(env.get("MIN_GROUP_SIZE", 2)),
             actions=actions,
+            **grouping,
             download_concurrency=int(env.get("DOWNLOAD_CONCURRENCY", 8)),
             max_retry_seconds=float(env.get("IMMICH_MAX_RETRY_SECONDS", 120)),
             read_timeout=float(env.get("IMMICH_READ_TIMEOUT_SECONDS", 30)),
             keeper_inherits=_flag(env.get("KEEPER_INHERITS"), True),
             review=_flag(env.get("REVIEW")),
         )
+
+
+#: Flags that are not a plain attribute of ImmichSettings.
+_ACTION_FLAGS = ("tag", "albums", "favorite_best", "archive_non_best", "stack")
+
+
+def resolve_settings(flags: Mapping[str, Any] | None = None,
+                     env: Mapping[str, str] | None = None) -> ImmichSettings:
+    """defaults < .env < environment (``env``, default os.environ after :func:`load_env_file`) < flags.
+
+    ``flags`` holds what the user gave on the command line (or in an /api/run body); a value of None
+    means "not given" and never overrides. Action switches (``tag``, ``stack``…) replace the set of
+    actions from the environment when any of them is on; ``album_prefix`` and ``tag_parent`` override
+    theirs whether or not an action switch was given.
+    """
+    settings = ImmichSettings.from_env(env)
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    chosen = {k: bool(given.pop(k)) for k in _ACTION_FLAGS if k in given}
+    names = {k: given.pop(k) for k in ("album_prefix", "tag_parent") if k in given}
+    if any(chosen.values()):
+        settings.actions = replace(settings.actions, **{k: chosen.get(k, False) for k in _ACTION_FLAGS})
+    if names:
+        settings.actions = replace(settings.actions, **names)
+    unknown = set(given) - set(ImmichSettings.__dataclass_fields__)
+    if unknown:
+        raise TypeError(f"unknown setting(s): {sorted(unknown)}")
+    for key, value in given.items():
+        setattr(settings, key, value)
+    check_date_range(settings.taken_after, settings.taken_before)
+    return settings
+
+
+#: What ``--show-settings`` lists: (variable, flag, how to read it from ImmichSettings).
+SHOWN = (
+    ("THRESHOLD", "threshold", lambda s: s.threshold),
+    ("TIME_WINDOW", "time_window", lambda s: s.time_window),
+    ("MIN_GROUP_SIZE", "min_group_size", lambda s: s.min_group_size),
+    ("ACTION_*", "actions", lambda s: s.actions.signature()),
+    ("ALBUM_PREFIX", "album_prefix", lambda s: s.actions.album_prefix),
+    ("TAG_PARENT", "tag_parent", lambda s: s.actions.tag_parent),
+    ("IMMICH_URL", "url", lambda s: s.url),
+    ("STATE_DIR", "state_dir", lambda s: str(s.state_dir)),
+)
+
+
+def describe_settings(settings: ImmichSettings, given: set[str]) -> list[tuple[str, Any, str]]:
+    """(variable, value, origin) with origin one of: flag, environment, .env, default."""
+    rows = []
+    for name, attr, read in SHOWN:
+        names = [n for n in os.environ if n.startswith("ACTION_")] if name == "ACTION_*" else [name]
+        if attr in given:
+            origin = "flag"
+        elif any(n in os.environ and n not in FROM_ENV_FILE for n in names):
+            origin = "environment"
+        elif any(n in FROM_ENV_FILE for n in names):
+            origin = ".env"
+        else:
+            origin = "default"
+        rows.append((name, read(settings), origin))
+    return rows

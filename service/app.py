@@ -11,11 +11,15 @@ import hmac
 import json
 import logging
 import os
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
+
+from organizer.settings import SettingsError, check_date_range, parse_taken
 
 from .config import ServiceConfig
 from .coordinator import Coordinator
@@ -31,6 +35,34 @@ EXTENSION = "photo_organizer"
 
 class ConfigError(RuntimeError):
     """A setting the service cannot run with; the message names it."""
+
+
+class RateLimitedWarning:
+    """A warning logged at most once per ``interval`` seconds per worker, with how many were held back.
+
+    A flood of refused webhook calls (a wrong secret in Immich's workflow retries every upload) shows
+    up as one line a minute, not one per call; the count in /api/status and /metrics stays exact.
+    """
+
+    def __init__(self, interval: float = 60.0) -> None:
+        self.interval = interval
+        self.last = float("-inf")
+        self.held = 0
+        self.lock = threading.Lock()
+
+    def warn(self, message: str, *args: Any) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            if now - self.last < self.interval:
+                self.held += 1
+                return False
+            held, self.held, self.last = self.held, 0, now
+        suffix = f" ({held} more refused since the last warning)" if held else ""
+        log.warning(message + suffix, *args)
+        return True
+
+
+REFUSED_WARNING = RateLimitedWarning()
 
 
 def _coordinator() -> Coordinator:
@@ -62,6 +94,7 @@ def _live_status() -> dict[str, Any]:
     queue["events_waiting"] = len(coord.spool)
     queue["length"] = (queue["events_waiting"] + int(queue.get("assets_pending", 0))
                        + len(queue.get("passes_queued", [])))
+    status["webhook_refused"] = coord.files.refused_summary()
     paused = coord.files.paused()
     if paused != status.get("paused"):
         status["paused"] = paused
@@ -73,10 +106,13 @@ def _live_status() -> dict[str, Any]:
 def create_app(config: ServiceConfig | None = None) -> Flask:
     """The application factory gunicorn calls: ``gunicorn 'service:create_app()'``."""
     if config is None:
-        from dotenv import load_dotenv
+        from organizer.settings import load_env_file
 
-        load_dotenv(os.environ.get("PHOTO_ORGANIZER_ENV_FILE", ".env"), override=False)
-        config = ServiceConfig.from_env()
+        load_env_file()  # defaults < .env < environment, as for photo-organizer
+        try:
+            config = ServiceConfig.from_env()
+        except SettingsError as exc:
+            raise ConfigError(f"photo-organizer service cannot start: {exc}") from None
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     problems = config.problems()
@@ -116,9 +152,9 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
         cfg = _config()
         given = request.headers.get(cfg.webhook_header, "")
         if not cfg.webhook_secret:
-            return _error(401, "webhook disabled: WEBHOOK_SECRET is not configured")
+            return _refuse("webhook disabled: WEBHOOK_SECRET is not configured")
         if not hmac.compare_digest(given.encode(), cfg.webhook_secret.encode()):
-            return _error(401, f"missing or wrong secret in header {cfg.webhook_header}")
+            return _refuse(f"{'wrong' if given else 'missing'} secret in header {cfg.webhook_header}")
         try:
             body = json.loads(request.get_data(cache=False) or b"")
         except (ValueError, UnicodeDecodeError, RecursionError):
@@ -178,7 +214,7 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
             return _error(400, "body is not valid JSON")
         if not isinstance(body, dict):
             return _error(400, 'body must be a JSON object, e.g. {"album": "Vacation 2024"} or {}')
-        unknown = sorted(set(body) - {"album", "dry_run", "full"})
+        unknown = sorted(set(body) - {"album", "dry_run", "full", "taken_after", "taken_before"})
         if unknown:
             return _error(400, f"unknown field(s): {', '.join(unknown)}")
         album = body.get("album")
@@ -187,18 +223,41 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
         for flag in ("dry_run", "full"):
             if not isinstance(body.get(flag, False), bool):
                 return _error(400, f"{flag} must be true or false")
+        dates = {}
+        for name in ("taken_after", "taken_before"):
+            if body.get(name) is None:
+                continue
+            try:
+                if not isinstance(body[name], str):
+                    raise SettingsError(f"{body[name]!r} is not an ISO date or date-time string")
+                dates[name] = parse_taken(body[name])
+            except SettingsError as exc:
+                return _error(400, f"{name}: {exc}")
+        try:
+            check_date_range(dates.get("taken_after"), dates.get("taken_before"))
+        except SettingsError as exc:
+            return _error(400, str(exc))
         warning = None
         if album is not None:
             problem, warning = _check_album(album)
             if problem is not None:
                 return problem
+        iso_dates = {k: v.isoformat() for k, v in dates.items()}
         _coordinator().spool.put("run", album=album, dry_run=body.get("dry_run", False),
-                                 full=body.get("full", False))
+                                 full=body.get("full", False), **iso_dates)
         answer = {"accepted": True, "scope": f"album:{album}" if album else "library",
-                  "dry_run": body.get("dry_run", False)}
+                  "dry_run": body.get("dry_run", False)} | iso_dates
         if warning:
             answer["warning"] = warning
         return jsonify(answer), 202
+
+    @app.get("/api/reports/<name>")
+    def report(name: str) -> Any:
+        """A pass's report by the name /api/status gives (``latest_report``, ``last_pass.*.report``)."""
+        folder = _coordinator().reports_dir
+        if name != Path(name).name or not name.endswith(".json") or not (folder / name).is_file():
+            return _error(404, f"no report named {name!r} in {folder}")
+        return Response((folder / name).read_bytes(), content_type="application/json")
 
     @app.get("/metrics")
     def metrics() -> Any:
@@ -209,6 +268,14 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
     if config.start_coordinator:
         coordinator.start()
     return app
+
+
+def _refuse(reason: str) -> tuple[Response, int]:
+    """401, counted for /api/status and /metrics, and a warning that a flood cannot multiply."""
+    totals = _coordinator().files.record_refused(reason)
+    REFUSED_WARNING.warn("webhook call from %s refused: %s (%d refused in total; see /api/status)",
+                         request.remote_addr or "?", reason, totals["count"])
+    return _error(401, reason)
 
 
 def _check_album(album: str) -> tuple[Any, str | None]:

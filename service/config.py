@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from organizer.settings import ImmichSettings
+from organizer.settings import ImmichSettings, resolve_settings
 
 
 def _list(value: str | None) -> list[str]:
@@ -38,7 +38,7 @@ class ServiceConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServiceConfig:
         env = os.environ if env is None else env
-        immich = ImmichSettings.from_env(env)
+        immich = resolve_settings(env=env)  # defaults < .env < environment: the CLI's order, without flags
         scopes = _list(env.get("SCOPES", "library"))
         return cls(
             immich=immich,

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,8 +46,20 @@ ANY_ALBUM = "*"
 RECENT_EVENTS = 2000
 
 
+#: Service reports kept in STATE_DIR/reports (oldest deleted first); the CLI's reports are not counted.
+KEEP_REPORTS = 200
+
+
 def _iso(t: float | None) -> str | None:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds") if t else None
+
+
+def _parse_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
 
 
 @dataclass
@@ -61,6 +75,8 @@ class PassRequest:
     assets: list[str] = field(default_factory=list)
     not_before: float = 0.0
     attempts: int = 0
+    taken_after: str | None = None  # ISO date-times from /api/run: only photos taken in [after, before)
+    taken_before: str | None = None
 
     @property
     def scope(self) -> str:
@@ -69,8 +85,20 @@ class PassRequest:
         return f"album:{self.album}" if self.album else LIBRARY
 
     def same_work(self, other: PassRequest) -> bool:
-        return (self.kind, self.album, self.dry_run) == (other.kind, other.album, other.dry_run) \
-            and self.kind == "pass"
+        return (self.kind, self.album, self.dry_run, self.taken_after, self.taken_before) == (
+            other.kind, other.album, other.dry_run, other.taken_after, other.taken_before) and self.kind == "pass"
+
+    def merge_reason(self, other: PassRequest) -> None:
+        """A request joining a waiting one: its reason stays visible ("webhook+manual")."""
+        if other.reason not in self.reason.split("+"):
+            self.reason = f"{self.reason}+{other.reason}"
+
+    def describe(self) -> dict[str, Any]:
+        """What /api/status shows of a waiting or running pass."""
+        out = {"scope": self.scope, "reason": self.reason, "dry_run": self.dry_run, "full": self.full}
+        if self.taken_after or self.taken_before:
+            out |= {"taken_after": self.taken_after, "taken_before": self.taken_before}
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PassRequest:
@@ -105,6 +133,7 @@ class Coordinator:
         self.events: dict[str, int] = {}
         self.recent_events: list[str] = []
         self.last_drain: list[str] = []  # spool ids counted but maybe not yet deleted (acked)
+        self.latest_report: dict[str, Any] | None = None
         self.paused = False
         self.current: PassRequest | None = None
         self.current_started = 0.0
@@ -176,6 +205,7 @@ class Coordinator:
             self.events = saved.get("events", {})
             self.recent_events = list(saved.get("recent_events", []))
             self.last_drain = list(saved.get("last_drain", []))
+            self.latest_report = saved.get("latest_report")
         log.info("pid %s is the leader: runs the scheduler and the passes (%d queued)", os.getpid(),
                  len(self.queue))
         self._start_scheduler()
@@ -249,7 +279,9 @@ class Coordinator:
             for waiting in self.queue:
                 if waiting.same_work(req):
                     waiting.not_before = min(waiting.not_before, req.not_before)
-                    waiting.full = waiting.full or req.full
+                    if req.full and not waiting.full:  # a full re-listing joining stays a full one
+                        waiting.full = True
+                        waiting.merge_reason(req)
                     self._dirty = True
                     return False
             if front:
@@ -263,7 +295,8 @@ class Coordinator:
         with self.lock:
             data = {"queue": [asdict(r) for r in self.queue], "pending": self.pending,
                     "last_pass": self.last_pass, "passes_total": self.passes_total, "events": self.events,
-                    "recent_events": self.recent_events, "last_drain": self.last_drain}
+                    "recent_events": self.recent_events, "last_drain": self.last_drain,
+                    "latest_report": self.latest_report}
             if self.current is not None and self.current.kind == "pass":
                 # Persisted as "to resume": if this process dies the next leader continues it.
                 data["queue"].insert(0, asdict(self.current) | {"resume": True})
@@ -295,7 +328,9 @@ class Coordinator:
                 elif kind == "run":
                     self.events["run_requests"] = self.events.get("run_requests", 0) + 1
                     self._manual_run(PassRequest(album=item.get("album"), dry_run=bool(item.get("dry_run")),
-                                                 full=bool(item.get("full")), reason="manual"))
+                                                 full=bool(item.get("full")), reason="manual",
+                                                 taken_after=item.get("taken_after"),
+                                                 taken_before=item.get("taken_before")))
             del self.recent_events[:-RECENT_EVENTS]
         self._persist()
         self._write_status(force=True)  # readers must never see the events neither queued nor spooled
@@ -304,8 +339,9 @@ class Coordinator:
     def _manual_run(self, req: PassRequest) -> None:
         """/api/run twice at once is one pass: a request joins the same pass if it is running."""
         cur = self.current
-        if cur is not None and cur.same_work(req) and time.time() - self.current_started < 2.0:
-            return
+        if cur is not None and cur.same_work(req) and (cur.full or not req.full) \
+                and time.time() - self.current_started < 2.0:
+            return  # a full re-listing never joins a running incremental pass: it queues behind it
         self.enqueue(req)
 
     def _flush_pending(self) -> None:
@@ -372,9 +408,14 @@ class Coordinator:
             if req.kind == "resolve":
                 outcome: tuple[str, Any] = ("resolved", self._resolve_albums(req.assets))
             else:
-                result = self._pass_fn()(self.config.immich, req.album, dry_run=req.dry_run, resume=req.resume,
+                settings = self.config.immich
+                if req.taken_after or req.taken_before:
+                    settings = replace(settings, taken_after=_parse_iso(req.taken_after),
+                                       taken_before=_parse_iso(req.taken_before))
+                result = self._pass_fn()(settings, req.album, dry_run=req.dry_run, resume=req.resume,
                                          full=req.full, stop=stop, progress=progress)
-                outcome = ("completed", result)
+                report_name = self._write_report(req, result)
+                outcome = ("completed", (result, report_name))
         except PassInterrupted as exc:
             outcome = ("interrupted", exc.reason)
         except ScopeBusy as exc:
@@ -442,15 +483,19 @@ class Coordinator:
         kind, payload = outcome
         scope = req.scope
         finished = time.time()
-        entry: dict[str, Any] = {"result": kind, "reason": req.reason, "dry_run": req.dry_run,
-                                 "started_at": _iso(self.current_started), "finished_at": _iso(finished),
-                                 "duration_seconds": round(finished - self.current_started, 3)}
+        entry: dict[str, Any] = req.describe() | {
+            "result": kind, "started_at": _iso(self.current_started), "finished_at": _iso(finished),
+            "duration_seconds": round(finished - self.current_started, 3)}
+        entry.pop("scope")
         if kind == "resolved":
             for album_id in payload:
                 self.enqueue(PassRequest(album=album_id, reason=req.reason))
             entry["albums"] = payload
         elif kind == "completed":
+            payload, report_name = payload
             entry |= self._summarize(payload)
+            if report_name:
+                entry["report"] = report_name
             scope_info = payload.report.get("scope") or {}
             if scope_info.get("album_id"):  # one key per album, whether asked by name or by id
                 scope = f"album:{scope_info['album_id']}"
@@ -467,6 +512,10 @@ class Coordinator:
             entry["error"] = payload
         with self.lock:
             self.last_pass[scope] = entry
+            if entry.get("report"):
+                self.latest_report = {"name": entry["report"], "scope": scope, "dry_run": req.dry_run,
+                                      "full": req.full, "finished_at": entry["finished_at"],
+                                      "url": f"/api/reports/{entry['report']}"}
             counts = self.passes_total.setdefault(scope, {})
             counts[kind] = counts.get(kind, 0) + 1
         self.files.append_pass({"scope": scope, "pid": os.getpid(), "start": self.current_started,
@@ -492,18 +541,43 @@ class Coordinator:
             TRANSIENT_PREFIX))
         return {"photos": summary.get("photos", 0), "groups": summary.get("groups", 0),
                 "groups_done_now": result.groups_done_now, "groups_already_done": result.groups_skipped,
-                "skipped": summary.get("skipped", 0), "retry_later": retry}
+                "skipped": summary.get("skipped", 0), "retry_later": retry, "resumed": result.resumed}
+
+    # ------------------------------------------------------------------ reports
+    @property
+    def reports_dir(self) -> Path:
+        return Path(self.config.state_dir) / "reports"
+
+    def _write_report(self, req: PassRequest, result: PassResult) -> str | None:
+        """Every completed pass leaves its report, dry runs included: STATE_DIR/reports/service-….json."""
+        scope_info = result.report.get("scope") or {}
+        key = scope_info.get("key") or (f"album-{req.album}" if req.album else LIBRARY)
+        stamp = datetime.fromtimestamp(self.current_started, UTC).strftime("%Y%m%d-%H%M%S")
+        name = f"service-{_safe_name(key)}-{stamp}-{uuid.uuid4().hex[:6]}{'-dry-run' if req.dry_run else ''}.json"
+        report = dict(result.report) | {"service": req.describe() | {"resumed": result.resumed,
+                                                                     "started_at": _iso(self.current_started)}}
+        try:
+            write_json_atomic(self.reports_dir / name, report)
+            self._prune_reports()
+        except OSError as exc:
+            log.warning("cannot write the report of the pass over %s: %s", req.scope, exc)
+            return None
+        return name
+
+    def _prune_reports(self) -> None:
+        old = sorted(self.reports_dir.glob("service-*.json"), key=lambda p: p.stat().st_mtime)[:-KEEP_REPORTS]
+        for path in old:
+            path.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ status
     def status(self, state: str | None = None) -> dict[str, Any]:
         with self.lock:
             running = None
             if self.current is not None:
-                running = {"scope": self.current.scope, "album": self.current.album, "reason": self.current.reason,
-                           "dry_run": self.current.dry_run, "resumed": self.current.resume,
-                           "started_at": _iso(self.current_started)}
+                running = self.current.describe() | {"album": self.current.album, "resumed": False,
+                                                     "started_at": _iso(self.current_started)}
                 if self.progress is not None:
-                    running |= self.progress.snapshot()
+                    running |= self.progress.snapshot()  # "resumed": true only once the pass really resumed
             if state is None:
                 stopping = self.stop_token is not None and self.stop_token.is_set()
                 state = ("pausing" if self.paused else "stopping") if stopping else \
@@ -514,10 +588,10 @@ class Coordinator:
                 "leader": {"pid": os.getpid()},
                 "running": running,
                 "queue": {"assets_pending": len(self.pending),
-                          "passes_queued": [{"scope": r.scope, "reason": r.reason, "dry_run": r.dry_run,
-                                             "resume": r.resume, "not_before": _iso(r.not_before)}
-                                            for r in self.queue]},
+                          "passes_queued": [r.describe() | {"not_before": _iso(r.not_before)} for r in self.queue]},
                 "last_pass": dict(self.last_pass),
+                "latest_report": self.latest_report,
+                "reports_dir": str(self.reports_dir),
                 "passes_total": {k: dict(v) for k, v in self.passes_total.items()},
                 "webhook": dict(self.events),
                 "next_scheduled_run": self.next_scheduled_run(),

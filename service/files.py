@@ -8,9 +8,12 @@ Every worker answers HTTP; only the leader runs passes. The leader publishes wha
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +55,7 @@ class ServiceFiles:
         self.leader_lock = self.folder / "leader.lock"
         self.passes_log = self.folder / "passes.jsonl"
         self.spool = self.folder / "spool"
+        self.refused = self.folder / "webhook_refused.json"
 
     def paused(self) -> bool:
         return bool((read_json(self.control, {}) or {}).get("paused"))
@@ -62,3 +66,22 @@ class ServiceFiles:
     def append_pass(self, entry: dict[str, Any]) -> None:
         with self.passes_log.open("a") as fh:
             fh.write(json.dumps(entry) + "\n")
+
+    def record_refused(self, reason: str) -> dict[str, Any]:
+        """Count a refused webhook call (any worker); returns the new totals.
+
+        One small locked read-modify-write: the count is shared by every worker and survives restarts.
+        """
+        with (self.folder / "webhook_refused.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            data = read_json(self.refused, {}) or {}
+            data = {"count": int(data.get("count", 0)) + 1,
+                    "last_at": datetime.fromtimestamp(time.time(), UTC).isoformat(timespec="seconds"),
+                    "last_reason": reason}
+            write_json_quick(self.refused, data)
+        return data
+
+    def refused_summary(self) -> dict[str, Any]:
+        data = read_json(self.refused, {}) or {}
+        return {"count": int(data.get("count", 0)), "last_at": data.get("last_at"),
+                "last_reason": data.get("last_reason")}

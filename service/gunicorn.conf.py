@@ -12,6 +12,10 @@ start resumes it.
 import os
 import signal
 
+from organizer.settings import load_env_file
+
+load_env_file()  # .env under the real environment, as for photo-organizer (BIND, WEB_WORKERS… too)
+
 bind = os.environ.get("BIND", "0.0.0.0:8080")
 workers = int(os.environ.get("WEB_WORKERS", "2"))
 threads = int(os.environ.get("WEB_THREADS", "8"))
@@ -33,12 +37,14 @@ def on_starting(server):
     """Refuse to start, with one clear line, when a setting is unusable (before any worker forks)."""
     import sys
 
-    from dotenv import load_dotenv
-
-    load_dotenv(os.environ.get("PHOTO_ORGANIZER_ENV_FILE", ".env"), override=False)
+    from organizer.settings import SettingsError
     from service.config import ServiceConfig
 
-    problems = ServiceConfig.from_env().problems()
+    load_env_file()
+    try:
+        problems = ServiceConfig.from_env().problems()
+    except SettingsError as exc:
+        problems = [str(exc)]
     if problems:
         print("photo-organizer service cannot start: " + "; ".join(problems), file=sys.stderr)
         sys.exit(1)

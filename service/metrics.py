@@ -40,6 +40,9 @@ class _StatusCollector:
         for kind, n in sorted((s.get("webhook") or {}).items()):
             events.add_metric([kind], float(n))
         yield events
+        refused = s.get("webhook_refused") or {}
+        yield CounterMetricFamily(f"{PREFIX}_webhook_refused", "webhook calls refused (missing or wrong secret)",
+                                  value=float(refused.get("count", 0)))
         passes = CounterMetricFamily(f"{PREFIX}_passes", "finished passes by scope and result",
                                      labels=["scope", "result"])
         for scope, results in sorted((s.get("passes_total") or {}).items()):

@@ -56,3 +56,11 @@ def immich(real_immich_server, request):
 
     label = re.sub(r"[^a-z0-9]", "", request.node.name.lower())[:24] or "t"
     return real_immich_server.new_user(label)
+
+
+@pytest.fixture
+def immich_target(fake_immich):
+    """An Immich server for a test: ``url``, ``api_key``, ``upload(image, name, taken_at)``, ``client()``."""
+    from immich_helpers import ImmichTarget
+
+    return ImmichTarget(fake_immich)

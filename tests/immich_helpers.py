@@ -57,3 +57,24 @@ def named_snapshot(store) -> dict:
                          for st in store.stacks.values()),
         "tags": sorted(norm_tag(t) for t in store.tags.values()),
     }
+
+
+class ImmichTarget:
+    """The thin layer Immich-facing tests talk to: a server's url and api key, an upload, a client.
+
+    Backed by the fake today; a real server plugs in by providing the same four members (upload
+    through POST /assets there).
+    """
+
+    def __init__(self, fake) -> None:
+        self.fake = fake
+        self.url = fake.url
+        self.api_key = fake.api_key
+
+    def upload(self, image, file_name: str, taken_at: datetime, album=None) -> str:
+        return self.fake.store.add_asset(self.fake.user, image, file_name, taken_at, album=album).id
+
+    def client(self):
+        from immich_client import ImmichClient
+
+        return ImmichClient(self.url, self.api_key)

@@ -210,6 +210,7 @@ def test_album_scope_from_the_webhook(fake_immich, tmp_path):
     ({"NIGHTLY_CRON": "every night"}, "NIGHTLY_CRON='every night' is not a cron expression"),
     ({"SCOPES": " , "}, "SCOPES is empty"),
     ({"STATE_DIR": "/proc/version/state"}, "is not writable"),
+    ({"THRESHOLD": "ten"}, "THRESHOLD='ten': 'ten' is not a Hamming distance"),
 ])
 def test_a_bad_setting_stops_the_service_at_start_with_one_clear_line(fake_immich, tmp_path, env, message):
     svc = Service(fake_immich, tmp_path / "state", **env)

@@ -161,12 +161,13 @@ class ImmichActions:
         else:
             rid = group.id
         old = before.members if before else []
-        seen = self.listing.index
+        # The lineage's photos this pass does not look at (another album, outside a date range or
+        # --limit, a thumbnail not ready) stay in it; those it looks at and left the group go.
         gone = self.listing.unusable
-        if self.listing.album_id is None:  # the library scope sees every photo there is
-            outside: list[str] = []
-        else:  # an album scope: the lineage's photos outside the album are another scope's
-            outside = [a for a in old if a not in seen and a not in gone and a not in ids]
+        outside = [a for a in old if a not in refs and a not in gone and a not in ids]
+        if outside:
+            still = self._fresh(outside)  # one deleted for good since is no member any more
+            outside = [a for a in outside if a in still and not still[a].is_trashed]
         leaving = [a for a in old if a not in ids and a not in outside]
         best = group.best
         if before and before.best in outside:
@@ -523,6 +524,8 @@ class ImmichActions:
         frames no longer judged one shot): their stack and our tags go, the album stays."""
         if self.record is None or self.listing is None:
             return
+        if getattr(self.listing, "ranged", False) or report["summary"]["photos"] < len(self.listing.index):
+            return  # a pass over part of the scope (a date range, --limit) cannot tell what ended
         grouped = [p["id"] for g in report["groups"] for p in g["photos"]]
         alive = set(self.record.lineages_of(grouped).values())
         seen, gone = self.listing.index, self.listing.unusable

@@ -60,13 +60,26 @@ def _capture(asset: Any) -> tuple[float, str, str | None]:
     return created.timestamp(), "immich:fileCreatedAt", None
 
 
+def _original_size(asset: Any) -> tuple[int, int]:
+    """The original's pixel size as Immich knows it (not the thumbnail's): width/height, else EXIF."""
+    width, height = getattr(asset, "width", None), getattr(asset, "height", None)
+    if not (width and height):
+        width, height = getattr(asset, "exif_width", None), getattr(asset, "exif_height", None)
+    return (int(width), int(height)) if width and height else (0, 0)
+
+
+def _iso_or_none(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 class ImmichSource:
     """One scope on one Immich server: the whole library, or one album."""
 
     kind = "immich"
 
     def __init__(self, client: ImmichClient, scope_album_id: str | None, index: dict[str, dict[str, Any]],
-                 cursor: str | None, owner_id: str | None = None, concurrency: int = 8, full: bool = False) -> None:
+                 cursor: str | None, owner_id: str | None = None, concurrency: int = 8, full: bool = False,
+                 taken_after: datetime | None = None, taken_before: datetime | None = None) -> None:
         self.client = client
         self.album_id = scope_album_id
         self.index = index  # asset id -> {"name","fp","taken_at","taken_source","tz","size","snap"}
@@ -81,26 +94,42 @@ class ImmichSource:
         self.left_alone: list[dict[str, str]] = []
         #: listed but not usable any more (trashed, hidden, …): such a photo leaves its group
         self.unusable: set[str] = set()
+        self.taken_after, self.taken_before = taken_after, taken_before  # capture-time range [after, before)
 
     def describe(self) -> dict[str, Any]:
-        return {"source_type": "immich", "source": self.client.base_url, "scope": self.album_id or "library"}
+        return {"source_type": "immich", "source": self.client.base_url, "scope": self.album_id or "library"} | (
+            {"taken_after": _iso_or_none(self.taken_after), "taken_before": _iso_or_none(self.taken_before)}
+            if self.ranged else {})
+
+    @property
+    def ranged(self) -> bool:
+        return self.taken_after is not None or self.taken_before is not None
+
+    def _in_range(self, taken_at: float) -> bool:
+        return ((self.taken_after is None or taken_at >= self.taken_after.timestamp())
+                and (self.taken_before is None or taken_at < self.taken_before.timestamp()))
 
     # ------------------------------------------------------------------ discover
     def discover(self, progress: Progress) -> tuple[list[PhotoRef], dict[str, int]]:
         bar = progress.bar("discover", None, unit="asset")
         other: dict[str, int] = {}
         updated_after = None
-        if not self.full and self.cursor:
+        listed: set[str] = set()
+        if self.ranged:
+            pass  # a date range lists all of it; the index outside the range and the cursor stay as they were
+        elif not self.full and self.cursor:
             updated_after = datetime.fromisoformat(self.cursor) - CURSOR_OVERLAP
         else:
             self.index = {}
         high = datetime.fromisoformat(self.cursor) if self.cursor else None
         for asset in self.client.assets.search(album_id=self.album_id, updated_after=updated_after,
                                                with_exif=True, with_stacked=True,
-                                               with_deleted=updated_after is not None):
+                                               with_deleted=updated_after is not None,
+                                               taken_after=self.taken_after, taken_before=self.taken_before):
             self.listed += 1
             bar.update(1)
-            if high is None or asset.updated_at > high:
+            listed.add(asset.id)
+            if not self.ranged and (high is None or asset.updated_at > high):
                 high = asset.updated_at
             reason = None
             if asset.type != "IMAGE":
@@ -125,20 +154,23 @@ class ImmichSource:
             self.index[asset.id] = {"name": asset.original_file_name, "fp": asset.checksum or asset.id,
                                     "taken_at": taken_at, "taken_source": taken_source, "tz": tz,
                                     "size": int(getattr(asset, "file_size", 0) or 0),
-                                    "snap": asset_snapshot(asset)}
+                                    "wh": _original_size(asset), "snap": asset_snapshot(asset)}
         bar.close()
         self.new_cursor = high.isoformat() if high else self.cursor
         self.stacks = {st.id: (st.primary_asset_id, list(st.asset_ids)) for st in self.client.stacks.list()}
         stack_of = {a: sid for sid, (_, members) in self.stacks.items() for a in members}
         refs: list[PhotoRef] = []
         for asset_id, info in sorted(self.index.items()):
+            if self.ranged and (asset_id not in listed or not self._in_range(info["taken_at"])):
+                continue
             snap = dict(info["snap"])
             sid = stack_of.get(asset_id)
             snap["stack_id"] = sid
             snap["stack_primary"] = self.stacks[sid][0] if sid else None
             refs.append(PhotoRef(id=asset_id, name=info["name"], fingerprint=info["fp"], size=info["size"],
                                  taken_at=info["taken_at"], taken_source=info["taken_source"],
-                                 tz_offset=info.get("tz"), extra={"asset": snap}))
+                                 tz_offset=info.get("tz"), width=(info.get("wh") or (0, 0))[0],
+                                 height=(info.get("wh") or (0, 0))[1], extra={"asset": snap}))
         return refs, other
 
     # ------------------------------------------------------------------ hash

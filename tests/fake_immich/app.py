@@ -325,6 +325,12 @@ class FakeImmich:
                 if b.get("updatedAfter"):
                     after = datetime.fromisoformat(b["updatedAfter"].replace("Z", "+00:00"))
                     items = [a for a in items if a.updated_at > after]
+                if b.get("takenAfter"):  # Immich: fileCreatedAt >= takenAfter
+                    after = datetime.fromisoformat(b["takenAfter"].replace("Z", "+00:00"))
+                    items = [a for a in items if a.taken_at >= after]
+                if b.get("takenBefore"):  # Immich: fileCreatedAt <= takenBefore
+                    before = datetime.fromisoformat(b["takenBefore"].replace("Z", "+00:00"))
+                    items = [a for a in items if a.taken_at <= before]
                 items.sort(key=lambda a: (a.taken_at, a.id), reverse=True)
                 chunk = items[(page - 1) * size: page * size]
                 more = len(items) > page * size

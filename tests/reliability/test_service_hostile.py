@@ -51,7 +51,11 @@ def test_a_thousand_concurrent_webhooks_lose_nothing_and_make_at_most_two_passes
         wall = time.perf_counter() - t0
         assert all(code == (401 if bad else 202) for bad, code in results)
         status = svc.wait_idle(timeout=180)
+        log = svc.log_path.read_text(errors="replace")
     assert status["webhook"]["received"] == 1000, status["webhook"]
+    assert status["webhook_refused"]["count"] == 200, "every refused call is counted, across workers"
+    warnings = [line for line in log.splitlines() if "WARNING" in line and "refused:" in line]
+    assert 1 <= len(warnings) <= 2, f"one warning per worker per minute, not one per call: {warnings}"
     assert status["webhook"]["assets"] == 250, "every distinct asset reached a pass"
     passes = status["passes_total"]["library"]
     assert sum(passes.values()) <= 2 and passes.get("completed", 0) >= 1, passes
