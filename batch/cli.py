@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import shlex
+import shutil
 import signal
 import sys
 import time
@@ -20,6 +21,7 @@ from typing import Any
 from organizer.atomic import write_json_atomic
 from organizer.hashing import default_processes
 from organizer.local_output import LocalOutput, OutputError, check_output
+from organizer.picture_report import ThumbnailSpool, local_fetch, picture_path_for, write_picture_report
 from organizer.pipeline import DEFAULT_THRESHOLD, DEFAULT_TIME_WINDOW, PassSettings, run_pass
 from organizer.progress import PassInterrupted, StopToken, TqdmProgress
 from organizer.sources import LocalSource, SourceError
@@ -138,7 +140,8 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger("PIL").setLevel(logging.WARNING)
 
 
-def _print_summary(report: dict[str, Any], report_path: Path | None, elapsed: float) -> None:
+def _print_summary(report: dict[str, Any], report_path: Path | None, elapsed: float,
+                   picture_path: Path | None = None) -> None:
     s = report["summary"]
     print("=" * 60)
     print(f"Photos found:       {s['photos']}")
@@ -151,6 +154,8 @@ def _print_summary(report: dict[str, Any], report_path: Path | None, elapsed: fl
         print(f"Other files skipped: {sum(other.values())} ({kinds})")
     if report_path:
         print(f"Report:             {report_path}")
+    if picture_path:
+        print(f"Picture report:     {picture_path}")
     print(f"Time:               {elapsed:.1f} s")
     print("=" * 60)
 
@@ -208,8 +213,11 @@ def run_local(args: argparse.Namespace, argv: list[str]) -> int:
     started = time.time()
     if args.dry_run:
         progress.message("Dry run: only the report is written; no folder or state file is changed.")
+    spool = ThumbnailSpool()  # picture-report thumbnails of grouped photos, from the scoring decode
     try:
-        result = run_pass(source, LocalOutput(output, dry_run=args.dry_run), settings, state_file, progress, stop)
+        with spool.collecting():
+            result = run_pass(source, LocalOutput(output, dry_run=args.dry_run), settings, state_file, progress,
+                              stop)
     except (PassInterrupted, KeyboardInterrupt):
         print(f"\nInterrupted. State saved to: {state_file}", file=sys.stderr)
         if not args.dry_run:
@@ -222,14 +230,20 @@ def run_local(args: argparse.Namespace, argv: list[str]) -> int:
                   file=sys.stderr)
         return EXIT_ERROR
     report = result.report
+    picture_path = picture_path_for(report_path)
     try:
         write_json_atomic(report_path, report)
+        write_picture_report(picture_path, report, spool, fetch=local_fetch)
         if not args.dry_run:
-            write_json_atomic(report_path.parent / f"run-{time.strftime('%Y%m%d-%H%M%S')}.json", report)
+            dated = report_path.parent / f"run-{time.strftime('%Y%m%d-%H%M%S')}.json"
+            write_json_atomic(dated, report)
+            shutil.copyfile(picture_path, picture_path_for(dated))
     except OSError as exc:
         print(f"error: cannot write the report {report_path}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
-    _print_summary(report, report_path, time.time() - started)
+    finally:
+        spool.close()
+    _print_summary(report, report_path, time.time() - started, picture_path)
     return 0
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from immich_client import ImmichError
 from organizer.atomic import write_json_atomic
 from organizer.locks import ScopeBusy
+from organizer.picture_report import ThumbnailSpool, immich_fetch, picture_path_for, write_picture_report
 from organizer.progress import PassInterrupted, StopToken, TqdmProgress
 from organizer.settings import ActionFlags, ImmichSettings
 
@@ -37,7 +38,7 @@ def settings_from_args(args: argparse.Namespace) -> ImmichSettings:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
-    from organizer.immich_pass import run_immich_pass, state_path_for
+    from organizer.immich_pass import make_client, run_immich_pass, state_path_for
 
     settings = settings_from_args(args)
     if not settings.url:
@@ -55,11 +56,13 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         progress.message("Dry run: nothing is written to Immich; only the report is produced.")
     progress.message(f"Actions: {settings.actions.signature()}")
     state_file = args.state_file
+    spool = ThumbnailSpool()  # picture-report thumbnails from the previews the pass downloads to score
     try:
-        result = run_immich_pass(settings, args.immich_album, dry_run=args.dry_run, resume=args.resume,
-                                 stop=stop, progress=progress, download_dir=args.output,
-                                 state_file=state_file, force_fresh=args.force_fresh,
-                                 full=getattr(args, "full", False))
+        with spool.collecting():
+            result = run_immich_pass(settings, args.immich_album, dry_run=args.dry_run, resume=args.resume,
+                                     stop=stop, progress=progress, download_dir=args.output,
+                                     state_file=state_file, force_fresh=args.force_fresh,
+                                     full=getattr(args, "full", False))
     except (PassInterrupted, KeyboardInterrupt):
         where = state_file or state_path_for(settings, None).parent
         print(f"\nInterrupted. State saved in: {where}", file=sys.stderr)
@@ -81,7 +84,18 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     else:
         report_path = Path(settings.state_dir) / "reports" / f"{report['scope']['key']}-latest.json"
     write_json_atomic(report_path, report)
-    _print_summary(report, report_path, time.time() - started)
+    picture_path = picture_path_for(report_path)
+    try:
+        # Groups the pass did not score now (unchanged since the last pass, resumed) have no preview
+        # in the spool: only their small thumbnails are fetched, with the pass's concurrency.
+        write_picture_report(picture_path, report, spool, fetch=immich_fetch(make_client(settings)),
+                             concurrency=settings.download_concurrency)
+    except OSError as exc:
+        print(f"error: cannot write the picture report {picture_path}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        spool.close()
+    _print_summary(report, report_path, time.time() - started, picture_path)
     journal = report["scope"].get("journal")
     if journal and not args.dry_run:
         print(f"Undo these changes with: photo-organizer undo --last   (journal {journal})")

@@ -22,6 +22,7 @@ from .grouping import group_indices
 from .hashing import HASH_ALGORITHM, HASH_SIZE, default_processes
 from .imaging import UnreadablePhoto
 from .models import GroupResult, PhotoRef
+from .picture_report import offer_scoring_image
 from .progress import PassInterrupted, Progress, StopToken
 from .sources import Source
 from .state import HashEntry, ProcessingState, StateLoadError
@@ -305,6 +306,7 @@ def _score_group(gid: str, index: int, members: list[PhotoRef], hashed: dict[str
         except UnreadablePhoto as exc:
             log.warning("Cannot score %s: %s", ref.id, exc)
             image = None
+        offer_scoring_image(ref.id, image)  # the picture report's thumbnail, from pixels already decoded
         inputs.append(ScoreInput(id=ref.id, image=image, width=entry[5], height=entry[6], file_size=ref.size))
     scored = scorer.score_group(inputs)
     best = max(scored, key=lambda s: (s.score, _neg_id(s.id))).id
