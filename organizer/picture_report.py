@@ -283,9 +283,9 @@ def explain_group(photos: list[dict[str, Any]], best_id: str | None) -> dict[str
     parts_of = {str(p.get("id")): (p.get("score_parts") if isinstance(p.get("score_parts"), dict) else {})
                 for p in photos}
     values = {pid: {k: _part_value(parts.get(k)) for k in PART_WORDS} for pid, parts in parts_of.items()}
-    # A part sets a photo apart only if some other readable member falls short on it.
+    # A part sets a photo apart only if some other member falls short on it by enough to matter.
     differs = {k for k in PART_WORDS
-               if any(v[k] is not None and v[k] < 0.995 for v in values.values())}
+               if any(v[k] is not None and (1.0 - v[k]) * PART_WORDS[k].weight >= MINOR for v in values.values())}
     out: dict[str, list[str]] = {}
     for pid, parts in parts_of.items():
         if parts.get("unreadable"):
@@ -313,7 +313,7 @@ def _confidence(value: Any) -> tuple[str, float | None]:
     """Confidence as the page shows it ("87 %") and as a number for the filter."""
     number = _part_value(value)
     if number is not None:
-        pct = number * 100 if number <= 1.0 else number
+        pct = round(number * 100 if number <= 1.0 else number, 1)
         return f"{round(pct)} %", pct
     if isinstance(value, str) and value:
         return value, None
