@@ -12,7 +12,7 @@ export
 RESUME_FLAG := $(if $(filter 1 true yes,$(RESUME)),--resume,)
 DRY_FLAG := $(if $(filter 1 true yes,$(DRY_RUN)),--dry-run,)
 
-.PHONY: help setup models demo test lint bench organize-local clean organize tag-only create-albums \
+.PHONY: help setup models browser demo test lint bench organize-local clean organize tag-only create-albums \
 	stack favorite-best archive-non-best download undo serve install-webhook
 
 # Immich passes: the whole library, or one album with ALBUM="Vacation 2024".
@@ -71,7 +71,17 @@ serve: setup ## run the companion service (gunicorn) with the settings from .env
 install-webhook: setup ## create or update the Immich workflow that calls the service (WEBHOOK_PUBLIC_URL, WEBHOOK_SECRET)
 	$(ORGANIZER) install-webhook
 
-test: setup ## run the whole test suite
+# The browser tests drive Debian's Chromium (never a downloaded browser). As root it is installed
+# here (~20 s, once); otherwise those tests skip with one line saying so.
+browser: ## install Debian's chromium for the browser tests (root only; skipped otherwise)
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian's chromium for the browser tests..."; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+			|| echo "warning: could not install chromium; the browser tests will be skipped"; \
+	else echo "note: chromium is not installed and this is not root: the browser tests will be skipped"; fi
+
+test: setup browser ## run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
