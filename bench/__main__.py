@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-SECTIONS = ["bench.hashing", "bench.grouping", "bench.immich", "bench.webhook"]
+SECTIONS = ["bench.hashing", "bench.grouping", "bench.immich", "bench.webhook", "bench.picture_report"]
 
 
 def main() -> int:

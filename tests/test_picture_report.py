@@ -190,9 +190,9 @@ def test_scoring_images_are_kept_only_while_collecting():
         pr.offer_scoring_image("after", image)
         assert "a" in spool and "none" not in spool and "after" not in spool
         thumb = Image.open(io.BytesIO(spool.get("a") or b""))
-        assert thumb.format == "JPEG" and max(thumb.size) == pr.THUMB_SIDE
+        assert thumb.format == "WEBP" and max(thumb.size) == pr.THUMB_SIDE
         assert thumb.getpixel((180, 75))[2] > 200, "BGR in, right colours out"
-        assert len(spool.get("a") or b"") < 12_000
+        assert len(spool.get("a") or b"") < 6_000
 
 
 def test_picture_path_never_replaces_the_json(tmp_path):
