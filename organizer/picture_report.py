@@ -304,6 +304,8 @@ def explain_group(photos: list[dict[str, Any]], best_id: str | None) -> dict[str
                        if v is not None and v < 0.995)
         lower = [_lower_words(k, vals[k] or 0.0) for cost, k in reversed(short) if cost >= MINOR]
         if pid == best_id:
+            # tie-breakers (resolution, file size) are named only when nothing weightier sets it apart
+            top = [k for k in top if PART_WORDS[k].weight >= 0.1] or top
             lines = [", ".join(PART_WORDS[k].top for k in top[:3])] if top else []
             out[pid] = lines + [f"though {text}" for text in lower[:1]]
         else:
