@@ -11,7 +11,7 @@ from pathlib import Path
 from immich_client import ImmichError
 from organizer.atomic import write_json_atomic
 from organizer.locks import ScopeBusy
-from organizer.picture_report import ThumbnailSpool, immich_fetch, picture_path_for, write_picture_report
+from organizer.picture_report import ThumbnailSpool, write_immich_picture_report
 from organizer.progress import PassInterrupted, StopToken, TqdmProgress
 from organizer.settings import ActionFlags, ImmichSettings
 
@@ -84,14 +84,12 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     else:
         report_path = Path(settings.state_dir) / "reports" / f"{report['scope']['key']}-latest.json"
     write_json_atomic(report_path, report)
-    picture_path = picture_path_for(report_path)
     try:
-        # Groups the pass did not score now (unchanged since the last pass, resumed) have no preview
-        # in the spool: only their small thumbnails are fetched, with the pass's concurrency.
-        write_picture_report(picture_path, report, spool, fetch=immich_fetch(make_client(settings)),
-                             concurrency=settings.download_concurrency)
+        picture_path = write_immich_picture_report(report_path, report, spool, lambda: make_client(settings),
+                                                   Path(settings.state_dir), settings.download_concurrency,
+                                                   keep=not args.dry_run)
     except OSError as exc:
-        print(f"error: cannot write the picture report {picture_path}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"error: cannot write the picture report: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
         return EXIT_ERROR
     finally:
         spool.close()

@@ -33,6 +33,7 @@ import contextvars
 import logging
 import math
 import os
+import re
 import tempfile
 import threading
 import time
@@ -194,6 +195,62 @@ def fill_missing(spool: ThumbnailSpool, report: dict[str, Any], fetch: Fetch, co
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="report-thumb") as pool:
             list(pool.map(one, missing))
     return sum(1 for p in missing if p["id"] in spool)
+
+
+class ThumbnailCache:
+    """Report thumbnails of the grouped photos kept between passes, one small file per photo.
+
+    Why: an Immich pass finds most groups unchanged and does not score them, so without this every
+    run would fetch their thumbnails again just for the page, and a no-change pass would no longer
+    be download-free. Files are named by photo id and perceptual hash (a changed image is a new
+    file); :meth:`keep` drops those of photos no longer in a group, so the folder stays about the
+    size of the grouped photos' thumbnails (~3 KB each).
+    """
+
+    SUFFIX = ".thumb"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _file(self, photo: dict[str, Any]) -> Path:
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{photo.get('id')}-{photo.get('hash') or ''}")
+        return self.folder / (name + self.SUFFIX)
+
+    def fill(self, spool: ThumbnailSpool, report: dict[str, Any]) -> int:
+        """Put the cached thumbnails of grouped photos the spool lacks into it; returns how many."""
+        found = 0
+        for g in report.get("groups") or []:
+            for photo in g.get("photos") or []:
+                if photo.get("id") in spool:
+                    continue
+                try:
+                    data = self._file(photo).read_bytes()
+                except OSError:
+                    continue
+                if data:
+                    spool.put(photo["id"], data)
+                    found += 1
+        return found
+
+    def keep(self, spool: ThumbnailSpool, report: dict[str, Any]) -> None:
+        """Store the thumbnails of this run's grouped photos; forget those of photos in no group now."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            wanted: set[str] = set()
+            for g in report.get("groups") or []:
+                for photo in g.get("photos") or []:
+                    path = self._file(photo)
+                    wanted.add(path.name)
+                    data = spool.get(str(photo.get("id")))
+                    if data and not path.exists():
+                        tmp = path.with_name(f".{path.name}.partial")
+                        tmp.write_bytes(data)
+                        os.replace(tmp, path)
+            for old in self.folder.glob("*" + self.SUFFIX):
+                if old.name not in wanted:
+                    old.unlink(missing_ok=True)
+        except OSError as exc:  # a cache: the next page fetches what it misses
+            log.warning("could not keep the picture report's thumbnails in %s: %s", self.folder, exc)
 
 
 def immich_fetch(client: Any) -> Fetch:
@@ -358,7 +415,7 @@ def _actions_lines(actions: Any) -> list[str]:
             count = len(op.get("asset_ids") or [])
             what = op.get("tag") or op.get("name") or ""
             lines.append(f"would {str(op.get('op', '?')).replace('_', ' ')}"
-                         + (f" {what}" if what else "") + (f" ({count} photos)" if count else ""))
+                         + (f" {what}" if what else "") + (f" ({count} photo{'s' if count != 1 else ''})" if count else ""))
     if isinstance(actions.get("writes"), int) and actions["writes"]:
         lines.append(f"{actions['writes']} changes written")
     for note in actions.get("notes") or []:
@@ -519,6 +576,33 @@ def write_picture_report(path: Path, report: dict[str, Any], spool: ThumbnailSpo
     finally:
         if own:
             spool.close()
+    return path
+
+
+def write_immich_picture_report(json_path: Path, report: dict[str, Any], spool: ThumbnailSpool,
+                                make_client: Callable[[], Any], state_dir: Path, concurrency: int,
+                                keep: bool = True) -> Path:
+    """The page of an Immich pass, beside its JSON report; returns its path.
+
+    Groups the pass did not score now (unchanged since the last pass, resumed) take their
+    thumbnails from the cache the previous page left in ``state_dir``; only what is still missing
+    is fetched (Immich's small thumbnails, ``concurrency`` at a time). ``keep`` is False for a dry
+    run, which changes nothing on disk but its reports.
+    """
+    cache = ThumbnailCache(state_dir / "report-thumbs" / str((report.get("scope") or {}).get("key", "library")))
+    cache.fill(spool, report)
+    client: list[Any] = []
+    lock = threading.Lock()
+
+    def fetch(photo: dict[str, Any]) -> bytes | None:
+        with lock:  # one client, made only when something is missing
+            if not client:
+                client.append(make_client())
+        return immich_fetch(client[0])(photo)
+
+    path = write_picture_report(picture_path_for(json_path), report, spool, fetch=fetch, concurrency=concurrency)
+    if keep:
+        cache.keep(spool, report)
     return path
 
 

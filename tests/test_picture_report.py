@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -269,9 +270,16 @@ def test_immich_run_writes_the_page_without_extra_downloads(fake_immich, tmp_pat
     fake_immich.store.assets[bursts[1][1]].file_name = EVIL
     env = {"IMMICH_URL": fake_immich.url, "IMMICH_API_KEY": fake_immich.api_key,
            "STATE_DIR": str(tmp_path / "state")}
+    page_path = tmp_path / "state" / "reports" / "library-latest.html"
+    dry = run_cli("--source-type", "immich", "--tag-only", "--dry-run", "--no-progress", **env)
+    assert dry.returncode == 0, dry.stderr
+    html = page_path.read_text(encoding="utf-8")
+    assert len(assert_self_contained(html).all("img")) == 9 and "would tag assets" in html
+    assert fake_immich.writes() == [] and not (tmp_path / "state" / "report-thumbs").exists()
+
+    fake_immich.clear_log()
     proc = run_cli("--source-type", "immich", "--tag-only", "--no-progress", **env)
     assert proc.returncode == 0, proc.stderr
-    page_path = tmp_path / "state" / "reports" / "library-latest.html"
     assert f"Picture report:     {page_path}" in proc.stdout
     html = page_path.read_text(encoding="utf-8")
     page = assert_self_contained(html)
@@ -282,12 +290,39 @@ def test_immich_run_writes_the_page_without_extra_downloads(fake_immich, tmp_pat
     # 11 small thumbnails to hash + 9 previews to score, as without the page: nothing fetched twice
     assert len(fake_immich.requests_to("/thumbnail")) == 11 + 9
 
-    # The next pass finds the groups unchanged and scores nothing: only their small thumbnails
-    # are fetched for the page (9), nothing else is downloaded.
+    # The next pass finds the groups unchanged and scores nothing: the page takes the thumbnails
+    # the last run kept, and the pass stays download-free.
     fake_immich.clear_log()
     again = run_cli("--source-type", "immich", "--tag-only", "--no-progress", **env)
     assert again.returncode == 0, again.stderr
     page = assert_self_contained(page_path.read_text(encoding="utf-8"))
     assert figure_ids(page) == wanted and len(page.all("img")) == 9
+    assert fake_immich.requests_to("/thumbnail") == []
+    cache = tmp_path / "state" / "report-thumbs" / "library"
+    assert len(list(cache.iterdir())) == 9
+
+    # Without that cache only the grouped photos' small thumbnails are fetched (9), nothing else.
+    shutil.rmtree(cache)
+    fake_immich.clear_log()
+    third = run_cli("--source-type", "immich", "--tag-only", "--no-progress", **env)
+    assert third.returncode == 0, third.stderr
+    assert len(assert_self_contained(page_path.read_text(encoding="utf-8")).all("img")) == 9
     thumbs = fake_immich.requests_to("/thumbnail")
     assert len(thumbs) == 9 and all(e["query"].get("size") == "thumbnail" for e in thumbs), thumbs
+    assert len(list(cache.iterdir())) == 9
+
+
+def test_the_thumbnail_cache_forgets_photos_in_no_group(tmp_path):
+    cache = pr.ThumbnailCache(tmp_path / "cache")
+    report = {"groups": [{"id": "g", "photos": [{"id": "a", "hash": "01"}, {"id": "b/../x", "hash": "02"}]}]}
+    with pr.ThumbnailSpool() as spool:
+        spool.put("a", b"A")
+        spool.put("b/../x", b"B")
+        cache.keep(spool, report)
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["a-01.thumb", "b_.._x-02.thumb"]
+    report["groups"][0]["photos"] = [{"id": "a", "hash": "01"}, {"id": "c", "hash": "03"}]
+    with pr.ThumbnailSpool() as spool:
+        assert cache.fill(spool, report) == 1 and spool.get("a") == b"A" and "c" not in spool
+        spool.put("c", b"C")
+        cache.keep(spool, report)
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["a-01.thumb", "c-03.thumb"]
