@@ -18,8 +18,9 @@ Where thumbnails come from, without reading any photo twice when it can be avoid
   so memory stays flat however many groups there are. For Immich this is the preview the pass
   already downloaded for scoring: no extra request.
 * Groups the pass did not score (resumed, or unchanged since the last Immich pass) are filled by a
-  ``fetch`` callable: the file on disk locally, Immich's small thumbnail otherwise, fetched only
-  for those photos with the client's concurrency.
+  ``fetch`` callable: the file on disk locally. On Immich, from the :class:`ThumbnailCache` the
+  previous page left in the state folder, and only what is still missing as Immich's small
+  thumbnail, with the client's concurrency; so a no-change pass stays download-free.
 
 The spool is handed to the pipeline through a context variable so the Immich pass modules (being
 rewritten concurrently) need no new parameter; without an active spool the hook does nothing.
@@ -159,6 +160,8 @@ def offer_scoring_image(photo_id: str, image: np.ndarray | None) -> None:
 
 
 Fetch = Callable[[dict[str, Any]], bytes | None]
+#: Failed fetches, none having worked, after which the page is written with placeholders instead.
+GIVE_UP_AFTER = 10
 
 
 def local_fetch(photo: dict[str, Any]) -> bytes | None:
@@ -179,13 +182,20 @@ def fill_missing(spool: ThumbnailSpool, report: dict[str, Any], fetch: Fetch, co
     if not missing:
         return 0
 
+    failures = [0]
+    worked = threading.Event()
+
     def one(photo: dict[str, Any]) -> None:
+        if failures[0] >= GIVE_UP_AFTER and not worked.is_set():
+            return  # the server is gone or the files are: do not wait on every photo in turn
         try:
             data = fetch(photo)
         except Exception as exc:  # noqa: BLE001 - shown as "no preview" in the page
+            failures[0] += 1
             log.warning("no thumbnail for %s in the picture report: %s", photo.get("id"), exc)
             return
         if data:
+            worked.set()
             spool.put(photo["id"], data)
 
     if concurrency <= 1:

@@ -263,6 +263,19 @@ def test_resumed_groups_get_thumbnails_from_their_files(library, tmp_path):
     assert len(page.all("img")) == 1 and len(page.all("div", "noimg")) == 1, "a vanished file: a placeholder"
 
 
+def test_fetching_gives_up_when_nothing_works():
+    calls: list[str] = []
+
+    def broken(photo: dict[str, Any]) -> bytes:
+        calls.append(photo["id"])
+        raise ConnectionError("server gone")
+
+    report = {"groups": [{"id": "g", "photos": [{"id": str(n)} for n in range(100)]}]}
+    with pr.ThumbnailSpool() as spool:
+        assert pr.fill_missing(spool, report, broken) == 0
+    assert len(calls) == pr.GIVE_UP_AFTER
+
+
 def test_immich_run_writes_the_page_without_extra_downloads(fake_immich, tmp_path):
     from immich_helpers import seed_bursts
 
