@@ -233,7 +233,7 @@ def run_local(args: argparse.Namespace, argv: list[str]) -> int:
     picture_path = picture_path_for(report_path)
     try:
         write_json_atomic(report_path, report)
-        write_picture_report(picture_path, report, spool, fetch=local_fetch)
+        write_picture_report(picture_path, report, spool, fetch=local_fetch, concurrency=args.threads)
         if not args.dry_run:
             dated = report_path.parent / f"run-{time.strftime('%Y%m%d-%H%M%S')}.json"
             write_json_atomic(dated, report)
