@@ -11,7 +11,7 @@ from pathlib import Path
 from immich_client import ImmichError
 from organizer.atomic import write_json_atomic
 from organizer.locks import ScopeBusy
-from organizer.picture_report import ThumbnailSpool, write_immich_picture_report
+from organizer.picture_report import ThumbnailSpool, immich_thumbnail_cache, write_immich_picture_report
 from organizer.progress import PassInterrupted, StopToken, TqdmProgress
 from organizer.settings import ActionFlags, ImmichSettings
 
@@ -56,7 +56,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         progress.message("Dry run: nothing is written to Immich; only the report is produced.")
     progress.message(f"Actions: {settings.actions.signature()}")
     state_file = args.state_file
-    spool = ThumbnailSpool()  # picture-report thumbnails from the previews the pass downloads to score
+    cache = immich_thumbnail_cache(Path(settings.state_dir), args.immich_album)
+    # Picture-report thumbnails from the previews the pass downloads to score (kept in the cache as
+    # they are made, so a resume finds them; a dry run keeps nothing).
+    spool = ThumbnailSpool(cache=None if args.dry_run else cache)
     try:
         with spool.collecting():
             result = run_immich_pass(settings, args.immich_album, dry_run=args.dry_run, resume=args.resume,
@@ -86,8 +89,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     write_json_atomic(report_path, report)
     try:
         picture_path = write_immich_picture_report(report_path, report, spool, lambda: make_client(settings),
-                                                   Path(settings.state_dir), settings.download_concurrency,
-                                                   keep=not args.dry_run)
+                                                   cache, settings.download_concurrency, keep=not args.dry_run)
     except OSError as exc:
         print(f"error: cannot write the picture report: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
         return EXIT_ERROR

@@ -97,20 +97,26 @@ def thumbnail_from_source(source: str | os.PathLike[str] | bytes, side: int = TH
 class ThumbnailSpool:
     """Small thumbnails keyed by photo id, kept in a temporary file (memory stays flat).
 
-    Thread-safe: the Immich fallback fills it from a pool of download threads.
+    Thread-safe: the Immich fallback fills it from a pool of download threads. With ``cache``,
+    thumbnails made during the pass are also written through to it at once, so a pass killed
+    midway leaves them for its resume (whose page would otherwise fetch them again).
     """
 
-    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, directory: str | os.PathLike[str] | None = None,
+                 cache: ThumbnailCache | None = None) -> None:
         self._file: IO[bytes] = tempfile.TemporaryFile(prefix="picture-report-", dir=directory)
         self._index: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()
+        self.cache = cache
 
-    def put(self, photo_id: str, data: bytes) -> None:
+    def put(self, photo_id: str, data: bytes, phash: str | None = None) -> None:
         with self._lock:
             self._file.seek(0, os.SEEK_END)
             offset = self._file.tell()
             self._file.write(data)
             self._index[photo_id] = (offset, len(data))
+        if self.cache is not None and phash is not None:
+            self.cache.store({"id": photo_id, "hash": phash}, data)
 
     def get(self, photo_id: str) -> bytes | None:
         with self._lock:
@@ -145,16 +151,17 @@ class ThumbnailSpool:
         self.close()
 
 
-def offer_scoring_image(photo_id: str, image: np.ndarray | None) -> None:
+def offer_scoring_image(photo_id: str, image: np.ndarray | None, phash: str | None = None) -> None:
     """Keep a thumbnail of an image the pipeline decoded for scoring, if a report is being made.
 
+    ``phash`` is the photo's perceptual hash as the report writes it (keys the thumbnail cache).
     Never raises: the picture report must not be able to break a pass.
     """
     spool = _active_spool.get()
     if spool is None or image is None or photo_id in spool:
         return
     try:
-        spool.put(photo_id, thumbnail_from_bgr(image))
+        spool.put(photo_id, thumbnail_from_bgr(image), phash)
     except Exception:  # noqa: BLE001 - a missing thumbnail is shown as such, the pass goes on
         log.debug("no report thumbnail for %s", photo_id, exc_info=True)
 
@@ -242,6 +249,19 @@ class ThumbnailCache:
                     found += 1
         return found
 
+    def store(self, photo: dict[str, Any], data: bytes) -> None:
+        """Keep one thumbnail (atomically: a kill never leaves half a file under the real name)."""
+        path = self._file(photo)
+        if path.exists():
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{threading.get_ident()}.partial")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        except OSError as exc:  # a cache: the next page fetches what it misses
+            log.debug("could not keep a report thumbnail in %s: %s", self.folder, exc)
+
     def keep(self, spool: ThumbnailSpool, report: dict[str, Any]) -> None:
         """Store the thumbnails of this run's grouped photos; forget those of photos in no group now."""
         try:
@@ -249,13 +269,10 @@ class ThumbnailCache:
             wanted: set[str] = set()
             for g in report.get("groups") or []:
                 for photo in g.get("photos") or []:
-                    path = self._file(photo)
-                    wanted.add(path.name)
+                    wanted.add(self._file(photo).name)
                     data = spool.get(str(photo.get("id")))
-                    if data and not path.exists():
-                        tmp = path.with_name(f".{path.name}.partial")
-                        tmp.write_bytes(data)
-                        os.replace(tmp, path)
+                    if data:
+                        self.store(photo, data)
             for old in self.folder.glob("*" + self.SUFFIX):
                 if old.name not in wanted:
                     old.unlink(missing_ok=True)
@@ -589,17 +606,26 @@ def write_picture_report(path: Path, report: dict[str, Any], spool: ThumbnailSpo
     return path
 
 
+def immich_thumbnail_cache(state_dir: Path, scope_argument: str | None) -> ThumbnailCache:
+    """The thumbnail cache of one Immich scope as the command line names it (album name or id).
+
+    Keyed by the argument, not the album id the pass resolves, so the CLI can hand it to the spool
+    before the pass starts; an album named once by name and once by id just has two caches.
+    """
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"album-{scope_argument}" if scope_argument else "library")
+    return ThumbnailCache(state_dir / "report-thumbs" / name)
+
+
 def write_immich_picture_report(json_path: Path, report: dict[str, Any], spool: ThumbnailSpool,
-                                make_client: Callable[[], Any], state_dir: Path, concurrency: int,
+                                make_client: Callable[[], Any], cache: ThumbnailCache, concurrency: int,
                                 keep: bool = True) -> Path:
     """The page of an Immich pass, beside its JSON report; returns its path.
 
     Groups the pass did not score now (unchanged since the last pass, resumed) take their
-    thumbnails from the cache the previous page left in ``state_dir``; only what is still missing
-    is fetched (Immich's small thumbnails, ``concurrency`` at a time). ``keep`` is False for a dry
+    thumbnails from ``cache`` (what earlier pages and passes kept); only what is still missing is
+    fetched (Immich's small thumbnails, ``concurrency`` at a time). ``keep`` is False for a dry
     run, which changes nothing on disk but its reports.
     """
-    cache = ThumbnailCache(state_dir / "report-thumbs" / str((report.get("scope") or {}).get("key", "library")))
     cache.fill(spool, report)
     client: list[Any] = []
     lock = threading.Lock()

@@ -306,7 +306,7 @@ def _score_group(gid: str, index: int, members: list[PhotoRef], hashed: dict[str
         except UnreadablePhoto as exc:
             log.warning("Cannot score %s: %s", ref.id, exc)
             image = None
-        offer_scoring_image(ref.id, image)  # the picture report's thumbnail, from pixels already decoded
+        offer_scoring_image(ref.id, image, f"{entry[1]:016x}")  # picture report thumbnail from decoded pixels
         inputs.append(ScoreInput(id=ref.id, image=image, width=entry[5], height=entry[6], file_size=ref.size))
     scored = scorer.score_group(inputs)
     best = max(scored, key=lambda s: (s.score, _neg_id(s.id))).id

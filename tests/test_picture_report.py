@@ -196,6 +196,18 @@ def test_scoring_images_are_kept_only_while_collecting():
         assert len(spool.get("a") or b"") < 6_000
 
 
+def test_thumbnails_made_in_a_pass_are_written_through_to_the_cache(tmp_path):
+    """A pass killed midway leaves the thumbnails it made for its resume's page."""
+    cache = pr.immich_thumbnail_cache(tmp_path, "Vacation 2024")
+    assert cache.folder == tmp_path / "report-thumbs" / "album-Vacation_2024"
+    spool = pr.ThumbnailSpool(cache=cache)
+    with spool.collecting():
+        pr.offer_scoring_image("a", np.zeros((30, 40, 3), dtype=np.uint8), "00ff")
+    files = list(cache.folder.iterdir())  # at once, before any report or close
+    assert [f.name for f in files] == ["a-00ff.thumb"] and files[0].read_bytes() == spool.get("a")
+    spool.close()
+
+
 def test_picture_path_never_replaces_the_json(tmp_path):
     assert pr.picture_path_for(tmp_path / "latest.json") == tmp_path / "latest.html"
     assert pr.picture_path_for(tmp_path / "r.html") == tmp_path / "r.pictures.html"
