@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import shlex
+import shutil
 import signal
 import sys
 import time
@@ -22,6 +23,7 @@ from organizer.atomic import write_json_atomic
 from organizer.hashing import default_processes
 from organizer.local_output import OutputError, check_output
 from organizer.local_pass import run_local_pass
+from organizer.picture_report import ThumbnailSpool, local_fetch, picture_path_for, write_picture_report
 from organizer.pipeline import DEFAULT_THRESHOLD, DEFAULT_TIME_WINDOW, PassSettings
 from organizer.progress import PassInterrupted, StopToken, TqdmProgress
 from organizer.settings import (
@@ -168,7 +170,8 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger("PIL").setLevel(logging.WARNING)
 
 
-def _print_summary(report: dict[str, Any], report_path: Path | None, elapsed: float) -> None:
+def _print_summary(report: dict[str, Any], report_path: Path | None, elapsed: float,
+                   picture_path: Path | None = None) -> None:
     s = report["summary"]
     print("=" * 60)
     print(f"Photos found:       {s['photos']}")
@@ -187,6 +190,8 @@ def _print_summary(report: dict[str, Any], report_path: Path | None, elapsed: fl
         print(f"Other files skipped: {sum(other.values())} ({kinds})")
     if report_path:
         print(f"Report:             {report_path}")
+    if picture_path:
+        print(f"Picture report:     {picture_path}")
     print(f"Time:               {elapsed:.1f} s")
     print("=" * 60)
 
@@ -278,8 +283,10 @@ def run_local(args: argparse.Namespace, argv: list[str], resolved: ImmichSetting
     started = time.time()
     if args.dry_run:
         progress.message("Dry run: only the report is written; no folder or state file is changed.")
+    spool = ThumbnailSpool()  # picture-report thumbnails of grouped photos, from the scoring decode
     try:
-        result = run_local_pass(source, output, settings, state_file, progress, stop)
+        with spool.collecting():
+            result = run_local_pass(source, output, settings, state_file, progress, stop)
     except (PassInterrupted, KeyboardInterrupt):
         print(f"\nInterrupted. State saved to: {state_file}", file=sys.stderr)
         if not args.dry_run:
@@ -292,14 +299,20 @@ def run_local(args: argparse.Namespace, argv: list[str], resolved: ImmichSetting
                   file=sys.stderr)
         return EXIT_ERROR
     report = result.report
+    picture_path = picture_path_for(report_path)
     try:
         write_json_atomic(report_path, report)
+        write_picture_report(picture_path, report, spool, fetch=local_fetch, concurrency=args.threads)
         if not args.dry_run:
-            write_json_atomic(report_path.parent / f"run-{time.strftime('%Y%m%d-%H%M%S')}.json", report)
+            dated = report_path.parent / f"run-{time.strftime('%Y%m%d-%H%M%S')}.json"
+            write_json_atomic(dated, report)
+            shutil.copyfile(picture_path, picture_path_for(dated))
     except OSError as exc:
         print(f"error: cannot write the report {report_path}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
-    _print_summary(report, report_path, time.time() - started)
+    finally:
+        spool.close()
+    _print_summary(report, report_path, time.time() - started, picture_path)
     return 0
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from immich_client import ImmichError, ImmichUnavailable
 from organizer.atomic import write_json_atomic
 from organizer.locks import ScopeBusy
+from organizer.picture_report import ThumbnailSpool, immich_thumbnail_cache, write_immich_picture_report
 from organizer.progress import PassInterrupted, StopToken, TqdmProgress
 from organizer.settings import ImmichSettings
 
@@ -18,7 +19,7 @@ from .cli import EXIT_ERROR, EXIT_USAGE, _print_summary, _resume_command, _Signa
 
 
 def run(args: argparse.Namespace, argv: list[str], settings: ImmichSettings | None = None) -> int:
-    from organizer.immich.run import run_immich_pass, state_path_for
+    from organizer.immich.run import make_client, run_immich_pass, state_path_for
 
     from .cli import settings_from_args
 
@@ -38,11 +39,16 @@ def run(args: argparse.Namespace, argv: list[str], settings: ImmichSettings | No
         progress.message("Dry run: nothing is written to Immich; only the report is produced.")
     progress.message(f"Actions: {settings.actions.signature()}")
     state_file = args.state_file
+    cache = immich_thumbnail_cache(Path(settings.state_dir), args.immich_album)
+    # Picture-report thumbnails from the previews the pass downloads to score (kept in the cache as
+    # they are made, so a resume finds them; a dry run keeps nothing).
+    spool = ThumbnailSpool(cache=None if args.dry_run else cache)
     try:
-        result = run_immich_pass(settings, args.immich_album, dry_run=args.dry_run, resume=args.resume,
-                                 stop=stop, progress=progress, download_dir=args.output,
-                                 state_file=state_file, force_fresh=args.force_fresh,
-                                 full=getattr(args, "full", False))
+        with spool.collecting():
+            result = run_immich_pass(settings, args.immich_album, dry_run=args.dry_run, resume=args.resume,
+                                     stop=stop, progress=progress, download_dir=args.output,
+                                     state_file=state_file, force_fresh=args.force_fresh,
+                                     full=getattr(args, "full", False))
     except (PassInterrupted, KeyboardInterrupt):
         where = state_file or state_path_for(settings, None).parent
         print(f"\nInterrupted. State saved in: {where}", file=sys.stderr)
@@ -67,7 +73,15 @@ def run(args: argparse.Namespace, argv: list[str], settings: ImmichSettings | No
     else:
         report_path = Path(settings.state_dir) / "reports" / f"{report['scope']['key']}-latest.json"
     write_json_atomic(report_path, report)
-    _print_summary(report, report_path, time.time() - started)
+    try:
+        picture_path = write_immich_picture_report(report_path, report, spool, lambda: make_client(settings),
+                                                   cache, settings.download_concurrency, keep=not args.dry_run)
+    except OSError as exc:
+        print(f"error: cannot write the picture report: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        spool.close()
+    _print_summary(report, report_path, time.time() - started, picture_path)
     journal = report["scope"].get("journal")
     if journal and not args.dry_run:
         print(f"Undo these changes with: photo-organizer undo --last   (journal {journal})")

@@ -23,6 +23,7 @@ from .grouping import DEFAULT_MAX_GAP, group_indices
 from .hashing import HASH_ALGORITHM, HASH_SIZE, default_processes
 from .imaging import UnreadablePhoto
 from .models import GroupResult, PhotoRef
+from .picture_report import offer_scoring_image
 from .progress import PassInterrupted, Progress, StopToken
 from .sources import Source
 from .state import HashEntry, ProcessingState, StateLoadError
@@ -458,7 +459,9 @@ def _score_group(gid: str, index: int, members: list[PhotoRef], hashed: dict[str
     for ref in members:
         entry = hashed[ref.id]
         width, height = _size(ref, entry)
-        inputs.append(ScoreInput(id=ref.id, image=loader.get(ref), width=width, height=height,
+        image = loader.get(ref)
+        offer_scoring_image(ref.id, image, f"{entry[1]:016x}")  # picture report thumbnail from decoded pixels
+        inputs.append(ScoreInput(id=ref.id, image=image, width=width, height=height,
                                  file_size=ref.size, name=ref.name))
     scored = scorer.score_group(inputs, kind=info.get("kind", "burst"))
     best = max(scored, key=lambda s: (s.score, _neg_id(s.id))).id

@@ -71,7 +71,8 @@ def test_dry_run_writes_only_the_report(small_library, tmp_path):
     out = tmp_path / "out"
     proc = run_cli("-s", str(root), "-o", str(out), "--dry-run", "--no-progress")
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["reports", "reports/latest.json"]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        "reports", "reports/latest.html", "reports/latest.json"], "the JSON report and its picture report only"
     assert len(load_report(out / "reports" / "latest.json")["groups"]) == 4
 
 
