@@ -57,8 +57,11 @@ def role_tags(asset: dict) -> list[str]:
 def test_every_action_once_then_a_second_pass_writes_nothing(immich, tmp_path):
     bursts = upload_library(immich)
     s = settings(immich, tmp_path)
-    result = run_immich_pass(s)
+    first = ImmichClient(immich.url, immich.api_key)
+    result = run_immich_pass(s, client=first)
     assert len(result.report["groups"]) == 2
+    # each small thumbnail once to hash, a preview only for the 6 grouped photos, never an original
+    assert first.stats.image_downloads == 7 + 6
     for burst in bursts:
         best = immich.asset(burst[0])
         assert best["isFavorite"] and best["visibility"] == "timeline"
@@ -329,10 +332,12 @@ def test_an_incremental_pass_downloads_only_what_is_new(immich, tmp_path):
 
 
 def test_an_unknown_album_is_one_clear_error(immich, tmp_path):
-    proc = run_cli("--source-type", "immich", "--immich-album", "No such album", "--no-progress",
+    immich.make_album("Vacation 2024", [])
+    proc = run_cli("--source-type", "immich", "--immich-album", "Vacaton", "--no-progress",
                    **cli_env(immich, tmp_path))
-    assert proc.returncode != 0
-    assert "No such album" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 1
+    assert "album 'Vacaton' not found; albums you can see: 'Vacation 2024'" in proc.stderr
+    assert "Traceback" not in proc.stderr and "resume" not in proc.stderr
 
 
 def test_a_group_that_shrinks_keeps_its_stack_and_one_that_ends_is_taken_apart(immich, tmp_path):
