@@ -159,6 +159,8 @@ def _inlier_cells(pa: np.ndarray, pb: np.ndarray, w: int, h: int) -> tuple[np.nd
 #: A frame this many times less sharp than the other (shaken, out of focus) is compared at half
 #: size too, where its detail survives. Two equally sharp look-alikes never get this second look.
 SOFT_RATIO = 2.0
+#: Blurs tried on the sharper frame of a pair whose other frame is soft (px at VERIFY_SIDE).
+SOFTEN_SIGMAS = (1.0, 2.0, 3.5, 5.0)
 
 
 def compare(a: Features, b: Features, screenshot: bool = False) -> PairEvidence:
@@ -170,6 +172,19 @@ def compare(a: Features, b: Features, screenshot: bool = False) -> PairEvidence:
         if coarse.same:
             coarse.scale = "half"
             return coarse
+        # A soft frame of a burst (missed focus, shake) lost the fine texture the sharp frame's
+        # keypoints sit on. Soften the sharp one until both show the same detail, then compare:
+        # look-alikes still differ in what both keep (their words, digits, shapes).
+        sharp_is_a = a.sharpness >= b.sharpness
+        sharp, soft = (a, b) if sharp_is_a else (b, a)
+        for sigma in SOFTEN_SIGMAS:
+            blurred = _features_of(cv2.GaussianBlur(sharp.grey, (0, 0), sigma))
+            matched = _compare(blurred, soft) if sharp_is_a else _compare(soft, blurred)
+            if matched.same:
+                matched.scale = f"softened {sigma:g}"
+                return matched
+            if blurred.sharpness <= soft.sharpness:
+                break
     return ev
 
 

@@ -59,8 +59,16 @@ def immich(real_immich_server, request):
 
 
 @pytest.fixture
-def immich_target(fake_immich):
-    """An Immich server for a test: ``url``, ``api_key``, ``upload(image, name, taken_at)``, ``client()``."""
+def immich_target(immich):
+    """The real Immich for a test: ``url``, ``api_key``, ``upload(image, name, taken_at)``, ``client()``."""
+    from immich_helpers import RealTarget
+
+    return RealTarget(immich)
+
+
+@pytest.fixture
+def fake_target(fake_immich):
+    """The same on the fake, for a test that needs a fault the real server cannot make on demand."""
     from immich_helpers import ImmichTarget
 
     return ImmichTarget(fake_immich)

@@ -62,8 +62,8 @@ def named_snapshot(store) -> dict:
 class ImmichTarget:
     """The thin layer Immich-facing tests talk to: a server's url and api key, an upload, a client.
 
-    Backed by the fake today; a real server plugs in by providing the same four members (upload
-    through POST /assets there).
+    This one is backed by the fake (for tests that need its fault injection); ``RealTarget`` below
+    is the real server, which is what the ``immich_target`` fixture gives.
     """
 
     def __init__(self, fake) -> None:
@@ -78,3 +78,18 @@ class ImmichTarget:
         from immich_client import ImmichClient
 
         return ImmichClient(self.url, self.api_key)
+
+
+class RealTarget(ImmichTarget):
+    """The same four members on the real Immich (one user per test, see real_immich.py)."""
+
+    def __init__(self, user) -> None:  # noqa: D107 - a real_immich.ImmichUser
+        self.user = user
+        self.url = user.url
+        self.api_key = user.api_key
+
+    def upload(self, image, file_name: str, taken_at: datetime, album=None) -> str:
+        asset_id = self.user.upload(image, file_name, taken_at)
+        if album is not None:
+            self.user.call("PUT", f"/albums/{album}/assets", json={"ids": [asset_id]})
+        return asset_id

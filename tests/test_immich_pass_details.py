@@ -14,7 +14,7 @@ from cli_helpers import load_report, run_cli
 from photo_factory import scene, variant
 
 import organizer.state
-from organizer.immich_pass import run_immich_pass
+from organizer.immich.run import run_immich_pass
 from organizer.settings import ActionFlags, ImmichSettings
 
 T0 = datetime(2024, 7, 14, 9, 0, tzinfo=UTC)
@@ -129,12 +129,12 @@ def test_permanent_errors_print_one_line_and_no_resume_hint(immich_target, tmp_p
     assert "not found" in album.stderr
 
 
-def test_not_ready_thumbnails_are_counted_apart_from_unreadable_photos(fake_immich, immich_target, tmp_path):
+def test_not_ready_thumbnails_are_counted_apart_from_unreadable_photos(fake_immich, fake_target, tmp_path):
     from fake_immich import Fault
 
-    ids = upload_bursts(immich_target, 1, size=3)[0]
+    ids = upload_bursts(fake_target, 1, size=3)[0]
     fake_immich.faults.rules = [Fault("notready", f"/assets/{ids[2]}/thumbnail", times=1)]
-    env = {"IMMICH_URL": immich_target.url, "IMMICH_API_KEY": immich_target.api_key,
+    env = {"IMMICH_URL": fake_target.url, "IMMICH_API_KEY": fake_target.api_key,
            "STATE_DIR": str(tmp_path / "state")}
     proc = run_cli("--source-type", "immich", "--dry-run", "--no-progress", **env)
     assert proc.returncode == 0, proc.stderr

@@ -18,8 +18,10 @@ import pytest
 from cli_helpers import REPO, load_report
 from photo_factory import save_jpeg, scene, variant
 
+from organizer.pipeline import DEFAULT_THRESHOLD
+
 SETTINGS = ("THRESHOLD", "TIME_WINDOW", "MIN_GROUP_SIZE", "TAG_PARENT", "ALBUM_PREFIX")
-DEFAULTS = {"THRESHOLD": "10", "TIME_WINDOW": "300.0", "MIN_GROUP_SIZE": "2", "TAG_PARENT": "photo-organizer",
+DEFAULTS = {"THRESHOLD": str(DEFAULT_THRESHOLD), "TIME_WINDOW": "300.0", "MIN_GROUP_SIZE": "2", "TAG_PARENT": "photo-organizer",
             "ALBUM_PREFIX": "Burst"}
 ENV_FILE = {"THRESHOLD": "7", "TIME_WINDOW": "100", "MIN_GROUP_SIZE": "3", "TAG_PARENT": "from-file",
             "ALBUM_PREFIX": "FileBurst"}
@@ -111,11 +113,12 @@ def _make(folder: Path, *args: str, env: dict[str, str]) -> subprocess.Completed
 
 
 def _tiny_library(root: Path) -> None:
-    """Two shots 200 s apart (a group only with TIME_WINDOW >= 200) and one far-away single."""
-    base = scene(77, (160, 120))
+    """Three shots 55 s apart (one group of three only when TIME_WINDOW >= 110) and one far-away single."""
+    base = scene(77, (320, 240))
     save_jpeg(base, root / "a.jpg", datetime(2024, 7, 14, 9, 0, 0))
-    save_jpeg(variant(base, 1, 0.5), root / "b.jpg", datetime(2024, 7, 14, 9, 3, 20))
-    save_jpeg(scene(78, (160, 120)), root / "c.jpg", datetime(2024, 8, 1, 12, 0, 0))
+    save_jpeg(variant(base, 1, 0.5), root / "b.jpg", datetime(2024, 7, 14, 9, 0, 55))
+    save_jpeg(variant(base, 2, 0.5), root / "c.jpg", datetime(2024, 7, 14, 9, 1, 50))
+    save_jpeg(scene(78, (320, 240)), root / "d.jpg", datetime(2024, 8, 1, 12, 0, 0))
 
 
 def test_make_targets_do_not_let_env_beat_the_environment(tmp_path):
@@ -140,7 +143,7 @@ def test_make_targets_do_not_let_env_beat_the_environment(tmp_path):
     report = load_report(out / "reports" / "latest.json")
     s = report["settings"]
     assert (s["threshold"], s["time_window"], s["min_group_size"]) == (8, 250.0, 2)
-    assert [sorted(p["id"] for p in g["photos"]) for g in report["groups"]] == [["a.jpg", "b.jpg"]]
+    assert [sorted(p["id"] for p in g["photos"]) for g in report["groups"]] == [["a.jpg", "b.jpg", "c.jpg"]]
     assert report["summary"]["outside_date_range"] == 1, "SINCE/UNTIL reach the command"
 
 
