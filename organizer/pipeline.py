@@ -274,17 +274,18 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                 gid = group_id([r.id for r in member_refs])
                 done = state.completed.get(gid)
                 if done is not None and done.get("index") == n:
-                    progress.message(f"Skipping group {n} (already completed)")
+                    progress.message(f"Skipping group {n}/{max(total, n)} (already completed)")
                     groups_out.append(dict(done, _resumed=True))
                     continue
                 previous = getattr(actions, "previous", None)
                 prior = previous(gid, member_refs) if previous else None
                 if prior is not None:
-                    progress.message(f"Group {n} unchanged since the last pass")
+                    progress.message(f"Group {n}/{max(total, n)} unchanged since the last pass")
                     groups_out.append(dict(prior, index=n, _resumed=True))
                     continue
                 _check_stop(stop)
-                progress.message(f"Processing group {n} ({len(member_refs)} photos)...")
+                # total counts hash candidates: verification may split one into more groups
+                progress.message(f"Processing group {n}/{max(total, n)} ({len(member_refs)} photos)...")
                 if scorer is None:
                     from .scoring import Scorer
 

@@ -119,8 +119,11 @@ def _features_of(grey: np.ndarray) -> Features:
     textured = _cell_counts(pts, w, h) >= TEXTURED_MIN
     detail = eq.astype(np.float32)
     detail -= cv2.GaussianBlur(detail, (0, 0), 3.0)
-    sharp = float(cv2.Laplacian(grey, cv2.CV_32F).var()) / (float(grey.var()) + 1.0)
-    return Features(grey, pts, desc, textured, detail, sharp)
+    return Features(grey, pts, desc, textured, detail, _sharpness(grey))
+
+
+def _sharpness(grey: np.ndarray) -> float:
+    return float(cv2.Laplacian(grey, cv2.CV_32F).var()) / (float(grey.var()) + 1.0)
 
 
 def _cells(pts: np.ndarray, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
@@ -165,11 +168,25 @@ def compare(a: Features, b: Features, screenshot: bool = False) -> PairEvidence:
     """Is b the same shot as a? At full size, and at half size when one frame is much softer."""
     ev = _compare(a, b, screenshot)
     lo, hi = sorted((a.sharpness, b.sharpness))
-    if not ev.same and not screenshot and hi > SOFT_RATIO * max(lo, 1e-6):
-        coarse = _compare(a.half(), b.half(), screenshot)
-        if coarse.same:
-            coarse.scale = "half"
-            return coarse
+    if ev.same or screenshot or hi <= SOFT_RATIO * max(lo, 1e-6):
+        return ev
+    coarse = _compare(a.half(), b.half(), screenshot)
+    if coarse.same:
+        coarse.scale = "half"
+        return coarse
+    # Heavy shake: soften the sharp frame until it is as soft as the other, then compare again.
+    sharp, soft = (a, b) if a.sharpness > b.sharpness else (b, a)
+    for sigma in (1.0, 2.0, 3.0, 4.5):
+        grey = cv2.GaussianBlur(sharp.grey, (0, 0), sigma)
+        if _sharpness(grey) <= 1.5 * soft.sharpness:
+            break
+    matched = _features_of(grey)
+    pair = (matched, soft) if sharp is a else (soft, matched)
+    for x, y, scale in ((pair[0], pair[1], "matched"), (pair[0].half(), pair[1].half(), "matched-half")):
+        again = _compare(x, y, screenshot)
+        if again.same:
+            again.scale = scale
+            return again
     return ev
 
 
