@@ -4,7 +4,7 @@ Kinds are read from what verification and decoding already measured, never from 
 - duplicate: the same frame re-encoded or resized (fine detail agrees almost everywhere, same
   brightness, no second motion);
 - bracket: the same frame at different exposures (mean brightness spans ≥ ~1 EV);
-- moving subject: a second motion with a fifth of the background's inliers or more was needed to
+- moving subject: a second motion with a tenth of the background's inliers or more was needed to
   explain the frames (something crossed the frame);
 - burst: anything else confirmed as one shot.
 Screenshots (no camera make/model, PNG, a screen's pixel size, or a screenshot-like name) group
@@ -25,8 +25,8 @@ from .models import PhotoRef
 BRACKET_RATIO = 1.8
 DUPLICATE_AGREEMENT = 0.9
 #: A second motion names a moving subject when it holds this share of the background's inliers
-#: (measured: crossing subjects 0.66–0.85; stray matches in a shaken burst 0.06).
-SUBJECT_SHARE = 0.2
+#: (measured: subjects crossing the labelled bursts 0.12–0.9; stray matches in a shaken burst 0.06).
+SUBJECT_SHARE = 0.1
 SCREENSHOT_NAME = re.compile(r"screen ?shot|bildschirmfoto|capture d.?[ée]cran|schermafbeelding|"
                              r"screen_?\d|scr_?\d|截屏|スクリーンショット", re.IGNORECASE)
 #: Pixel sizes of common phone, tablet and desktop screens (either orientation).

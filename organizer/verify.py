@@ -119,8 +119,11 @@ def _features_of(grey: np.ndarray) -> Features:
     textured = _cell_counts(pts, w, h) >= TEXTURED_MIN
     detail = eq.astype(np.float32)
     detail -= cv2.GaussianBlur(detail, (0, 0), 3.0)
-    sharp = float(cv2.Laplacian(grey, cv2.CV_32F).var()) / (float(grey.var()) + 1.0)
-    return Features(grey, pts, desc, textured, detail, sharp)
+    return Features(grey, pts, desc, textured, detail, _sharpness(grey))
+
+
+def _sharpness(grey: np.ndarray) -> float:
+    return float(cv2.Laplacian(grey, cv2.CV_32F).var()) / (float(grey.var()) + 1.0)
 
 
 def _cells(pts: np.ndarray, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
@@ -159,32 +162,31 @@ def _inlier_cells(pa: np.ndarray, pb: np.ndarray, w: int, h: int) -> tuple[np.nd
 #: A frame this many times less sharp than the other (shaken, out of focus) is compared at half
 #: size too, where its detail survives. Two equally sharp look-alikes never get this second look.
 SOFT_RATIO = 2.0
-#: Blurs tried on the sharper frame of a pair whose other frame is soft (px at VERIFY_SIDE).
-SOFTEN_SIGMAS = (1.0, 2.0, 3.5, 5.0)
 
 
 def compare(a: Features, b: Features, screenshot: bool = False) -> PairEvidence:
     """Is b the same shot as a? At full size, and at half size when one frame is much softer."""
     ev = _compare(a, b, screenshot)
     lo, hi = sorted((a.sharpness, b.sharpness))
-    if not ev.same and not screenshot and hi > SOFT_RATIO * max(lo, 1e-6):
-        coarse = _compare(a.half(), b.half(), screenshot)
-        if coarse.same:
-            coarse.scale = "half"
-            return coarse
-        # A soft frame of a burst (missed focus, shake) lost the fine texture the sharp frame's
-        # keypoints sit on. Soften the sharp one until both show the same detail, then compare:
-        # look-alikes still differ in what both keep (their words, digits, shapes).
-        sharp_is_a = a.sharpness >= b.sharpness
-        sharp, soft = (a, b) if sharp_is_a else (b, a)
-        for sigma in SOFTEN_SIGMAS:
-            blurred = _features_of(cv2.GaussianBlur(sharp.grey, (0, 0), sigma))
-            matched = _compare(blurred, soft) if sharp_is_a else _compare(soft, blurred)
-            if matched.same:
-                matched.scale = f"softened {sigma:g}"
-                return matched
-            if blurred.sharpness <= soft.sharpness:
-                break
+    if ev.same or screenshot or hi <= SOFT_RATIO * max(lo, 1e-6):
+        return ev
+    coarse = _compare(a.half(), b.half(), screenshot)
+    if coarse.same:
+        coarse.scale = "half"
+        return coarse
+    # Heavy shake: soften the sharp frame until it is as soft as the other, then compare again.
+    sharp, soft = (a, b) if a.sharpness > b.sharpness else (b, a)
+    for sigma in (1.0, 2.0, 3.0, 4.5):
+        grey = cv2.GaussianBlur(sharp.grey, (0, 0), sigma)
+        if _sharpness(grey) <= 1.5 * soft.sharpness:
+            break
+    matched = _features_of(grey)
+    pair = (matched, soft) if sharp is a else (soft, matched)
+    for x, y, scale in ((pair[0], pair[1], "matched"), (pair[0].half(), pair[1].half(), "matched-half")):
+        again = _compare(x, y, screenshot)
+        if again.same:
+            again.scale = scale
+            return again
     return ev
 
 
