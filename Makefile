@@ -89,7 +89,7 @@ browser: ## install Debian's chromium for the browser tests (root only; skipped 
 
 test: setup browser ## run the whole test suite
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 lint: setup
 	$(BIN)/ruff check .
