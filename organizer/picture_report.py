@@ -617,7 +617,7 @@ def immich_thumbnail_cache(state_dir: Path, scope_argument: str | None) -> Thumb
 
 
 def write_immich_picture_report(json_path: Path, report: dict[str, Any], spool: ThumbnailSpool,
-                                make_client: Callable[[], Any], cache: ThumbnailCache, concurrency: int,
+                                make_client: Callable[[], Any] | None, cache: ThumbnailCache, concurrency: int,
                                 keep: bool = True) -> Path:
     """The page of an Immich pass, beside its JSON report; returns its path.
 
@@ -636,7 +636,10 @@ def write_immich_picture_report(json_path: Path, report: dict[str, Any], spool: 
                 client.append(make_client())
         return immich_fetch(client[0])(photo)
 
-    path = write_picture_report(picture_path_for(json_path), report, spool, fetch=fetch, concurrency=concurrency)
+    # make_client None: nothing is fetched (the service never holds a pass's end on the page's
+    # downloads); a photo without a thumbnail yet shows a placeholder.
+    path = write_picture_report(picture_path_for(json_path), report, spool,
+                                fetch=fetch if make_client is not None else None, concurrency=concurrency)
     if keep:
         cache.keep(spool, report)
     return path

@@ -412,9 +412,17 @@ class Coordinator:
                 if req.taken_after or req.taken_before:
                     settings = replace(settings, taken_after=_parse_iso(req.taken_after),
                                        taken_before=_parse_iso(req.taken_before))
-                result = self._pass_fn()(settings, req.album, dry_run=req.dry_run, resume=req.resume,
-                                         full=req.full, stop=stop, progress=progress)
-                report_name = self._write_report(req, result)
+                from organizer.picture_report import ThumbnailSpool, immich_thumbnail_cache
+
+                cache = immich_thumbnail_cache(Path(settings.state_dir), req.album)
+                spool = ThumbnailSpool(cache=None if req.dry_run else cache)
+                try:
+                    with spool.collecting():
+                        result = self._pass_fn()(settings, req.album, dry_run=req.dry_run, resume=req.resume,
+                                                 full=req.full, stop=stop, progress=progress)
+                    report_name = self._write_report(req, result, spool, cache)
+                finally:
+                    spool.close()
                 outcome = ("completed", (result, report_name))
         except PassInterrupted as exc:
             outcome = ("interrupted", exc.reason)
@@ -548,8 +556,10 @@ class Coordinator:
     def reports_dir(self) -> Path:
         return Path(self.config.state_dir) / "reports"
 
-    def _write_report(self, req: PassRequest, result: PassResult) -> str | None:
-        """Every completed pass leaves its report, dry runs included: STATE_DIR/reports/service-….json."""
+    def _write_report(self, req: PassRequest, result: PassResult, spool: Any = None,
+                      cache: Any = None) -> str | None:
+        """Every completed pass leaves its report, dry runs included: STATE_DIR/reports/service-….json,
+        and its picture report beside it (….html), as a CLI pass does."""
         scope_info = result.report.get("scope") or {}
         key = scope_info.get("key") or (f"album-{req.album}" if req.album else LIBRARY)
         stamp = datetime.fromtimestamp(self.current_started, UTC).strftime("%Y%m%d-%H%M%S")
@@ -562,12 +572,22 @@ class Coordinator:
         except OSError as exc:
             log.warning("cannot write the report of the pass over %s: %s", req.scope, exc)
             return None
+        if spool is not None and cache is not None:
+            from organizer.picture_report import write_immich_picture_report
+
+            settings = self.config.immich
+            try:  # from the thumbnails the pass made and earlier pages kept; nothing downloaded here
+                write_immich_picture_report(self.reports_dir / name, report, spool, None,
+                                            cache, settings.download_concurrency, keep=not req.dry_run)
+            except Exception as exc:  # noqa: BLE001 - the page is a view; the pass and its JSON stand
+                log.warning("cannot write the picture report of the pass over %s: %s", req.scope, exc)
         return name
 
     def _prune_reports(self) -> None:
         old = sorted(self.reports_dir.glob("service-*.json"), key=lambda p: p.stat().st_mtime)[:-KEEP_REPORTS]
         for path in old:
             path.unlink(missing_ok=True)
+            path.with_suffix(".html").unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ status
     def status(self, state: str | None = None) -> dict[str, Any]:

@@ -102,6 +102,8 @@ def test_end_to_end_a_real_workflow_calls_the_service_and_the_burst_gets_stacked
 
     stacks = {st["primaryAssetId"]: sorted(a["id"] for a in st["assets"]) for st in immich.stacks()}
     assert stacks[burst[0]] == sorted(burst), "the burst is one stack with the sharpest photo on top"
+    pages = [p.read_text() for p in (tmp_path / "state" / "reports").glob("service-*.html")]
+    assert any("B_0.jpg" in page and "data:image/" in page for page in pages), "the service pass's picture report"
     after = immich.snapshot()
     for name, state in before["assets"].items():
         assert after["assets"][name] == state, f"{name} was touched: {state} -> {after['assets'][name]}"

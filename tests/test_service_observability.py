@@ -108,6 +108,8 @@ def test_every_pass_writes_its_report_and_status_links_the_latest(tmp_path):
                         and coord.passes_total.get("library", {}).get("completed") == 2, timeout=20)
         files = sorted(p.name for p in (tmp_path / "reports").glob("service-*.json"))
         assert len(files) == 2 and sum(name.endswith("-dry-run.json") for name in files) == 1, files
+        pages = sorted(p.name for p in (tmp_path / "reports").glob("service-*.html"))
+        assert pages == [name[:-5] + ".html" for name in files], "a picture report beside each JSON report"
         assert wait_for(lambda: (client.get("/api/status", headers=TOKEN).get_json().get("latest_report") or {})
                         .get("dry_run") is False, timeout=20)
         status = client.get("/api/status", headers=TOKEN).get_json()
