@@ -7,38 +7,8 @@ used. Without either the test is skipped with one line saying what is missing.
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
-import pytest
+from browser_helpers import ARGS, CHROMIUM, RENDERED_WIDTHS, sync_playwright
 from cli_helpers import REPO, load_report, run_cli
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-#: Scrolls every image into view (they are lazy) and returns each one's natural width once loaded.
-RENDERED_WIDTHS = """async () => {
-  const widths = [];
-  for (const img of Array.from(document.images)) {
-    img.scrollIntoView();
-    if (!img.complete) {
-      await new Promise(done => { img.onload = img.onerror = done; setTimeout(done, 5000); });
-    }
-    widths.push(img.naturalWidth);
-  }
-  return widths;
-}"""
-
-
-def sync_playwright():  # type: ignore[no-untyped-def]
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium not installed (apt-get install -y chromium, or `make setup` as root)")
-    try:
-        from playwright.sync_api import sync_playwright as start
-    except ImportError:
-        pytest.skip("playwright not installed (pip install -e '.[dev]')")
-    return start()
 
 
 def test_the_demo_page_renders_from_disk_with_every_image(tmp_path):

@@ -12,40 +12,13 @@ from __future__ import annotations
 import os
 import shutil
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
+from browser_helpers import ARGS, CHROMIUM, RENDERED_WIDTHS, sync_playwright
 from cli_helpers import REPO
 from service_helpers import TOKEN, Service
 from test_immich_real import START, group_tags, upload_burst
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 REVIEW_ENV = {"REVIEW": "1", "ACTION_TAG": "1", "ACTION_STACK": "1"}
-
-#: Scrolls every image into view (they are lazy) and returns each one's natural width once loaded.
-RENDERED_WIDTHS = """async () => {
-  const widths = [];
-  for (const img of Array.from(document.images)) {
-    img.scrollIntoView();
-    if (!img.complete) {
-      await new Promise(done => { img.onload = img.onerror = done; setTimeout(done, 10000); });
-    }
-    widths.push(img.naturalWidth);
-  }
-  return widths;
-}"""
-
-
-def sync_playwright():  # type: ignore[no-untyped-def]
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium not installed (apt-get install -y chromium, or `make browser` as root)")
-    try:
-        from playwright.sync_api import sync_playwright as start
-    except ImportError:
-        pytest.skip("playwright not installed (pip install -e '.[dev]')")
-    return start()
 
 
 def test_sign_in_see_approve_reject_rechoose_undo_in_a_real_browser(immich, tmp_path):
