@@ -181,7 +181,8 @@ class LocalOutput:
         for gid, target in targets.items():
             if gid in where and where[gid][0] != target and not where[gid][0].name.startswith(MOVING_PREFIX):
                 self.folders.evacuate(where[gid][0])
-        for g in report["groups"]:
+        groups = report["groups"]
+        for i, g in enumerate(groups):
             target = targets.get(g["id"])
             if target is None:
                 continue
@@ -190,6 +191,7 @@ class LocalOutput:
             placed = self.folders.place(g["id"], target)
             if placed is not None:
                 g["actions"] = dict(g.get("actions") or {}, folder=str(placed))
+                groups[i] = g  # a packed group list hands out copies (organizer.packed)
 
 
 def remove_our_folder(folder: Path) -> str:

@@ -20,9 +20,11 @@ import numpy as np
 
 from .capture_time import iso
 from .grouping import DEFAULT_MAX_GAP, group_indices
+from .hash_table import HashedView
 from .hashing import HASH_ALGORITHM, HASH_SIZE, default_processes
 from .imaging import UnreadablePhoto
 from .models import GroupResult, PhotoRef
+from .packed import GroupList
 from .picture_report import offer_scoring_image
 from .progress import PassInterrupted, Progress, StopToken
 from .sources import Source
@@ -180,11 +182,9 @@ def run_pass(source: Source, actions: Actions, settings: PassSettings, state_pat
         state.save()
     else:
         state.cleanup()
-    done_now = sum(1 for g in report["groups"] if not g.get("_resumed"))
-    for g in report["groups"]:
-        g.pop("_resumed", None)
-    return PassResult(report=report, resumed=resuming, groups_done_now=done_now,
-                      groups_skipped=len(report["groups"]) - done_now)
+    groups = report["groups"]
+    return PassResult(report=report, resumed=resuming, groups_done_now=len(groups) - groups.resumed,
+                      groups_skipped=groups.resumed)
 
 
 def _check_stop(stop: StopToken) -> None:
@@ -203,7 +203,9 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
     _check_stop(stop)
 
     # 2-3. Capture time + hash (cached by id + fingerprint) --------------------------------------
-    hashed: dict[str, HashEntry] = {}
+    # The pass's usable hashes are ids over the state's compact table (organizer.hash_table);
+    # every entry it uses is recorded there anyway.
+    hashed = HashedView(state.hashes)
     skipped: dict[str, str] = {}
     todo: list[PhotoRef] = []
     for ref in refs:
@@ -216,7 +218,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                 # image is the same, its time is not.
                 entry = (entry[0], entry[1], ref.taken_at, ref.taken_source, ref.tz_offset, entry[5], entry[6])
                 state.record_hash(ref.id, entry)
-            hashed[ref.id] = entry
+            hashed.ids.add(ref.id)
             continue
         old_skip = state.skipped.get(ref.id)
         if old_skip is not None and old_skip[0] == ref.fingerprint:
@@ -242,8 +244,8 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                 else:
                     entry = (out.fingerprint, out.hash, out.taken_at, out.taken_source, out.tz_offset,
                              out.width, out.height)
-                    hashed[photo_id] = entry
                     state.record_hash(photo_id, entry)
+                    hashed.ids.add(photo_id)
                 bar.update(1)
         finally:
             bar.close()
@@ -251,16 +253,29 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
         state.save()  # compact: the hash stage is a natural checkpoint
 
     # 4. Group -------------------------------------------------------------------------------
-    usable = [r for r in refs if r.id in hashed]
+    usable = [r for r in refs if r.id in hashed.ids]
     outside = 0
+    rows = state.hashes.rows_of(r.id for r in usable)
     if settings.taken_after is not None or settings.taken_before is not None:
-        kept = [r for r in usable if settings.in_range(hashed[r.id][2])]
-        outside = len(usable) - len(kept)
-        usable = kept
+        taken = state.hashes.column("taken")[rows]
+        inside = np.ones(len(usable), dtype=bool)
+        if settings.taken_after is not None:
+            inside &= taken >= settings.taken_after
+        if settings.taken_before is not None:
+            inside &= taken < settings.taken_before
+        outside = len(usable) - int(inside.sum())
+        usable = [r for r, keep in zip(usable, inside.tolist(), strict=True) if keep]
+        rows = rows[inside]
         progress.message(f"{len(usable)} photos taken in the date range ({outside} outside it)")
-    usable.sort(key=lambda r: (hashed[r.id][2], r.id))
-    times = np.fromiter((hashed[r.id][2] for r in usable), dtype=np.float64, count=len(usable))
-    hashes = np.fromiter((hashed[r.id][1] for r in usable), dtype=np.uint64, count=len(usable))
+    # Order by (capture time, id), in numpy: by id first, then a stable sort by time.
+    by_id = sorted(range(len(usable)), key=lambda i: usable[i].id)
+    rows = rows[by_id]
+    order = np.argsort(state.hashes.column("taken")[rows], kind="stable")
+    usable = [usable[by_id[i]] for i in order.tolist()]
+    rows = rows[order]
+    times = state.hashes.column("taken")[rows].astype(np.float64)
+    hashes = state.hashes.column("hash")[rows].astype(np.uint64)
+    del rows, by_id, order
     bar = progress.bar("group", len(usable))
     index_groups = group_indices(times, hashes, settings.threshold, settings.time_window,
                                  min_size=settings.min_group_size, max_gap=settings.max_gap or None)
@@ -272,7 +287,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
 
     # 5-7. Verify, score and act, candidate by candidate -----------------------------------
     refs_by_id = {r.id: r for r in refs}
-    groups_out: list[dict[str, Any]] = []
+    groups_out = GroupList()  # packed entries, written to the report as a stream (organizer.packed)
     scorer = None
     total = len(index_groups)
     seen_checks: set[str] = set()
@@ -302,13 +317,13 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                 done = state.completed.get(gid)
                 if done is not None and done.get("index") == n:
                     progress.message(f"Skipping group {n}/{max(total, n)} (already completed)")
-                    groups_out.append(dict(done, _resumed=True))
+                    groups_out.append(done, resumed=True)
                     continue
                 previous = getattr(actions, "previous", None)
                 prior = previous(gid, member_refs) if previous else None
                 if prior is not None:
                     progress.message(f"Group {n}/{max(total, n)} unchanged since the last pass")
-                    groups_out.append(dict(prior, index=n, _resumed=True))
+                    groups_out.append(dict(prior, index=n), resumed=True)
                     continue
                 _check_stop(stop)
                 # n/M as the resume specification shows it; M counts the candidates, which
@@ -324,8 +339,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                 remember = getattr(actions, "remember", None)
                 if remember:
                     remember(gid, entry)
-                state.complete_group(gid, entry)
-                groups_out.append(entry)
+                groups_out.append(entry, blob=state.complete_group(gid, entry))
             bar.update(1)
     finally:
         prefetch.close()
@@ -344,7 +358,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                     "not_ready": sum(1 for r in skipped.values() if r.startswith(TRANSIENT_PREFIX)),
                     "outside_date_range": outside, "groups": len(groups_out), "candidate_groups": total,
                     "verify_seconds": round(verify_seconds, 3),
-                    "photos_in_groups": sum(len(g["photos"]) for g in groups_out),
+                    "photos_in_groups": groups_out.photos,
                     "other_files_skipped": other_files},
         "groups": groups_out,
         "skipped": [{"id": k, "reason": skipped[k]} for k in sorted(skipped)],

@@ -11,6 +11,12 @@ deltas are appended (write + fsync) and the file is compacted back into one snap
 fsync + rename — whenever the deltas outgrow the snapshot, on interrupt and at the end of each
 stage. A record torn by SIGKILL or a full disk fails its CRC and is ignored with everything after
 it, so a crash loses at most the last unsaved batch; a failed append is truncated away at once.
+
+Format 2 (issue 13, a million photos): the snapshot keeps the hash cache as compact columns
+(organizer.hash_table: joined strings + numpy bytes) and completed groups as packed JSON
+(organizer.packed), so a resume load is a split and a ``frombuffer`` rather than a million tuples.
+Deltas keep the plain form (a few dozen entries). A format-1 file is still read and converted;
+one this version cannot make sense of is reported in one line and the pass starts fresh.
 """
 
 from __future__ import annotations
@@ -27,16 +33,16 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import write_bytes_atomic
+from .hash_table import HashEntry, HashTable, TableFormatError
+from .packed import PackedEntries, pack
 
 log = logging.getLogger(__name__)
 
 MAGIC = b"PAOSTATE"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SAVE_EVERY_HASHES = 50
 _FRAME = struct.Struct("<II")  # payload length, crc32
 
-#: One cached hash: (fingerprint, hash, taken_at, taken_source, tz_offset, width, height).
-HashEntry = tuple[str, int, float, str, "str | None", int, int]
 
 
 def new_run_id() -> str:
@@ -100,14 +106,14 @@ class ProcessingState:
         self.run_id = new_run_id()
         self.started_at = time.time()
         self.last_saved: float | None = None
-        self.hashes: dict[str, HashEntry] = {}
+        self.hashes: HashTable = HashTable()
         self.skipped: dict[str, tuple[str, str]] = {}  # id -> (fingerprint, reason)
-        self.completed: dict[str, dict[str, Any]] = {}  # group id -> its report entry
+        self.completed: PackedEntries = PackedEntries()  # group id -> its report entry (packed)
         self.counters: dict[str, Any] = {"photos_total": 0, "groups_total": 0}
         self.extra: dict[str, Any] = {}  # scope-specific data (Immich cursor, downloads…)
         self._pending_hashes: dict[str, HashEntry] = {}
         self._pending_skipped: dict[str, tuple[str, str]] = {}
-        self._pending_completed: dict[str, dict[str, Any]] = {}
+        self._pending_completed: dict[str, bytes] = {}
         self._dirty = False
         self._dirty_extra: set[str] = set()
         self._snapshot_bytes = 0
@@ -135,20 +141,20 @@ class ProcessingState:
             self.run_id = str(snap["run_id"])
             self.started_at = float(snap["started_at"])
             self.last_saved = snap.get("last_saved")
-            self.hashes = dict(snap["hashes"])
+            self.hashes = HashTable.decode(snap["hashes"])
             self.skipped = dict(snap["skipped"])
-            self.completed = dict(snap["completed"])
+            self.completed = PackedEntries.from_blobs(snap["completed"])
             self.counters.update(snap["counters"])
             self.extra = dict(snap.get("extra", {}))
             for rec in records[1:]:
                 self.hashes.update(rec.get("hashes", {}))
                 self.skipped.update(rec.get("skipped", {}))
-                self.completed.update(rec.get("completed", {}))
+                self.completed.blobs.update(PackedEntries.from_blobs(rec.get("completed", {})).blobs)
                 self.counters.update(rec.get("counters", {}))
                 self.extra.update(rec.get("extra", {}))
                 self.last_saved = rec.get("saved_at", self.last_saved)
             params = dict(snap["params"])
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, TableFormatError) as exc:
             raise StateLoadError(f"the state file is malformed ({type(exc).__name__}: {exc})") from exc
         if torn:
             log.warning("The state file ended in a partly written record (interrupted save); "
@@ -181,10 +187,13 @@ class ProcessingState:
         if len(self._pending_hashes) + len(self._pending_skipped) >= SAVE_EVERY_HASHES:
             self.flush()
 
-    def complete_group(self, group_id: str, entry: dict[str, Any]) -> None:
-        self.completed[group_id] = entry
-        self._pending_completed[group_id] = entry
+    def complete_group(self, group_id: str, entry: dict[str, Any] | bytes) -> bytes:
+        """Record a finished group; returns its packed entry (for the report to share)."""
+        blob = entry if isinstance(entry, bytes) else pack(entry)
+        self.completed.blobs[group_id] = blob
+        self._pending_completed[group_id] = blob
         self.flush()
+        return blob
 
     def set_counters(self, **values: Any) -> None:
         self.counters.update(values)
@@ -202,8 +211,8 @@ class ProcessingState:
     # ---------------------------------------------------------------- saving
     def _snapshot(self) -> dict[str, Any]:
         return {"kind": "snapshot", "format": FORMAT_VERSION, "params": self.params, "run_id": self.run_id,
-                "started_at": self.started_at, "last_saved": self.last_saved, "hashes": self.hashes,
-                "skipped": self.skipped, "completed": self.completed, "counters": self.counters,
+                "started_at": self.started_at, "last_saved": self.last_saved, "hashes": self.hashes.encode(),
+                "skipped": self.skipped, "completed": self.completed.blobs, "counters": self.counters,
                 "extra": self.extra}
 
     def save(self) -> None:

@@ -1,0 +1,127 @@
+"""Issue 13: the compact state (hash columns, packed groups) and the streamed report keep every byte of meaning."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from organizer.atomic import write_json_atomic
+from organizer.hash_table import HashTable
+from organizer.packed import GroupList, PackedEntries
+from organizer.state import MAGIC, ProcessingState, StateLoadError, _frame
+
+PARAMS = {"source": "/photos", "threshold": 10}
+
+
+def _entries(n: int):
+    sources = ["exif:DateTimeOriginal", "mtime", "immich:localDateTime"]
+    zones = [None, "+02:00", "-05:30"]
+    return {f"dir é/{i:05d}.jpg": (f"{1000 + i}:{i * 7919}", (i * 0x9E3779B97F4A7C15) % 2**64, 1.7e9 + i * 0.25,
+                                   sources[i % 3], zones[i % 3], 4000 + i % 7, 3000 - i % 5)
+            for i in range(n)}
+
+
+def _group(i: int) -> dict:
+    return {"id": f"g{i:016x}", "index": i + 1, "best": f"a{i}",
+            "photos": [{"id": f"a{i}", "score": 0.5 + i / 1e4, "score_parts": {"why": "sharpest"}, "best": True},
+                       {"id": f"b{i}", "score": 0.25, "score_parts": {"why": "é blur"}, "best": False}],
+            "actions": {"writes": 2}, "kind": "burst", "confidence": 0.9}
+
+
+def test_compact_state_round_trip_with_deltas(tmp_path):
+    path = tmp_path / "s.pkl"
+    st = ProcessingState(path, PARAMS)
+    entries = _entries(1000)
+    for k, v in list(entries.items())[:900]:
+        st.hashes[k] = v
+    st.complete_group("g1", _group(1))
+    st.save()  # a snapshot in the compact form
+    for k, v in list(entries.items())[900:]:
+        st.record_hash(k, v)  # deltas
+    st.record_hash("dir é/00003.jpg", ("changed", 5, 1.0, "mtime", None, 1, 2))  # an entry overwritten by a delta
+    entries["dir é/00003.jpg"] = ("changed", 5, 1.0, "mtime", None, 1, 2)
+    st.complete_group("g2", _group(2))
+    st.set_extra("index", {"x": 1})
+    st.flush()
+    loaded = ProcessingState(path, PARAMS)
+    assert loaded.load() == PARAMS
+    assert dict(loaded.hashes.items()) == entries
+    assert loaded.completed == {"g1": _group(1), "g2": _group(2)}
+    assert loaded.extra == {"index": {"x": 1}}
+    loaded.save()  # compacted again: same content
+    again = ProcessingState(path, PARAMS)
+    again.load()
+    assert dict(again.hashes.items()) == entries and again.completed == loaded.completed
+
+
+def test_a_format_1_state_file_is_read_and_converted(tmp_path):
+    """A state file written before the compact format (dicts of tuples, plain group dicts) still resumes."""
+    path = tmp_path / "s.pkl"
+    entries = _entries(50)
+    path.write_bytes(MAGIC + _frame({"kind": "snapshot", "format": 1, "params": PARAMS, "run_id": "r1",
+                                     "started_at": 1.0, "last_saved": 2.0, "hashes": entries,
+                                     "skipped": {"bad.jpg": ("fp", "unreadable")}, "completed": {"g1": _group(1)},
+                                     "counters": {"photos_total": 51}, "extra": {}})
+                     + _frame({"kind": "delta", "saved_at": 3.0, "hashes": {"new.jpg": entries["dir é/00001.jpg"]},
+                               "skipped": {}, "completed": {"g2": _group(2)}, "counters": {}, "extra": {}}))
+    st = ProcessingState(path, PARAMS)
+    assert st.load() == PARAMS
+    assert dict(st.hashes.items()) == entries | {"new.jpg": entries["dir é/00001.jpg"]}
+    assert st.completed == {"g1": _group(1), "g2": _group(2)}
+    assert st.skipped == {"bad.jpg": ("fp", "unreadable")}
+
+
+def test_an_inconsistent_compact_table_is_a_clear_load_error(tmp_path):
+    path = tmp_path / "s.pkl"
+    st = ProcessingState(path, PARAMS)
+    st.hashes.update(_entries(3))
+    snap = st._snapshot()
+    snap["hashes"]["ids"] = "only-one-id"
+    path.write_bytes(MAGIC + _frame(snap))
+    with pytest.raises(StateLoadError, match="malformed.*3 rows holds 1 ids"):
+        ProcessingState(path, PARAMS).load()
+
+
+def test_hash_table_behaves_as_the_dict_it_replaces():
+    entries = _entries(300)
+    table = HashTable(entries.items())
+    assert len(table) == 300 and table == entries
+    del table["dir é/00000.jpg"]
+    table["late"] = ("fp", 2**64 - 1, -1.5, "mtime", None, 0, 0)  # the full 64-bit range and a negative time
+    expected = {k: v for k, v in entries.items() if k != "dir é/00000.jpg"} | {
+        "late": ("fp", 2**64 - 1, -1.5, "mtime", None, 0, 0)}
+    assert dict(HashTable.decode(table.encode()).items()) == expected
+    table.clear()
+    assert len(table) == 0 and "late" not in table
+
+
+def test_streamed_report_equals_the_plain_one(tmp_path):
+    """Every group once, in order, with the rest of the report as before; the file stays valid JSON."""
+    groups = [_group(i) for i in range(257)]
+    report = {"version": 1, "summary": {"groups": len(groups), "note": "multi\nline é"}, "groups": GroupList(groups),
+              "skipped": [{"id": "x", "reason": "unreadable"}]}
+    plain = dict(report, groups=groups)
+    write_json_atomic(tmp_path / "streamed.json", report)
+    write_json_atomic(tmp_path / "plain.json", plain)
+    streamed = json.loads((tmp_path / "streamed.json").read_text())
+    assert streamed == json.loads((tmp_path / "plain.json").read_text())
+    assert list(streamed) == list(plain)  # key order kept
+    empty = {"groups": GroupList(), "summary": {}}
+    write_json_atomic(tmp_path / "empty.json", empty)
+    assert json.loads((tmp_path / "empty.json").read_text()) == {"groups": [], "summary": {}}
+
+
+def test_group_list_hands_out_copies_and_takes_changes_back():
+    groups = GroupList([_group(0), _group(1)])
+    assert groups.photos == 4 and len(groups) == 2 and bool(groups)
+    g = groups[1]
+    g["actions"] = {"folder": "/out/group_0002"}
+    assert groups[1]["actions"] == {"writes": 2}
+    groups[1] = g
+    assert list(groups)[1]["actions"] == {"folder": "/out/group_0002"}
+
+
+def test_packed_entries_from_a_state_refuse_foreign_values():
+    with pytest.raises(TypeError, match="completed group 'g' is a int"):
+        PackedEntries.from_blobs({"g": 3})
