@@ -227,8 +227,7 @@ class ImmichActions:
                 g.members = [a for a in g.members if a not in set(ids)]
                 if g.stack_id and g.stack_id not in self.listing.stacks:
                     g.stack_id = g.stack_primary = None
-                record.save_group(g)
-            record.save_group(new)
+            record.save_groups([*absorbed, new])  # one transaction, one commit
             if self.journal and record_seq is not None:
                 self.journal.done(record_seq, after=new.to_json())
         result: dict[str, Any] = {"writes": len(plan) if not self.dry_run else 0, "lineage": rid}

@@ -22,6 +22,7 @@ from ..pipeline import PassResult, PassSettings, run_pass
 from ..progress import CountingProgress, Progress, StopToken
 from ..settings import ImmichSettings
 from .actions import ImmichActions
+from .asset_index import AssetIndex
 from .journal import ActionJournal, journal_dir, operations
 from .record import GroupRecord, Record, record_path
 from .review import DecisionGate
@@ -162,12 +163,17 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
         if not dry_run:
             _recover_unfinished_writes(client, journal_path, record, state.run_id)
             actions.journal = ActionJournal(journal_path, state.run_id, scope, origin=origin)
-        source.index = dict(state.extra.get("index", {}))
+        try:
+            source.index = AssetIndex.decode(state.extra.get("index") or {})
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            progress.message(f"Warning: the scope's asset index is unusable ({exc}); listing the whole scope again.")
+            state.extra.pop("index", None)
+            state.extra.pop("cursor", None)
         source.cursor = None if full else state.extra.get("cursor")
         source.full = full or source.cursor is None
 
     def on_success(state: Any) -> None:
-        state.set_extra("index", source.index)
+        state.set_extra("index", source.index.encode())  # compact columns (organizer.immich.asset_index)
         state.set_extra("cursor", source.new_cursor)
 
     result = run_pass(source, combined, pass_settings, path, progress, stop,

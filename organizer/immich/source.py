@@ -9,7 +9,7 @@ so an incremental pass asks only for assets updated since the last one (``update
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from ..hashing import hash_bytes
 from ..imaging import UnreadablePhoto
 from ..models import HashResult, PhotoRef
 from ..progress import Progress
+from .asset_index import AssetIndex
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class ImmichSource:
 
     kind = "immich"
 
-    def __init__(self, client: ImmichClient, scope_album_id: str | None, index: dict[str, dict[str, Any]],
+    def __init__(self, client: ImmichClient, scope_album_id: str | None, index: MutableMapping[str, dict[str, Any]],
                  cursor: str | None, owner_id: str | None = None, concurrency: int = 8, full: bool = False,
                  taken_after: datetime | None = None, taken_before: datetime | None = None) -> None:
         self.client = client
@@ -120,7 +121,7 @@ class ImmichSource:
         elif not self.full and self.cursor:
             updated_after = datetime.fromisoformat(self.cursor) - CURSOR_OVERLAP
         else:
-            self.index = {}
+            self.index = AssetIndex()
         high = datetime.fromisoformat(self.cursor) if self.cursor else None
         for asset in self.client.assets.search(album_id=self.album_id, updated_after=updated_after,
                                                with_exif=True, with_stacked=True,
