@@ -122,8 +122,12 @@ class HashTable(MutableMapping[str, HashEntry]):
     def encode(self) -> dict[str, Any]:
         """The table as builtins: joined strings and column bytes, live rows only."""
         keys = list(self._row)
-        rows = self.rows_of(keys)
-        fps = [self._fp[i] for i in rows.tolist()]
+        if len(keys) == len(self._fp):  # no row deleted: the index is in row order (dicts keep insertion order)
+            rows = np.arange(len(keys))
+            fps = self._fp
+        else:
+            rows = self.rows_of(keys)
+            fps = [self._fp[i] for i in rows.tolist()]
         ids_text, fp_text = _SEP.join(keys), _SEP.join(fps)  # type: ignore[arg-type]
         if ids_text.count(_SEP) != max(0, len(keys) - 1) or fp_text.count(_SEP) != max(0, len(keys) - 1):
             return {"entries": list(self.items())}  # a NUL inside an id: keep it as plain tuples

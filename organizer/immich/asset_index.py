@@ -82,9 +82,13 @@ class AssetIndex(MutableMapping[str, dict[str, Any]]):
     # ------------------------------------------------------------------ encoding (builtins only)
     def encode(self) -> dict[str, Any]:
         keys = list(self._row)
-        rows = np.fromiter((self._row[k] for k in keys), dtype=np.int64, count=len(keys))
-        texts = [_SEP.join(keys), _SEP.join(self._name[i] or "" for i in rows.tolist()),
-                 _SEP.join(self._fp[i] or "" for i in rows.tolist())]
+        if len(keys) == len(self._name):  # no row deleted: the index is in row order
+            rows = np.arange(len(keys))
+            texts = [_SEP.join(keys), _SEP.join(self._name), _SEP.join(self._fp)]  # type: ignore[arg-type]
+        else:
+            rows = np.fromiter((self._row[k] for k in keys), dtype=np.int64, count=len(keys))
+            texts = [_SEP.join(keys), _SEP.join(self._name[i] or "" for i in rows.tolist()),
+                     _SEP.join(self._fp[i] or "" for i in rows.tolist())]
         if any(t.count(_SEP) != max(0, len(keys) - 1) for t in texts):
             return {"asset_index": 1, "entries": {k: self[k] for k in keys}}  # a NUL in a name: plain dicts
         return {"asset_index": 1, "count": len(keys), "ids": texts[0], "names": texts[1], "fp": texts[2],
