@@ -7,7 +7,7 @@ import importlib
 import sys
 
 SECTIONS = ["bench.hashing", "bench.grouping", "bench.quality", "bench.rerun", "bench.immich", "bench.webhook",
-            "bench.scale_state", "bench.scale", "bench.review_page", "bench.picture_report"]
+            "bench.scale_state", "bench.scale", "bench.scale_immich", "bench.review_page", "bench.picture_report"]
 
 
 def main() -> int:

@@ -162,7 +162,6 @@ def child(source: str, output: str) -> None:
                     "act": acting[0],
                     "finish": t_pass - s.ended["organize"], "report": t_report - t_pass},
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "workers_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "baseline_rss_mb": baseline, "model_load_s": model_load, "report_bytes": (out / "report.json").stat().st_size,
         "cache_bytes": sum(p.stat().st_size for p in out.glob(".photo_organizer_cache*")),
     }
@@ -223,8 +222,8 @@ def run(quick: bool = False) -> None:
             print("   " + ", ".join(per_stage))
             print(f"   (score leaves out loading the face models once: {f['model_load_s']:.1f} s)")
             print(f"   peak RSS {f['peak_rss_mb']:.0f} MB (baseline after imports and face models {f['baseline_rss_mb']:.0f} MB: "
-                  f"{(f['peak_rss_mb'] - f['baseline_rss_mb']) * 1e3 / n:.1f} KB/photo above it); hashing workers "
-                  f"peak {f['workers_peak_rss_mb']:.0f} MB each")
+                  f"{(f['peak_rss_mb'] - f['baseline_rss_mb']) * 1e3 / n:.1f} KB/photo above it; the hashing "
+                  f"worker processes are apart)")
             print(f"   report {f['report_bytes'] / 1e6:.1f} MB ({f['report_bytes'] / max(1, f['grouped']):.0f} B per "
                   f"grouped photo), hash cache {f['cache_bytes'] / 1e6:.1f} MB")
     elapsed, arrays_mb = grouping_1m()

@@ -111,10 +111,39 @@ def _message(resp: requests.Response) -> str:
     return str(body)[:200]
 
 
+class Pacer:
+    """At most ``rate`` request starts per second across all threads (None or 0: no limit).
+
+    Why: a first pass over a million assets downloads a million thumbnails; with only the
+    concurrency bound a fast client can keep Immich's workers busy enough that its own users
+    wait. Each request takes the next free slot on a shared schedule, so bursts are smoothed.
+    """
+
+    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.interval = 1.0 / rate if rate and rate > 0 else 0.0
+        self.clock, self.sleep = clock, sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> float:
+        """Sleep until this request's slot; returns the slot (clock time)."""
+        if not self.interval:
+            return 0.0
+        with self._lock:
+            now = self.clock()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            self.sleep(slot - now)
+        return slot
+
+
 class Http:
     def __init__(self, base_url: str, api_key: str, timeout: tuple[float, float] = (5.0, 30.0),
                  max_retry_seconds: float = 120.0, backoff_base: float = 0.5, backoff_max: float = 20.0,
-                 pool_size: int = 16, sleep: Callable[[float], None] = time.sleep) -> None:
+                 pool_size: int = 16, sleep: Callable[[float], None] = time.sleep,
+                 max_requests_per_second: float | None = None) -> None:
         self.base_url = normalize_base_url(base_url)
         self._key = api_key
         self.timeout = timeout
@@ -123,6 +152,7 @@ class Http:
         self.backoff_max = backoff_max
         self.sleep = sleep
         self.stats = Stats()
+        self.pacer = Pacer(max_requests_per_second)
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
@@ -144,6 +174,7 @@ class Http:
         while True:
             attempt += 1
             delay: float | None = None
+            self.pacer.wait()
             try:
                 resp = self.session.request(method, url, json=json, params=params, headers=headers,
                                             timeout=self.timeout, stream=read is not None)

@@ -143,6 +143,9 @@ class ImmichSettings:
     download_concurrency: int = 8
     max_retry_seconds: float = 120.0
     read_timeout: float = 30.0
+    #: request starts per second to one server, all threads together (0: no limit); keeps Immich
+    #: responsive to its users while a large first pass downloads thumbnails (README "Scale")
+    max_requests_per_second: float = 100.0
     #: the best shot inherits the albums, favourite, rating, tags and description of the frames it hides
     keeper_inherits: bool = True
     #: passes propose instead of acting; the review page (or its functions) applies what is approved
@@ -180,6 +183,7 @@ class ImmichSettings:
             download_concurrency=int(env.get("DOWNLOAD_CONCURRENCY", 8)),
             max_retry_seconds=float(env.get("IMMICH_MAX_RETRY_SECONDS", 120)),
             read_timeout=float(env.get("IMMICH_READ_TIMEOUT_SECONDS", 30)),
+            max_requests_per_second=float(env.get("IMMICH_MAX_REQUESTS_PER_SECOND", 100)),
             keeper_inherits=_flag(env.get("KEEPER_INHERITS"), True),
             review=_flag(env.get("REVIEW")),
         )

@@ -79,6 +79,14 @@ class AssetIndex(MutableMapping[str, dict[str, Any]]):
     def __repr__(self) -> str:
         return f"AssetIndex({len(self)} assets)"
 
+    def nbytes(self) -> int:
+        """Rough heap size (for the benchmark): rows, strings, the id index."""
+        import sys
+
+        strings = sum(sys.getsizeof(k) for k in self._row) + sum(
+            sys.getsizeof(t) for t in (*self._name, *self._fp) if t is not None)
+        return int(self._rows.nbytes + strings + sys.getsizeof(self._row) + 16 * len(self._name) + 32 * len(self._row))
+
     # ------------------------------------------------------------------ encoding (builtins only)
     def encode(self) -> dict[str, Any]:
         keys = list(self._row)

@@ -37,7 +37,8 @@ LIBRARY = "library"
 
 def make_client(settings: ImmichSettings) -> ImmichClient:
     return ImmichClient(settings.url, settings.api_key, timeout=(5.0, settings.read_timeout),
-                        max_retry_seconds=settings.max_retry_seconds)
+                        max_retry_seconds=settings.max_retry_seconds,
+                        max_requests_per_second=settings.max_requests_per_second)
 
 
 def scope_key(album_id: str | None) -> str:
