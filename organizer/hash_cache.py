@@ -156,12 +156,18 @@ class HashCache:
         """
         prefix = str(root).rstrip(os.sep) + os.sep
         added = 0
+        others: dict[str, HashEntry] = {}
         for path, entry in self.entries.items():
             if path.startswith(prefix):
                 rel = path[len(prefix):].replace(os.sep, "/")
                 if rel not in hashes:
                     hashes[rel] = entry
                     added += 1
+            else:
+                others[path] = entry
+        # The entries under root now live in the pass's compact table; :meth:`update` takes them
+        # back from there, so a second copy (a tuple a photo) is not kept through the pass.
+        self.entries = others
         return added
 
     def update(self, hashes: Mapping[str, HashEntry], current: Mapping[str, str], root: Path) -> None:

@@ -69,3 +69,19 @@ def test_the_setting_reaches_the_client():
     assert off.http.pacer.interval == 0
     slow = make_client(ImmichSettings.from_env(env | {"IMMICH_MAX_REQUESTS_PER_SECOND": "5"}))
     assert slow.http.pacer.interval == 0.2
+
+
+def test_every_request_and_every_retry_takes_a_slot(fake_immich):
+    """Through the real HTTP path: the pacer paces each attempt, retries of a failing request too."""
+    from fake_immich import Fault
+
+    from immich_client import ImmichClient
+
+    client = ImmichClient(fake_immich.url, fake_immich.api_key, backoff_base=0.001, max_requests_per_second=1e6)
+    slots: list[float] = []
+    wait = client.http.pacer.wait
+    client.http.pacer.wait = lambda: slots.append(wait()) or slots[-1]  # type: ignore[method-assign]
+    fake_immich.faults.rules = [Fault("5xx", "/users/me", times=2)]
+    client.users.me()
+    client.albums.list()
+    assert len(slots) == 4 == len(fake_immich.requests_to("/users/me")) + len(fake_immich.requests_to("/albums"))
