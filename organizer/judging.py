@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -80,6 +80,7 @@ class Outcome:
     groups: dict[str, GroupResult]  # scored groups by id, index 0: the pass numbers them
     thumbs: dict[str, bytes]
     warnings: list[str]
+    judged_by: int = 0  # pid of the process that judged it
 
 
 def judge(job: Job, scorer: Any) -> Outcome:
@@ -138,7 +139,7 @@ def judge(job: Job, scorer: Any) -> Outcome:
                         pass
     images.clear()
     return Outcome(parts=parts, verified=verified, verify_seconds=verify_seconds, groups=groups,
-                   thumbs=thumbs, warnings=warnings)
+                   thumbs=thumbs, warnings=warnings, judged_by=os.getpid())
 
 
 def _verify(job: Job, image: Callable[[int], np.ndarray | None]) -> Parts:
@@ -308,9 +309,11 @@ class JudgeAhead:
             slot.future.set_exception(slot.error)
         elif self.use_pool and not self.stop():
             try:
-                running = self._pool().submit(_work, slot.job)
+                # The pool pickles the job later, in its own thread: give it a copy to keep, and
+                # drop this one's payloads (the encoded previews) from the pass's memory.
+                running = self._pool().submit(_work, replace(slot.job))
                 running.add_done_callback(lambda f, slot=slot: _hand_over(f, slot.future))
-                slot.job.payloads = []  # the worker has its copy
+                slot.job.payloads = []
             except BaseException as exc:  # noqa: BLE001 - pool closed by a stop: the pass is leaving
                 slot.future.set_exception(exc)
         else:
