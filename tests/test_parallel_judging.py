@@ -122,3 +122,21 @@ def test_a_stop_during_the_organize_stage_leaves_no_worker_processes(library, tm
         _pass(library, 2, tmp_path, _Quiet(on_message), stop)
     assert seen["workers"], "the pool was running when the stop came"
     assert not _descendants(), "no worker outlives a stopped pass"
+
+
+def test_the_service_status_shows_each_stages_rate_and_eta(monkeypatch):
+    from organizer import progress as progress_module
+
+    now = [100.0]
+    monkeypatch.setattr(progress_module.time, "monotonic", lambda: now[0])
+    counting = progress_module.CountingProgress()
+    bar = counting.bar("organize", 100, unit="group")
+    assert counting.snapshot()["eta_seconds"] is None, "no rate before the first item"
+    now[0] += 10.0
+    bar.update(20)
+    snap = counting.snapshot()
+    assert (snap["stage"], snap["done"], snap["total"]) == ("organize", 20, 100)
+    assert snap["rate_per_second"] == 2.0 and snap["eta_seconds"] == 40.0
+    counting.bar("hash", 50)  # a new stage starts its own clock
+    now[0] += 5.0
+    assert counting.snapshot()["rate_per_second"] is None
