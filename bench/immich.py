@@ -71,6 +71,8 @@ def real(quick: bool = False) -> None:
     from concurrent.futures import ThreadPoolExecutor
     from datetime import UTC, datetime, timedelta
 
+    import requests
+
     sys.path.insert(0, str(REPO / "tests"))
     from photo_factory import scene, variant
     from real_immich import KitMissing, RealImmich, jpeg_bytes, start
@@ -97,9 +99,20 @@ def real(quick: bool = False) -> None:
         taken = t0 + timedelta(hours=3 * b, seconds=2 * k)
         return f"IMG_{b:03d}{k}.jpg", jpeg_bytes(img, taken), taken
 
+    def upload(i: int) -> str:
+        name, data, taken = photo(i)
+        for attempt in range(4):  # a busy shared server may drop a connection now and then
+            try:
+                return user.upload(data, name, taken, wait=False)
+            except requests.ConnectionError:
+                if attempt == 3:
+                    raise
+                time.sleep(2.0)
+        raise AssertionError("unreachable")
+
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=4) as pool:
-        ids = list(pool.map(lambda i: user.upload(*_unpack(photo(i)), wait=False), range(n_bursts * burst_size)))
+        ids = list(pool.map(upload, range(n_bursts * burst_size)))
     user.wait_ready(ids, timeout=900)
     n = len(ids)
     print(f"\n== Immich first pass on the real server ({url}): {n} photos in {n_bursts} bursts of {burst_size}, "
@@ -135,7 +148,3 @@ def real(quick: bool = False) -> None:
         print(f"   target: a first pass <= 6x the floor: {'OK' if rows[2] <= 6 * floor else 'MISSED'} "
               f"({rows[2] / floor:.1f}x; one process: {rows[0] / floor:.1f}x)")
 
-
-def _unpack(item: tuple[str, bytes, object]) -> tuple[bytes, str, object]:
-    name, data, taken = item
-    return data, name, taken
