@@ -202,19 +202,33 @@ def _worker_init(parent_pid: int) -> None:
     # The pass owns Ctrl+C / SIGTERM and tears the pool down itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    threading.Thread(target=_orphan_watch, args=(parent_pid,), daemon=True, name="orphan-watch").start()
+    threading.Thread(target=_orphan_watch, args=(parent_pid, os.getppid()), daemon=True,
+                     name="orphan-watch").start()
 
 
-def _orphan_watch(parent_pid: int) -> None:
-    """Exit when the pass's process is gone (SIGKILL leaves no one to terminate the pool)."""
+def _orphan_watch(pass_pid: int, parent_pid: int) -> None:
+    """Exit when the pass is gone: a SIGKILL leaves no one to end the pool, and a worker left
+    behind would hold the pass's stdout open (whoever reads it would wait forever).
+
+    Neither sign alone is enough: the fork server, our parent, lives as long as its children do,
+    and a killed pass lingers as a zombie (its pid still answers) until whoever started it reaps it.
+    """
     while True:
-        time.sleep(1.0)
-        try:
-            os.kill(parent_pid, 0)
-        except ProcessLookupError:
+        time.sleep(0.5)
+        if os.getppid() != parent_pid or not _alive(pass_pid):
             os._exit(0)
-        except PermissionError:  # pragma: no cover - pid reused by another user's process
-            os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): the pid answering is all we can tell
 
 
 def _work(job: Job) -> Outcome:
