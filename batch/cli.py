@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="write the report only; change nothing else")
     run.add_argument("--review", action="store_true", help="Immich: propose groups for the review page; write nothing")
     run.add_argument("--threads", type=_positive_int, default=default_processes(),
-                     help="worker processes for hashing (default: all cores)")
+                     help="worker processes for hashing, verification and scoring (default: all cores)")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run from its state file")
     run.add_argument("--force-fresh", action="store_true", help="ignore and replace any saved state")
     run.add_argument("--state-file", type=Path, help=f"state file (default: OUTPUT/{STATE_FILE_NAME})")

@@ -24,6 +24,7 @@ def run(args: argparse.Namespace, argv: list[str], settings: ImmichSettings | No
     from .cli import settings_from_args
 
     settings = settings or settings_from_args(args)
+    settings.processes = getattr(args, "threads", None) or settings.processes
     if not settings.url:
         print("error: set the Immich server with --immich-url or IMMICH_URL", file=sys.stderr)
         return EXIT_USAGE

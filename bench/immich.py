@@ -1,4 +1,5 @@
-"""An Immich pass over the fake server with 2,000 assets: requests, downloads and bytes per asset."""
+"""Immich passes: requests, downloads and bytes per asset on the fake server (2,000 assets), and the
+first pass against the thumbnail-download floor on the real server (400 photos in 100 bursts)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def run(quick: bool = False) -> None:
+    fake(quick)
+    real(quick)
+
+
+def fake(quick: bool = False) -> None:
     sys.path.insert(0, str(REPO / "tests"))
     from fake_immich import start_fake
     from immich_helpers import seed_bursts
@@ -52,3 +58,93 @@ def run(quick: bool = False) -> None:
             print(f"   (downloading every original instead would be {naive_bytes / 1e6:.1f} MB)")
     finally:
         fake.stop()
+
+
+def real(quick: bool = False) -> None:
+    """First pass vs. the time to download every thumbnail once (8 threads), measured in this run.
+
+    The floor is what any pass must do (one small thumbnail per asset, to hash it); the first pass
+    also downloads a preview of each photo in a hash candidate, verifies and scores it, and acts.
+    Two first passes run on copies of the state: one process (how scoring ran before) and all cores.
+    """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime, timedelta
+
+    import requests
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from photo_factory import scene, variant
+    from real_immich import KitMissing, RealImmich, jpeg_bytes, start
+
+    from organizer.hashing import default_processes
+    from organizer.immich.run import make_client, run_immich_pass
+    from organizer.settings import ActionFlags, ImmichSettings
+
+    n_bursts, burst_size = (10, 4) if quick else (100, 4)
+    try:
+        url, admin_key = start(int(os.environ.get("IMMICH_REAL_TEST_PORT", "2390")))
+    except KitMissing as exc:
+        print(f"\n== Immich first pass on the real server: skipped ({exc}) ==")
+        return
+    server = RealImmich(url, admin_key)
+    user = server.new_user("bench")
+    size = (1600, 1200)
+    t0 = datetime(2024, 7, 14, 9, 0, tzinfo=UTC)
+
+    def photo(i: int) -> tuple[str, bytes, datetime]:
+        b, k = divmod(i, burst_size)
+        base = scene(7000 + b, size)
+        img = variant(base, k, 0.0 if k == 0 else 1.0 + 0.3 * k)
+        taken = t0 + timedelta(hours=3 * b, seconds=2 * k)
+        return f"IMG_{b:03d}{k}.jpg", jpeg_bytes(img, taken), taken
+
+    def upload(i: int) -> str:
+        name, data, taken = photo(i)
+        for attempt in range(4):  # a busy shared server may drop a connection now and then
+            try:
+                return user.upload(data, name, taken, wait=False)
+            except requests.ConnectionError:
+                if attempt == 3:
+                    raise
+                time.sleep(2.0)
+        raise AssertionError("unreachable")
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ids = list(pool.map(upload, range(n_bursts * burst_size)))
+    user.wait_ready(ids, timeout=900)
+    n = len(ids)
+    print(f"\n== Immich first pass on the real server ({url}): {n} photos in {n_bursts} bursts of {burst_size}, "
+          f"{size[0]}x{size[1]} JPEGs, uploaded and processed in {time.perf_counter() - started:.0f} s, "
+          f"{default_processes()} cores ==")
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = ImmichSettings(url=url, api_key=user.api_key, state_dir=Path(tmp) / "a",
+                                  actions=ActionFlags(tag=True, stack=True))
+        client = make_client(settings)
+        t = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=settings.download_concurrency) as pool:
+            got = sum(len(b) for b in pool.map(lambda a: client.assets.thumbnail(a, size="thumbnail"), ids))
+        floor = time.perf_counter() - t
+        print(f"-- floor: every thumbnail once, {settings.download_concurrency} threads: {floor:.2f} s "
+              f"({got / 1e6:.1f} MB)")
+        rows = []
+        for label, processes, dry in (("first pass, 1 process (dry run)", 1, True),
+                                      (f"first pass, {default_processes()} processes (dry run)", None, True),
+                                      (f"first pass, {default_processes()} processes, tag + stack", None, False),
+                                      ("no-change pass", None, False)):
+            state_dir = Path(tmp) / ("b" if dry and processes == 1 else "c" if dry else "a")
+            run_settings = ImmichSettings(url=url, api_key=user.api_key, state_dir=state_dir,
+                                          actions=ActionFlags(tag=True, stack=True),
+                                          processes=processes or default_processes())
+            t = time.perf_counter()
+            result = run_immich_pass(run_settings, dry_run=dry)
+            elapsed = time.perf_counter() - t
+            summary = result.report["summary"]
+            rows.append(elapsed)
+            print(f"-- {label}: {elapsed:.2f} s = {elapsed / floor:.1f}x the floor; {summary['groups']} groups, "
+                  f"{summary['photos_in_groups']} photos in groups, verification {summary['verify_seconds']:.1f} s "
+                  "(summed over processes)")
+        print(f"   target: a first pass <= 6x the floor: {'OK' if rows[2] <= 6 * floor else 'MISSED'} "
+              f"({rows[2] / floor:.1f}x; one process: {rows[0] / floor:.1f}x)")
+

@@ -166,6 +166,22 @@ def offer_scoring_image(photo_id: str, image: np.ndarray | None, phash: str | No
         log.debug("no report thumbnail for %s", photo_id, exc_info=True)
 
 
+def report_wants_thumbnails() -> bool:
+    """True inside :meth:`ThumbnailSpool.collecting`: scoring workers then send thumbnails back."""
+    return _active_spool.get() is not None
+
+
+def offer_thumbnail(photo_id: str, data: bytes, phash: str | None = None) -> None:
+    """Keep a thumbnail a scoring worker made from the pixels it decoded (see organizer.judging)."""
+    spool = _active_spool.get()
+    if spool is None or photo_id in spool:
+        return
+    try:
+        spool.put(photo_id, data, phash)
+    except Exception:  # noqa: BLE001 - a missing thumbnail is shown as such, the pass goes on
+        log.debug("no report thumbnail for %s", photo_id, exc_info=True)
+
+
 Fetch = Callable[[dict[str, Any]], bytes | None]
 #: Failed fetches, none having worked, after which the page is written with placeholders instead.
 GIVE_UP_AFTER = 10

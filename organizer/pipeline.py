@@ -11,8 +11,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,10 +21,10 @@ from .capture_time import iso
 from .grouping import DEFAULT_MAX_GAP, group_indices
 from .hash_table import HashedView
 from .hashing import HASH_ALGORITHM, HASH_SIZE, default_processes
-from .imaging import UnreadablePhoto
+from .judging import Job, JudgeAhead, Outcome, Parts, Stopped, group_id
 from .models import GroupResult, PhotoRef
 from .packed import GroupList
-from .picture_report import offer_scoring_image
+from .picture_report import offer_thumbnail, report_wants_thumbnails
 from .progress import PassInterrupted, Progress, StopToken
 from .sources import Source
 from .state import HashEntry, ProcessingState, StateLoadError
@@ -89,12 +88,6 @@ class PassResult:
     resumed: bool
     groups_done_now: int
     groups_skipped: int
-
-
-def group_id(member_ids: list[str]) -> str:
-    """Stable id of a group: derived from its members only, never from its position."""
-    digest = hashlib.sha1("\n".join(sorted(member_ids)).encode()).hexdigest()
-    return f"g{digest[:16]}"
 
 
 def open_state(path: Path, params: dict[str, Any], settings: PassSettings, progress: Progress) -> tuple[
@@ -286,31 +279,54 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
     progress.message(f"Found {len(index_groups)} groups of similar photos")
 
     # 5-7. Verify, score and act, candidate by candidate -----------------------------------
+    # Verification and scoring run ahead in worker processes (organizer.judging); this loop alone
+    # numbers the groups, acts and writes the state, strictly in candidate order.
     refs_by_id = {r.id: r for r in refs}
     groups_out = GroupList()  # packed entries, written to the report as a stream (organizer.packed)
-    scorer = None
     total = len(index_groups)
     seen_checks: set[str] = set()
     n = 0
     verify_seconds = 0.0
     bar = progress.bar("organize", total, unit="group")
     candidates = [[usable[i] for i in c] for c in index_groups]
-    prefetch = _Prefetch(source, candidates, state if settings.verify else None, settings.processes)
+    # Only candidates whose verification is not cached are judged ahead: an unchanged library
+    # (verification cached, groups applied) must not read or download a single photo.
+    ahead_wanted = [settings.verify and _verify_key(c) not in state.extra for c in candidates]
+    thumbs = report_wants_thumbnails()
+
+    def job(k: int, parts: Parts | None = None) -> Job:
+        cand = candidates[k]
+        skip = frozenset(g for g in (group_id([cand[p].id for p in pos]) for pos, _ in parts or [])
+                         if g in state.completed)
+        return Job(refs=cand, entries=[hashed[r.id] for r in cand], parts=parts,
+                   min_size=settings.min_group_size, skip=skip, thumbs=thumbs)
+
+    ahead = JudgeAhead(source, settings.processes, stop.is_set,
+                       sum(len(c) for c, w in zip(candidates, ahead_wanted, strict=True) if w))
+    next_ahead = 0
     try:
         for k, cand_refs in enumerate(candidates):
             _check_stop(stop)  # verification alone can take a while on a roll of look-alikes
-            loader = prefetch.loader(k)
+            next_ahead = max(next_ahead, k + 1)
+            while next_ahead < total and ahead.has_room():
+                if ahead_wanted[next_ahead]:
+                    ahead.submit(next_ahead, job(next_ahead))
+                next_ahead += 1
+            outcome: Outcome | None = None
+            key = _verify_key(cand_refs)
             if settings.verify:
-                started = time.perf_counter()
-                parts = _verified_parts(cand_refs, hashed, loader, state, settings.min_group_size, seen_checks)
-                # Decoding a photo that ends in a group is the best-shot stage's cost (it decodes
-                # it anyway); decoding one that verification turned away is verification's.
-                kept = {cand_refs[p].id for positions, _ in parts for p in positions}
-                verify_seconds += time.perf_counter() - started - sum(
-                    sec for pid, sec in loader.seconds.items() if pid in kept)
+                seen_checks.add(key)
+                cached = state.extra.get(key)
+                if cached is not None:
+                    parts: Parts = [(list(p), dict(i)) for p, i in cached]
+                else:
+                    outcome = _outcome(ahead, k, job(k), stop)
+                    parts = outcome.parts
+                    verify_seconds += outcome.verify_seconds
+                    state.set_extra(key, [(p, i) for p, i in parts])
             else:
                 parts = [(list(range(len(cand_refs))), {"kind": "burst"})]
-            for positions, info in parts:
+            for positions, _info in parts:
                 n += 1
                 member_refs = [cand_refs[p] for p in positions]
                 gid = group_id([r.id for r in member_refs])
@@ -329,11 +345,15 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                 # n/M as the resume specification shows it; M counts the candidates, which
                 # verification may split or turn away, so it is the most there can be.
                 progress.message(f"Processing group {n}/{max(total, n)} ({len(member_refs)} photos)...")
-                if scorer is None:
-                    from .scoring import Scorer
-
-                    scorer = Scorer()
-                result = _score_group(gid, n, member_refs, hashed, loader, scorer, info)
+                if outcome is None or gid not in outcome.groups:
+                    # verification was cached (a resumed candidate), or the group was skipped as
+                    # completed under another number: judge it now
+                    outcome = _outcome(ahead, k, replace(job(k, parts), skip=frozenset()), stop)
+                result = outcome.groups[gid]
+                result.index = n
+                for photo in result.photos:
+                    if photo["id"] in outcome.thumbs:
+                        offer_thumbnail(photo["id"], outcome.thumbs[photo["id"]], photo["hash"])
                 result.actions = actions.apply(result, refs_by_id)
                 entry = result.to_dict()
                 remember = getattr(actions, "remember", None)
@@ -342,7 +362,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                 groups_out.append(entry, blob=state.complete_group(gid, entry))
             bar.update(1)
     finally:
-        prefetch.close()
+        ahead.close()
         bar.close()
     for key in [k for k in state.extra if k.startswith(VERIFY_KEY) and k not in seen_checks]:
         state.extra.pop(key, None)  # candidates that no longer exist
@@ -370,124 +390,8 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
 VERIFY_KEY = "verify:"
 
 
-#: Photos decoded (or downloaded) ahead of the candidate being verified and scored.
-PREFETCH_PHOTOS = 24
-
-
-class _Loader:
-    """Loads each photo of one candidate group once, for verification and scoring alike."""
-
-    def __init__(self, source: Source, pending: dict[str, Future[np.ndarray]] | None = None) -> None:
-        self.source = source
-        self.pending = pending or {}
-        self.images: dict[str, np.ndarray | None] = {}
-        self.seconds: dict[str, float] = {}  # time this pass waited for each photo
-
-    def get(self, ref: PhotoRef) -> np.ndarray | None:
-        if ref.id not in self.images:
-            started = time.perf_counter()
-            try:
-                future = self.pending.pop(ref.id, None)
-                self.images[ref.id] = future.result() if future else self.source.load_for_scoring(ref)
-            except UnreadablePhoto as exc:
-                log.warning("Cannot read %s: %s", ref.id, exc)
-                self.images[ref.id] = None
-            self.seconds[ref.id] = time.perf_counter() - started
-        return self.images[ref.id]
-
-
-class _Prefetch:
-    """Decodes or downloads the next candidates' photos in threads while one is being judged.
-
-    Only candidates whose verification is not cached are fetched ahead: an unchanged library
-    (verification cached, groups applied) must not read or download a single photo. Decoding
-    (Pillow, OpenCV) and HTTP release the GIL, so threads overlap with the work of this one.
-    """
-
-    def __init__(self, source: Source, candidates: list[list[PhotoRef]], state: ProcessingState | None,
-                 workers: int) -> None:
-        self.source = source
-        self.candidates = candidates
-        self.wanted = [state is not None and _verify_key(c) not in state.extra for c in candidates]
-        self.pool = ThreadPoolExecutor(max_workers=max(2, min(8, 2 * workers)), thread_name_prefix="prefetch")
-        self.pending: dict[int, dict[str, Future[np.ndarray]]] = {}
-        self.next = 0
-
-    def loader(self, k: int) -> _Loader:
-        ahead = 0
-        self.next = max(self.next, k + 1)
-        for j in range(k + 1, len(self.candidates)):
-            ahead += len(self.candidates[j]) if self.wanted[j] else 0
-            if ahead > PREFETCH_PHOTOS:
-                break
-            if j >= self.next:
-                self.next = j + 1
-                if self.wanted[j]:
-                    self.pending[j] = {r.id: self.pool.submit(self.source.load_for_scoring, r)
-                                       for r in self.candidates[j]}
-        return _Loader(self.source, self.pending.pop(k, None))
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
-
-
 def _verify_key(refs: list[PhotoRef]) -> str:
     return VERIFY_KEY + hashlib.sha1("\n".join(f"{r.id}\t{r.fingerprint}" for r in refs).encode()).hexdigest()[:20]
-
-
-def _verified_parts(refs: list[PhotoRef], hashed: dict[str, HashEntry], loader: _Loader,
-                    state: ProcessingState, min_size: int,
-                    seen: set[str]) -> list[tuple[list[int], dict[str, Any]]]:
-    """The groups verification confirms inside one hash candidate, with kind and evidence.
-
-    The outcome is kept in the state under the candidate's members and fingerprints, so a pass
-    over an unchanged library neither decodes nor downloads anything to verify again.
-    """
-    from . import kinds, verify
-
-    key = _verify_key(refs)
-    seen.add(key)
-    cached = state.extra.get(key)
-    if cached is not None:
-        return [(list(p), dict(i)) for p, i in cached]
-    shots = [kinds.is_screenshot(r, hashed[r.id][5], hashed[r.id][6]) for r in refs]
-    images = [loader.get(r) for r in refs]
-    feats = [verify.features(img) if img is not None else None for img in images]
-    parts: list[tuple[list[int], dict[str, Any]]] = []
-    for vg in verify.verify_group(feats, shots, min_size=min_size):
-        levels = [kinds.brightness(images[i]) for i in vg.members if images[i] is not None]
-        info = {"kind": kinds.group_kind(list(vg.links.values()), levels) if levels else "burst",
-                "confidence": vg.confidence, "evidence": vg.evidence}
-        if any(shots[i] for i in vg.members):
-            info["screenshots"] = True
-        parts.append((vg.members, info))
-    state.set_extra(key, [(p, i) for p, i in parts])
-    return parts
-
-
-def _score_group(gid: str, index: int, members: list[PhotoRef], hashed: dict[str, HashEntry],
-                 loader: _Loader, scorer: Any, info: dict[str, Any]) -> GroupResult:
-    from .scoring import ScoreInput
-
-    inputs = []
-    for ref in members:
-        entry = hashed[ref.id]
-        width, height = _size(ref, entry)
-        image = loader.get(ref)
-        offer_scoring_image(ref.id, image, f"{entry[1]:016x}")  # picture report thumbnail from decoded pixels
-        inputs.append(ScoreInput(id=ref.id, image=image, width=width, height=height,
-                                 file_size=ref.size, name=ref.name))
-    scored = scorer.score_group(inputs, kind=info.get("kind", "burst"))
-    best = max(scored, key=lambda s: (s.score, _neg_id(s.id))).id
-    photos = []
-    for ref, s in zip(members, scored, strict=True):
-        entry = hashed[ref.id]
-        width, height = _size(ref, entry)
-        photos.append({"id": ref.id, "path": ref.path, "name": ref.name, "taken_at": iso(entry[2], entry[4]),
-                       "taken_source": entry[3], "hash": f"{entry[1]:016x}", "width": width,
-                       "height": height, "size": ref.size, "score": round(s.score, 6), "score_parts": s.parts,
-                       "best": ref.id == best} | ({"asset": ref.extra["asset"]} if "asset" in ref.extra else {}))
-    return GroupResult(id=gid, index=index, best=best, photos=photos, info=info)
 
 
 def _settings_for_report(settings: PassSettings) -> dict[str, Any]:
@@ -498,13 +402,9 @@ def _settings_for_report(settings: PassSettings) -> dict[str, Any]:
     return out
 
 
-def _size(ref: PhotoRef, entry: HashEntry) -> tuple[int, int]:
-    """The original's size: the source's own figure (Immich) wins over the hashed image's (a thumbnail)."""
-    if ref.width and ref.height:
-        return ref.width, ref.height
-    return entry[5], entry[6]
-
-
-def _neg_id(photo_id: str) -> tuple[int, ...]:
-    """Tie-break helper: among equal scores the smallest id wins, deterministically."""
-    return tuple(-ord(c) for c in photo_id)
+def _outcome(ahead: JudgeAhead, k: int, job: Job, stop: StopToken) -> Outcome:
+    try:
+        return ahead.outcome(k, job)
+    except Stopped:
+        _check_stop(stop)
+        raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Protocol
 
 
@@ -25,6 +26,7 @@ class _Counter:
             owner.stage = stage
             owner.done = 0
             owner.total = total
+            owner.stage_started = time.monotonic()
 
     def update(self, n: int = 1) -> None:
         with self.owner.lock:
@@ -44,6 +46,7 @@ class CountingProgress:
         self.total: int | None = None
         self.messages: list[str] = []
         self.resumed: bool | None = None  # known once the pass has opened its state
+        self.stage_started = time.monotonic()
 
     def note_resumed(self, resumed: bool) -> None:
         with self.lock:
@@ -58,8 +61,17 @@ class CountingProgress:
             del self.messages[:-50]
 
     def snapshot(self) -> dict[str, object]:
+        """Stage and counts, with the stage's rate (items per second) and an ETA once both are known.
+
+        The rate is the stage's average so far, as tqdm's bars show it in batch mode.
+        """
         with self.lock:
-            return {"stage": self.stage, "done": self.done, "total": self.total, "resumed": bool(self.resumed)}
+            elapsed = time.monotonic() - self.stage_started
+            rate = self.done / elapsed if self.done and elapsed > 0 else None
+            eta = (max(0, self.total - self.done) / rate if rate and self.total is not None else None)
+            return {"stage": self.stage, "done": self.done, "total": self.total, "resumed": bool(self.resumed),
+                    "rate_per_second": round(rate, 2) if rate is not None else None,
+                    "eta_seconds": round(eta, 1) if eta is not None else None}
 
 
 class TqdmProgress:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .hashing import default_processes
 from .pipeline import DEFAULT_THRESHOLD, DEFAULT_TIME_WINDOW
 
 DEFAULT_MIN_GROUP_SIZE = 2
@@ -141,6 +142,8 @@ class ImmichSettings:
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE
     actions: ActionFlags = field(default_factory=ActionFlags)
     download_concurrency: int = 8
+    #: worker processes for hashing, verification and scoring (default: all cores)
+    processes: int = field(default_factory=default_processes)
     max_retry_seconds: float = 120.0
     read_timeout: float = 30.0
     #: request starts per second to one server, all threads together (0: no limit); keeps Immich

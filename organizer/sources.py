@@ -34,6 +34,8 @@ class Source(Protocol):
     def hash_photos(self, refs: list[PhotoRef], processes: int,
                     should_stop: Callable[[], bool]) -> Iterator[tuple[str, HashResult | str]]: ...
     def load_for_scoring(self, ref: PhotoRef) -> np.ndarray: ...
+    # Optional: ``scoring_input(ref) -> str | bytes``, what a scoring worker decodes itself (a path,
+    # encoded bytes); without it, workers receive the decoded pixels of ``load_for_scoring``.
 
 
 class SourceError(Exception):
@@ -133,6 +135,10 @@ class LocalSource:
             h, taken_at, taken_source, offset, width, height = out  # type: ignore[misc]
             yield photo_id, HashResult(photo_id, by_id[photo_id].fingerprint, h, taken_at, taken_source,
                                        width, height, offset)
+
+    def scoring_input(self, ref: PhotoRef) -> str:
+        """The file's path: a scoring worker (organizer.judging) reads and decodes it itself."""
+        return ref.path or ""
 
     def load_for_scoring(self, ref: PhotoRef) -> np.ndarray:
         from .scoring import load_image_for_scoring

@@ -222,13 +222,16 @@ class ImmichSource:
                         break
 
     # ------------------------------------------------------------------ score
-    def load_for_scoring(self, ref: PhotoRef) -> np.ndarray:
-        from ..scoring import load_image_for_scoring
-
+    def scoring_input(self, ref: PhotoRef) -> bytes:
+        """The preview (~1440 px) as Immich encoded it: decoded by a scoring worker (organizer.judging)."""
         try:
-            data = self.client.assets.thumbnail(ref.id, size="preview")
+            return self.client.assets.thumbnail(ref.id, size="preview")
         except ImmichUnavailable:
             raise
         except ImmichError as exc:
             raise UnreadablePhoto(f"preview download failed: {exc}") from exc
-        return load_image_for_scoring(data)
+
+    def load_for_scoring(self, ref: PhotoRef) -> np.ndarray:
+        from ..scoring import load_image_for_scoring
+
+        return load_image_for_scoring(self.scoring_input(ref))
