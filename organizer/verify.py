@@ -27,6 +27,7 @@ import numpy as np
 #: Long side of the grey image features are computed on.
 VERIFY_SIDE = 512
 ORB_FEATURES = 700
+ORB_LEVELS = 8
 GRID = 6
 #: A cell counts as textured when it holds at least this many keypoints.
 TEXTURED_MIN = 4
@@ -41,6 +42,7 @@ STRONG_INLIERS = 150
 RANSAC_PX = 4.0
 #: RANSAC rounds: enough for the inlier ratios of one shot (> 0.3); look-alikes need not converge.
 MAX_ITERS = 400
+HOMOGRAPHY_METHOD = cv2.USAC_FAST
 #: Compare each member with this many of its successors in time (all pairs in small groups).
 NEIGHBOURS = 2
 #: Screenshots: mean absolute grey difference after alignment, out of 255, of the worst cell.
@@ -112,7 +114,7 @@ def features(image: np.ndarray) -> Features:
 
 def _features_of(grey: np.ndarray) -> Features:
     eq = _clahe.apply(grey)
-    orb = cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=10)
+    orb = cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=10, nlevels=ORB_LEVELS)
     kps, desc = orb.detectAndCompute(eq, None)
     pts = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
     h, w = grey.shape
@@ -152,7 +154,7 @@ SUBJECT_MIN_MOVE = 0.05
 
 def _inlier_cells(pa: np.ndarray, pb: np.ndarray, w: int, h: int) -> tuple[np.ndarray | None, np.ndarray, int]:
     """Fit the dominant homography; returns (homography, cells of a holding inliers, inliers)."""
-    hom, mask = cv2.findHomography(pb, pa, cv2.RANSAC, RANSAC_PX, maxIters=MAX_ITERS, confidence=0.99)
+    hom, mask = cv2.findHomography(pb, pa, HOMOGRAPHY_METHOD, RANSAC_PX, maxIters=MAX_ITERS, confidence=0.99)
     if hom is None or mask is None:
         return None, np.zeros((GRID, GRID), dtype=np.int64), 0
     inl = mask.ravel().astype(bool)
