@@ -554,5 +554,54 @@ def passer_by(root: Path) -> LabelledSet:
     return out
 
 
-FACE_SETS: dict[str, Callable[[Path], LabelledSet]] = {"blink": blink, "smile": smile, "passer_by": passer_by}
+PAN_STEP = 70  # px the camera pans between frames: about 0.7 face widths, 4 % of the frame
+PAN_MARGIN = (480, 200)  # scene around the people (each side, top and bottom): small faces
+
+
+def pan_blink(root: Path) -> LabelledSet:
+    """3-4 people standing small in a wide scene, 3 frames, the camera panning 0.8 face widths
+    between frames; the keeper is the middle frame (nobody blinks, a hair softer than the others,
+    Gaussian 0.7 px), one person blinks in each of the others.
+
+    Matched by their position in the frame, nobody is the same person from one frame to the
+    next (0.8 face widths apart), so blinks decide nothing and the sharper blink frames win.
+    Matched where they stand in the scene (after aligning the frames), the blinks count.
+    """
+    fa = _analyzer()
+    rng = np.random.default_rng(110)
+    out = LabelledSet("pan_blink", root / "pan_blink")
+    backdrops = ["2024-07-16/IMG_0403.jpg", "2024-07-15/IMG_0212.jpg", "2024-07-16/IMG_0301.jpg",
+                 "2024-07-14/IMG_0112.jpg"]
+    mx, my = PAN_MARGIN
+    for b, src in enumerate(backdrops):
+        people = _people(3 + (b % 2))[b % 2:]
+        crowd = _group_photo(people, _real(src))
+        h, w = crowd.shape[:2]
+        scene = cv2.resize(cv2.GaussianBlur(_real(src), (0, 0), 1.5), (w + 2 * mx, h + 2 * my))
+        scene[my:my + h, mx:mx + w] = crowd
+        faces = fa.analyze(crowd)
+        blinkers = rng.permutation(len(people))[:2]
+        ids = []
+        for k in range(3):
+            frame = scene
+            if k != 1:
+                j = int(blinkers[k // 2])
+                frame = scene.copy()
+                frame[my:my + h, mx:mx + w] = close_eyes(crowd, _face_of(faces, 40 + j * TILE[0],
+                                                                          40 + (j + 1) * TILE[0]))
+            x0 = (k - 1) * PAN_STEP + PAN_STEP  # the window pans right; everyone stays inside it
+            frame = _handheld(frame[:, x0:x0 + w + 2 * mx - 2 * PAN_STEP], rng, 1.0)
+            if k == 1:
+                frame = cv2.GaussianBlur(frame, (0, 0), 0.7)
+            ids.append(save_photo(frame, out.root, f"IMG_{800 + 10 * b + k:04d}.jpg",
+                                  START + timedelta(hours=b, seconds=k), quality=92))
+        out.photos += ids
+        out.groups.append(ids)
+        out.keepers.append(ids[1])
+        out.kinds.append("burst")
+    return out
+
+
+FACE_SETS: dict[str, Callable[[Path], LabelledSet]] = {"blink": blink, "smile": smile, "passer_by": passer_by,
+                                                       "pan_blink": pan_blink}
 ALL_SETS: dict[str, Callable[[Path], LabelledSet]] = {**PLAIN_SETS, **FACE_SETS}

@@ -440,10 +440,13 @@ def _verified_parts(refs: list[PhotoRef], hashed: dict[str, HashEntry], loader: 
     images = [loader.get(r) for r in refs]
     feats = [verify.features(img) if img is not None else None for img in images]
     parts: list[tuple[list[int], dict[str, Any]]] = []
+    shapes = [img.shape[:2] if img is not None else None for img in images]
     for vg in verify.verify_group(feats, shots, min_size=min_size):
         levels = [kinds.brightness(images[i]) for i in vg.members if images[i] is not None]
         info = {"kind": kinds.group_kind(list(vg.links.values()), levels) if levels else "burst",
-                "confidence": vg.confidence, "evidence": vg.evidence}
+                "confidence": vg.confidence, "evidence": vg.evidence,
+                # how each member maps onto the first: faces are matched in the scene, not the frame
+                "alignment": verify.alignment(vg, shapes)}
         if any(shots[i] for i in vg.members):
             info["screenshots"] = True
         parts.append((vg.members, info))
@@ -463,7 +466,7 @@ def _score_group(gid: str, index: int, members: list[PhotoRef], hashed: dict[str
         offer_scoring_image(ref.id, image, f"{entry[1]:016x}")  # picture report thumbnail from decoded pixels
         inputs.append(ScoreInput(id=ref.id, image=image, width=width, height=height,
                                  file_size=ref.size, name=ref.name))
-    scored = scorer.score_group(inputs, kind=info.get("kind", "burst"))
+    scored = scorer.score_group(inputs, kind=info.get("kind", "burst"), alignment=info.get("alignment"))
     best = max(scored, key=lambda s: (s.score, _neg_id(s.id))).id
     photos = []
     for ref, s in zip(members, scored, strict=True):
@@ -473,7 +476,8 @@ def _score_group(gid: str, index: int, members: list[PhotoRef], hashed: dict[str
                        "taken_source": entry[3], "hash": f"{entry[1]:016x}", "width": width,
                        "height": height, "size": ref.size, "score": round(s.score, 6), "score_parts": s.parts,
                        "best": ref.id == best} | ({"asset": ref.extra["asset"]} if "asset" in ref.extra else {}))
-    return GroupResult(id=gid, index=index, best=best, photos=photos, info=info)
+    return GroupResult(id=gid, index=index, best=best, photos=photos,
+                       info={k: v for k, v in info.items() if k != "alignment"})
 
 
 def _settings_for_report(settings: PassSettings) -> dict[str, Any]:

@@ -78,10 +78,32 @@ def _rel(value: float, best: float) -> float:
     return value / best if best > 0 else 0.0
 
 
-def match_people(faces: list[list[Any]], sizes: list[tuple[int, int]]) -> list[dict[int, Any]]:
+Alignment = list[list[float] | None]
+
+
+def _homography(alignment: Alignment | None, i: int) -> np.ndarray | None:
+    if not alignment or i >= len(alignment) or alignment[i] is None:
+        return None
+    return np.asarray(alignment[i], dtype=np.float64).reshape(3, 3)
+
+
+def _to_common(box: tuple[float, float, float, float], hom: np.ndarray | None) -> tuple[float, float, float]:
+    """Centre and width of a face box in the common frame (the first member's pixels)."""
+    x, y, w, h = box
+    if hom is None:
+        return x + w / 2, y + h / 2, w
+    pts = cv2.perspectiveTransform(np.array([[[x + w / 2, y + h / 2], [x, y + h / 2], [x + w, y + h / 2]]]), hom)[0]
+    return float(pts[0, 0]), float(pts[0, 1]), float(np.linalg.norm(pts[2] - pts[1]))
+
+
+def match_people(faces: list[list[Any]], sizes: list[tuple[int, int]],
+                 alignment: Alignment | None = None) -> list[dict[int, Any]]:
     """Faces matched across frames into people: [{frame index: face}], people seen in 2+ frames.
 
-    Greedy in a fixed order (largest faces first), on face centres normalised to the frame size.
+    Greedy in a fixed order (largest faces first). With ``alignment`` (per frame, a homography onto
+    the first frame, from verification) faces are compared where they stand in the scene, so a
+    camera that pans between frames does not swap people; without it, by their position in the
+    frame (normalised to the frame size).
     """
     tracks: list[dict[int, Any]] = []
     centres: list[tuple[float, float, float]] = []  # x, y, width (normalised), of the track's first face
@@ -89,9 +111,10 @@ def match_people(faces: list[list[Any]], sizes: list[tuple[int, int]]) -> list[d
                    key=lambda t: (-faces[t[0]][t[1]].area, t[0], t[1]))
     for fi, k in order:
         face = faces[fi][k]
-        w, h = sizes[fi]
-        cx, cy = face.centre
-        nx, ny, nw = cx / w, cy / h, face.box[2] / w
+        hom = _homography(alignment, fi)
+        w, h = sizes[0] if hom is not None else sizes[fi]
+        cx, cy, fw = _to_common(face.box, hom)
+        nx, ny, nw = cx / w, cy / h, fw / w
         best, best_d = None, MATCH_DISTANCE
         for t, (tx, ty, tw) in enumerate(centres):
             if fi in tracks[t]:
@@ -107,6 +130,44 @@ def match_people(faces: list[list[Any]], sizes: list[tuple[int, int]]) -> list[d
     return [t for t in tracks if len(t) >= 2]
 
 
+def _box_in_frame(person: dict[int, Any], i: int, alignment: Alignment | None,
+                  sizes: list[tuple[int, int]]) -> tuple[float, float, float, float]:
+    """Where a person's face is in frame i: their own box, or (hidden, eyes shut too dark to be
+    found) their largest box from another frame carried over through the alignment."""
+    if i in person:
+        return person[i].box
+    j = max(person, key=lambda k: person[k].area)
+    x, y, w, h = person[j].box
+    hj, hi = _homography(alignment, j), _homography(alignment, i)
+    if hj is not None and hi is not None:
+        pts = cv2.perspectiveTransform(np.array([[[x, y], [x + w, y + h]]], dtype=np.float64),
+                                       np.linalg.inv(hi) @ hj)[0]
+        return float(pts[0, 0]), float(pts[0, 1]), float(pts[1, 0] - pts[0, 0]), float(pts[1, 1] - pts[0, 1])
+    sx, sy = sizes[i][0] / sizes[j][0], sizes[i][1] / sizes[j][1]
+    return x * sx, y * sy, w * sx, h * sy
+
+
+#: Faces are judged well exposed with a mean grey of FACE_TARGET ± FACE_SLACK (skin sits about a
+#: stop above mid-grey), falling linearly to 0 over FACE_FALLOFF more; clipped pixels count twice.
+FACE_TARGET, FACE_SLACK, FACE_FALLOFF = 140.0, 25.0, 115.0
+#: With people in the frame their faces weigh this much of the exposure, the whole frame the rest.
+FACE_EXPOSURE_SHARE = 0.7
+
+
+def face_exposure(image: np.ndarray, box: tuple[float, float, float, float]) -> float | None:
+    """A face's exposure on a bounded scale in [0, 1]: mid-tone placement and clipping."""
+    x, y, w, h = box
+    H, W = image.shape[:2]
+    x0, y0 = max(0, int(x + 0.15 * w)), max(0, int(y + 0.15 * h))
+    x1, y1 = min(W, int(x + 0.85 * w)), min(H, int(y + 0.85 * h))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    grey = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
+    clipped = float(((grey <= 5) | (grey >= 250)).mean())
+    off = max(0.0, abs(float(grey.mean()) - FACE_TARGET) - FACE_SLACK) / FACE_FALLOFF
+    return float(np.clip(1.0 - off - 2.0 * clipped, 0.0, 1.0))
+
+
 class Scorer:
     """Scores groups; loads the face models once (or falls back to no-face scoring)."""
 
@@ -114,7 +175,14 @@ class Scorer:
         self.faces = FaceAnalyzer(models_dir)
         self.faces_available = self.faces.available
 
-    def score_group(self, members: list[ScoreInput], kind: str = "burst") -> list[ScoredPhoto]:
+    def score_group(self, members: list[ScoreInput], kind: str = "burst",
+                    alignment: Alignment | None = None) -> list[ScoredPhoto]:
+        """Score the members of one group against each other.
+
+        ``alignment`` (optional, per member): a homography mapping the member's pixels onto the
+        first member's, from verification (organizer.verify.alignment); people are then matched
+        where they stand in the scene. Without it, by their position in the frame.
+        """
         raw: list[dict[str, float] | None] = []
         faces: list[list[Any]] = []
         sizes: list[tuple[int, int]] = []
@@ -127,7 +195,7 @@ class Scorer:
             raw.append(global_features(m.image))
             faces.append(self.faces.analyze(m.image) if self.faces_available else [])
             sizes.append((m.image.shape[1], m.image.shape[0]))
-        people = match_people(faces, sizes)
+        people = match_people(faces, sizes, alignment)
         ok = [f for f in raw if f is not None]
         best_sharp = max((f["sharpness_raw"] for f in ok), default=0.0)
         max_res = max((m.width * m.height for m in members), default=0)
@@ -139,8 +207,14 @@ class Scorer:
             if f is None:
                 out.append(ScoredPhoto(m.id, 0.0, {"unreadable": 1.0}))
                 continue
+            exposure = f["exposure_raw"]
+            lit = [face_exposure(m.image, _box_in_frame(p, i, alignment, sizes)) for p in people]
+            lit = [v for v in lit if v is not None]
+            if lit:  # judged on the people where there are people (a dark backdrop is no fault)
+                parts_face_exposure = float(np.mean(lit))
+                exposure = FACE_EXPOSURE_SHARE * parts_face_exposure + (1 - FACE_EXPOSURE_SHARE) * exposure
             parts: dict[str, Any] = {"sharpness": _rel(f["sharpness_raw"], best_sharp),
-                                     "exposure": f["exposure_raw"],
+                                     "exposure": exposure,
                                      "resolution": _rel(m.width * m.height, max_res),
                                      "file_size": _rel(m.file_size, max_size)}
             closed = [pp["closed"][i] for pp in per_person]
@@ -150,6 +224,8 @@ class Scorer:
                 parts["smile"] = float(np.mean(smiles)) if smiles else 1.0
                 mouths = [pp["mouth"][i] for pp in per_person if pp["mouth"] is not None]
                 parts["mouth_closed"] = float(np.mean(mouths)) if mouths else 1.0
+            if lit:
+                parts["face_exposure"] = parts_face_exposure
             for k in FACE_WEIGHTS:
                 parts.setdefault(k, 0.0)
             quality = sum(weights[k] * parts[k] for k in weights)

@@ -345,3 +345,43 @@ def verify_group(feats: list[Features | None], screenshot: list[bool], min_size:
                     "weakest_link": weakest.to_dict()}
         out.append(VerifiedGroup(members, evidence, _confidence(weakest), mine))
     return out
+
+
+def _to_pixels(ev: PairEvidence, shape_a: tuple[int, int], shape_b: tuple[int, int]) -> np.ndarray:
+    """A link's homography (b → a, on verification's grey images) in the photos' own pixels."""
+    half = 0.5 if ev.scale in ("half", "matched-half") else 1.0
+    sa = half * VERIFY_SIDE / max(shape_a)
+    sb = half * VERIFY_SIDE / max(shape_b)
+    return np.diag([1 / sa, 1 / sa, 1.0]) @ ev.homography @ np.diag([sb, sb, 1.0])
+
+
+def alignment(group: VerifiedGroup, shapes: list[tuple[int, int] | None]) -> list[list[float] | None]:
+    """Per member (group order): the homography mapping its pixels onto the first member's pixels.
+
+    Composed along the confirmed links (the frames verification already aligned), so that the
+    best-shot stage can tell people apart by where they stand in the scene, not in the frame: a
+    camera panning between frames moves everyone. ``shapes[i]`` is (height, width) of candidate
+    position i's image; a member no link reaches gets None. Plain lists: kept in the state.
+    """
+    to_first: dict[int, np.ndarray] = {group.members[0]: np.eye(3)}
+    pending = [k for k, ev in group.links.items() if ev.homography is not None]
+    while pending:
+        left = []
+        for i, j in pending:
+            ev = group.links[(i, j)]
+            if shapes[i] is None or shapes[j] is None:
+                continue
+            if i in to_first and j not in to_first:
+                to_first[j] = to_first[i] @ _to_pixels(ev, shapes[i], shapes[j])
+            elif j in to_first and i not in to_first:
+                to_first[i] = to_first[j] @ np.linalg.inv(_to_pixels(ev, shapes[i], shapes[j]))
+            elif i not in to_first:
+                left.append((i, j))
+        if len(left) == len(pending):
+            break
+        pending = left
+    out: list[list[float] | None] = []
+    for m in group.members:
+        hom = to_first.get(m)
+        out.append(None if hom is None else [round(float(v), 6) for v in (hom / hom[2, 2]).ravel()])
+    return out
