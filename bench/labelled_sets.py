@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import os
 import string
+import subprocess
+import sys
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -356,6 +359,13 @@ PLAIN_SETS: dict[str, Callable[[Path], LabelledSet]] = {
     **LOOKALIKE_SETS, "brackets": brackets, "moving_subject": moving_subject}
 
 
+def _real_photos(root: Path) -> LabelledSet:  # defined below; PLAIN_SETS is built first
+    return real_photos(root)
+
+
+PLAIN_SETS["real_photos"] = _real_photos
+
+
 # ----------------------------------------------------------------------------- faces
 PORTRAITS = {  # demo file, crop (x0, y0, x1, y1) around head and shoulders
     "collins": ("2024-07-14/IMG_0101.jpg", (112, 10, 342, 300)),
@@ -598,6 +608,70 @@ def pan_blink(root: Path) -> LabelledSet:
         out.photos += ids
         out.groups.append(ids)
         out.keepers.append(ids[1])
+        out.kinds.append("burst")
+    return out
+
+
+# ----------------------------------------------------------------------------- real photos
+#: Photographs shipped in a PyPI wheel (scikit-image's sample data, CC0 / public domain, see
+#: demo/SOURCES.md), downloaded once without dependencies into WHEEL_CACHE.
+REAL_WHEEL = "scikit-image==0.26.0"
+WHEEL_CACHE = ROOT / ".cache" / "wheels"
+#: Real textures and pages: the same layout everywhere, different content a crop away.
+REAL_TEXTURES = ["brick.png", "gravel.png", "grass.png", "coins.png", "hubble_deep_field.jpg", "ihc.png",
+                 "moon.png", "cell.png"]
+REAL_PAGES = ["page.png", "text.png"]
+
+
+def real_wheel() -> zipfile.ZipFile:
+    """scikit-image's wheel (fetched from PyPI on first use); RuntimeError when it cannot be had."""
+    found = sorted(WHEEL_CACHE.glob("scikit_image-*.whl"))
+    if not found:
+        WHEEL_CACHE.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
+                               "-d", str(WHEEL_CACHE), REAL_WHEEL], capture_output=True, text=True)
+        found = sorted(WHEEL_CACHE.glob("scikit_image-*.whl"))
+        if done.returncode or not found:
+            raise RuntimeError(f"cannot download {REAL_WHEEL} (its sample photos): {done.stderr.strip()[-200:]}")
+    return zipfile.ZipFile(found[0])
+
+
+def _wheel_photo(wheel: zipfile.ZipFile, name: str) -> np.ndarray:
+    img = cv2.imdecode(np.frombuffer(wheel.read(f"skimage/data/{name}"), np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise RuntimeError(f"cannot decode skimage/data/{name}")
+    return img
+
+
+def real_photos(root: Path) -> LabelledSet:
+    """Verification's limits on real photographs: real textures (bricks, gravel, grass, coins,
+    stars, cells) and real pages of text, each "photographed" twice the same way and once a crop
+    away (the same layout, other bricks / stars / lines: not the same shot). Measured limit: a
+    window of a page moved a quarter of its height (two thirds still shared) is confirmed as the
+    same shot (inliers 123, coverage 0.70, agreement 0.71) - it is a re-framing, so halves are used.
+
+    Truth: the two shots of the same crop are one group (a handheld re-shot, JPEG again); the
+    crop a step away stays apart. The hash proposes the page crops together (they share the
+    layout); the textures it mostly does not, so their pairs also run through verification
+    directly in tests/test_traps.py.
+    """
+    wheel = real_wheel()
+    rng = np.random.default_rng(111)
+    out = LabelledSet("real_photos", root / "real_photos")
+    for b, name in enumerate(REAL_TEXTURES + REAL_PAGES):
+        img = _wheel_photo(wheel, name)
+        h, w = img.shape[:2]
+        if name in REAL_PAGES:  # the next lines of the same page: its top and bottom halves
+            first, other = img[:h // 2], img[h - h // 2:]
+        else:  # the top-left and bottom-right 5/8 of the texture
+            ch, cw = h * 5 // 8, w * 5 // 8
+            first, other = img[:ch, :cw], img[h - ch:, w - cw:]
+        shots = [first, _handheld(first, rng, 2.0), _handheld(other, rng, 2.0)]
+        ids = [save_photo(shot, out.root, f"IMG_{900 + 10 * b + k:04d}.jpg", START + timedelta(hours=b, seconds=k))
+               for k, shot in enumerate(shots)]
+        out.photos += ids
+        out.groups.append(ids[:2])
+        out.keepers.append(None)
         out.kinds.append("burst")
     return out
 
