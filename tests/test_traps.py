@@ -188,3 +188,24 @@ def test_a_resized_reencoded_copy_is_a_duplicate(tmp_path):
     assert len(groups) == 1
     links = list(groups[0].links.values())
     assert kinds.group_kind(links, [kinds.brightness(base), kinds.brightness(copy)]) == "duplicate"
+
+
+@pytest.mark.parametrize(("blur", "scale"), [(3.0, "half"), (6.0, "matched-half")])
+def test_alignment_maps_each_frame_onto_the_first_even_through_a_shaken_frame(blur, scale):
+    from organizer import verify
+
+    base = cv2.imread(str(Path(__file__).resolve().parent.parent / "demo/library/2024-07-15/IMG_0212.jpg"))
+    h, w = base.shape[:2]
+    shifts = [(0, 0), (24, 10), (48, 20)]
+    frames = [cv2.warpAffine(base, np.float32([[1, 0, dx], [0, 1, dy]]), (w, h), borderMode=cv2.BORDER_REFLECT)
+              for dx, dy in shifts]
+    frames[2] = cv2.resize(cv2.GaussianBlur(frames[2], (0, 0), blur), (w // 2, h // 2))  # shaken, and smaller
+    groups = verify.verify_group([verify.features(f) for f in frames], [False] * 3)
+    assert [g.members for g in groups] == [[0, 1, 2]]
+    assert groups[0].links[(0, 2)].scale == scale  # confirmed on half-size images: their homography too
+    maps = verify.alignment(groups[0], [f.shape[:2] for f in frames])
+    for k, (dx, dy) in enumerate(shifts):
+        scale = 0.5 if k == 2 else 1.0
+        point = np.array([[[(300 + dx) * scale, (200 + dy) * scale]]])  # one spot of the scene in frame k
+        mapped = cv2.perspectiveTransform(point, np.asarray(maps[k]).reshape(3, 3))[0, 0]
+        assert np.hypot(*(mapped - (300, 200))) < 4, (k, mapped)
