@@ -3,8 +3,8 @@
 Absolute quality scores transfer badly between scenes, and generic aesthetic scores pick the keeper
 of a burst at about chance; in a burst of people the keeper is the frame where every person looks
 right. So:
-- faces are matched across the frames (by position in the frame: the frames of one verified shot
-  are aligned to within a few per cent) into *people*; a face seen in only one frame (a passer-by,
+- faces are matched across the frames into *people*, where they stand in the scene (verification's
+  homographies carry every frame onto the first; by position in the frame without them); a face seen in only one frame (a passer-by,
   a false detection) is nobody and decides nothing;
 - a frame where a person blinks (eyes under 0.12, or under 60 % of that person's own best) or is
   missing loses to a frame where nobody does: each person with open eyes is worth a full point,
@@ -18,7 +18,10 @@ right. So:
 Weights with people in the group: face sharpness 0.30 · sharpness 0.20 · exposure 0.15 · smile 0.15 ·
 mouth closed 0.10 · resolution 0.05 · file size 0.05. Without people: sharpness 0.55 · exposure 0.30
 · resolution 0.10 · file size 0.05. Brackets: exposure 0.60 · sharpness 0.30 · resolution 0.05 ·
-file size 0.05. ``score_parts["why"]`` says the decision in words.
+file size 0.05, with people exposure 0.50 · face sharpness 0.20 · sharpness 0.20 · resolution 0.05 ·
+file size 0.05; in a bracket sharpness counts only under half the best (exposure itself moves the
+measure). Exposure with people is judged on their faces (the same patch of the scene in every
+frame, through verification's alignment). ``score_parts["why"]`` says the decision in words.
 """
 
 from __future__ import annotations
@@ -39,6 +42,11 @@ FACE_WEIGHTS = {"face_sharpness": 0.30, "sharpness": 0.20, "exposure": 0.15, "sm
                 "mouth_closed": 0.10, "resolution": 0.05, "file_size": 0.05}
 PLAIN_WEIGHTS = {"sharpness": 0.55, "exposure": 0.30, "resolution": 0.10, "file_size": 0.05}
 BRACKET_WEIGHTS = {"exposure": 0.60, "sharpness": 0.30, "resolution": 0.05, "file_size": 0.05}
+#: In a bracket a frame counts as soft only under this share of the group's best sharpness.
+BRACKET_SOFT = 0.5
+#: A bracket with people: a frame whose face moved loses, however well it is exposed.
+BRACKET_FACE_WEIGHTS = {"exposure": 0.50, "face_sharpness": 0.20, "sharpness": 0.20, "resolution": 0.05,
+                        "file_size": 0.05}
 BLINK_ABSOLUTE = 0.12  # lid gap / eye width under which eyes are closed (notes: closed 0.04–0.08)
 BLINK_RELATIVE = 0.6  # …or under this share of the same person's best frame
 SMILE_DELTA = 0.02  # a person's smile must differ by this much between frames to count
@@ -132,17 +140,22 @@ def match_people(faces: list[list[Any]], sizes: list[tuple[int, int]],
 
 def _box_in_frame(person: dict[int, Any], i: int, alignment: Alignment | None,
                   sizes: list[tuple[int, int]]) -> tuple[float, float, float, float]:
-    """Where a person's face is in frame i: their own box, or (hidden, eyes shut too dark to be
-    found) their largest box from another frame carried over through the alignment."""
-    if i in person:
-        return person[i].box
-    j = max(person, key=lambda k: person[k].area)
+    """Where a person's face is in frame i, for judging its exposure like with like.
+
+    With the frames aligned: the person's largest face box carried into frame i, the same patch
+    of the scene in every frame (a blurred face's looser detection box would otherwise measure
+    more background); a face not found in a frame (too dark) is judged there too. Without
+    alignment: the frame's own box, or the largest box at the same place in the frame.
+    """
+    j = max(person, key=lambda k: (person[k].area, -k))
     x, y, w, h = person[j].box
     hj, hi = _homography(alignment, j), _homography(alignment, i)
     if hj is not None and hi is not None:
         pts = cv2.perspectiveTransform(np.array([[[x, y], [x + w, y + h]]], dtype=np.float64),
                                        np.linalg.inv(hi) @ hj)[0]
         return float(pts[0, 0]), float(pts[0, 1]), float(pts[1, 0] - pts[0, 0]), float(pts[1, 1] - pts[0, 1])
+    if i in person:
+        return person[i].box
     sx, sy = sizes[i][0] / sizes[j][0], sizes[i][1] / sizes[j][1]
     return x * sx, y * sy, w * sx, h * sy
 
@@ -152,6 +165,7 @@ def _box_in_frame(person: dict[int, Any], i: int, alignment: Alignment | None,
 FACE_TARGET, FACE_SLACK, FACE_FALLOFF = 140.0, 25.0, 115.0
 #: With people in the frame their faces weigh this much of the exposure, the whole frame the rest.
 FACE_EXPOSURE_SHARE = 0.7
+FACE_CELLS = 24
 
 
 def face_exposure(image: np.ndarray, box: tuple[float, float, float, float]) -> float | None:
@@ -162,7 +176,10 @@ def face_exposure(image: np.ndarray, box: tuple[float, float, float, float]) -> 
     x1, y1 = min(W, int(x + 0.85 * w)), min(H, int(y + 0.85 * h))
     if x1 - x0 < 4 or y1 - y0 < 4:
         return None
-    grey = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
+    # At 24 px: exposure is about light, not detail; a sharper frame's specular highlights (or a
+    # blurred one's lack of them) must not decide between frames of one light.
+    grey = cv2.resize(cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY), (FACE_CELLS, FACE_CELLS),
+                      interpolation=cv2.INTER_AREA)
     clipped = float(((grey <= 5) | (grey >= 250)).mean())
     off = max(0.0, abs(float(grey.mean()) - FACE_TARGET) - FACE_SLACK) / FACE_FALLOFF
     return float(np.clip(1.0 - off - 2.0 * clipped, 0.0, 1.0))
@@ -201,7 +218,10 @@ class Scorer:
         max_res = max((m.width * m.height for m in members), default=0)
         max_size = max((m.file_size for m in members), default=0)
         per_person = [self._person_parts(p, len(members)) for p in people]
-        weights = BRACKET_WEIGHTS if kind == "bracket" else FACE_WEIGHTS if people else PLAIN_WEIGHTS
+        if kind == "bracket":
+            weights = BRACKET_FACE_WEIGHTS if people else BRACKET_WEIGHTS
+        else:
+            weights = FACE_WEIGHTS if people else PLAIN_WEIGHTS
         out = []
         for i, (m, f) in enumerate(zip(members, raw, strict=True)):
             if f is None:
@@ -228,6 +248,9 @@ class Scorer:
                 parts["face_exposure"] = parts_face_exposure
             for k in FACE_WEIGHTS:
                 parts.setdefault(k, 0.0)
+            if kind == "bracket":  # exposure moves the sharpness measure by up to ~1.5x: only real softness counts
+                for k in ("sharpness", "face_sharpness"):
+                    parts[k] = min(1.0, parts[k] / BRACKET_SOFT)
             quality = sum(weights[k] * parts[k] for k in weights)
             blinks = sum(1 for c in closed if c)
             # Each person with eyes open is worth a full point, more than all quality parts (≤ 1)
