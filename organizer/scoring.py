@@ -4,8 +4,8 @@ Absolute quality scores transfer badly between scenes, and generic aesthetic sco
 of a burst at about chance; in a burst of people the keeper is the frame where every person looks
 right. So:
 - faces are matched across the frames into *people*, where they stand in the scene (verification's
-  homographies carry every frame onto the first; by position in the frame without them); a face seen in only one frame (a passer-by,
-  a false detection) is nobody and decides nothing;
+  homographies carry every frame onto the first; by position in the frame without them); a face
+  seen in only one frame (a passer-by, a false detection) is nobody and decides nothing;
 - a frame where a person blinks (eyes under 0.12, or under 60 % of that person's own best) or is
   missing loses to a frame where nobody does: each person with open eyes is worth a full point,
   more than all quality parts together (score = (quality + people with eyes open) / (people + 1));
@@ -231,8 +231,8 @@ class Scorer:
             lit = [face_exposure(m.image, _box_in_frame(p, i, alignment, sizes)) for p in people]
             lit = [v for v in lit if v is not None]
             if lit:  # judged on the people where there are people (a dark backdrop is no fault)
-                parts_face_exposure = float(np.mean(lit))
-                exposure = FACE_EXPOSURE_SHARE * parts_face_exposure + (1 - FACE_EXPOSURE_SHARE) * exposure
+                face_exp = float(np.mean(lit))
+                exposure = FACE_EXPOSURE_SHARE * face_exp + (1 - FACE_EXPOSURE_SHARE) * exposure
             parts: dict[str, Any] = {"sharpness": _rel(f["sharpness_raw"], best_sharp),
                                      "exposure": exposure,
                                      "resolution": _rel(m.width * m.height, max_res),
@@ -245,7 +245,7 @@ class Scorer:
                 mouths = [pp["mouth"][i] for pp in per_person if pp["mouth"] is not None]
                 parts["mouth_closed"] = float(np.mean(mouths)) if mouths else 1.0
             if lit:
-                parts["face_exposure"] = parts_face_exposure
+                parts["face_exposure"] = face_exp
             for k in FACE_WEIGHTS:
                 parts.setdefault(k, 0.0)
             if kind == "bracket":  # exposure moves the sharpness measure by up to ~1.5x: only real softness counts
