@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import os
 import string
+import subprocess
+import sys
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -356,6 +359,13 @@ PLAIN_SETS: dict[str, Callable[[Path], LabelledSet]] = {
     **LOOKALIKE_SETS, "brackets": brackets, "moving_subject": moving_subject}
 
 
+def _real_photos(root: Path) -> LabelledSet:  # defined below; PLAIN_SETS is built first
+    return real_photos(root)
+
+
+PLAIN_SETS["real_photos"] = _real_photos
+
+
 # ----------------------------------------------------------------------------- faces
 PORTRAITS = {  # demo file, crop (x0, y0, x1, y1) around head and shoulders
     "collins": ("2024-07-14/IMG_0101.jpg", (112, 10, 342, 300)),
@@ -554,5 +564,117 @@ def passer_by(root: Path) -> LabelledSet:
     return out
 
 
-FACE_SETS: dict[str, Callable[[Path], LabelledSet]] = {"blink": blink, "smile": smile, "passer_by": passer_by}
+PAN_STEP = 70  # px the camera pans between frames: about 0.7 face widths, 4 % of the frame
+PAN_MARGIN = (480, 200)  # scene around the people (each side, top and bottom): small faces
+
+
+def pan_blink(root: Path) -> LabelledSet:
+    """3-4 people standing small in a wide scene, 3 frames, the camera panning 0.8 face widths
+    between frames; the keeper is the middle frame (nobody blinks, a hair softer than the others,
+    Gaussian 0.7 px), one person blinks in each of the others.
+
+    Matched by their position in the frame, nobody is the same person from one frame to the
+    next (0.8 face widths apart), so blinks decide nothing and the sharper blink frames win.
+    Matched where they stand in the scene (after aligning the frames), the blinks count.
+    """
+    fa = _analyzer()
+    rng = np.random.default_rng(110)
+    out = LabelledSet("pan_blink", root / "pan_blink")
+    backdrops = ["2024-07-16/IMG_0403.jpg", "2024-07-15/IMG_0212.jpg", "2024-07-16/IMG_0301.jpg",
+                 "2024-07-14/IMG_0112.jpg"]
+    mx, my = PAN_MARGIN
+    for b, src in enumerate(backdrops):
+        people = _people(3 + (b % 2))[b % 2:]
+        crowd = _group_photo(people, _real(src))
+        h, w = crowd.shape[:2]
+        scene = cv2.resize(cv2.GaussianBlur(_real(src), (0, 0), 1.5), (w + 2 * mx, h + 2 * my))
+        scene[my:my + h, mx:mx + w] = crowd
+        faces = fa.analyze(crowd)
+        blinkers = rng.permutation(len(people))[:2]
+        ids = []
+        for k in range(3):
+            frame = scene
+            if k != 1:
+                j = int(blinkers[k // 2])
+                frame = scene.copy()
+                frame[my:my + h, mx:mx + w] = close_eyes(crowd, _face_of(faces, 40 + j * TILE[0],
+                                                                          40 + (j + 1) * TILE[0]))
+            x0 = (k - 1) * PAN_STEP + PAN_STEP  # the window pans right; everyone stays inside it
+            frame = _handheld(frame[:, x0:x0 + w + 2 * mx - 2 * PAN_STEP], rng, 1.0)
+            if k == 1:
+                frame = cv2.GaussianBlur(frame, (0, 0), 0.7)
+            ids.append(save_photo(frame, out.root, f"IMG_{800 + 10 * b + k:04d}.jpg",
+                                  START + timedelta(hours=b, seconds=k), quality=92))
+        out.photos += ids
+        out.groups.append(ids)
+        out.keepers.append(ids[1])
+        out.kinds.append("burst")
+    return out
+
+
+# ----------------------------------------------------------------------------- real photos
+#: Photographs shipped in a PyPI wheel (scikit-image's sample data, CC0 / public domain, see
+#: demo/SOURCES.md), downloaded once without dependencies into WHEEL_CACHE.
+REAL_WHEEL = "scikit-image==0.26.0"
+WHEEL_CACHE = ROOT / ".cache" / "wheels"
+#: Real textures and pages: the same layout everywhere, different content a crop away.
+REAL_TEXTURES = ["brick.png", "gravel.png", "grass.png", "coins.png", "hubble_deep_field.jpg", "cell.png"]
+REAL_PAGES = ["page.png", "text.png"]
+
+
+def real_wheel() -> zipfile.ZipFile:
+    """scikit-image's wheel (fetched from PyPI on first use); RuntimeError when it cannot be had."""
+    found = sorted(WHEEL_CACHE.glob("scikit_image-*.whl"))
+    if not found:
+        WHEEL_CACHE.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
+                               "-d", str(WHEEL_CACHE), REAL_WHEEL], capture_output=True, text=True)
+        found = sorted(WHEEL_CACHE.glob("scikit_image-*.whl"))
+        if done.returncode or not found:
+            raise RuntimeError(f"cannot download {REAL_WHEEL} (its sample photos): {done.stderr.strip()[-200:]}")
+    return zipfile.ZipFile(found[0])
+
+
+def _wheel_photo(wheel: zipfile.ZipFile, name: str) -> np.ndarray:
+    import io
+
+    with Image.open(io.BytesIO(wheel.read(f"skimage/data/{name}"))) as img:  # Pillow: no libpng iCCP warnings
+        return cv2.cvtColor(np.asarray(img.convert("RGB")), cv2.COLOR_RGB2BGR)
+
+
+def real_photos(root: Path) -> LabelledSet:
+    """Verification's limits on real photographs: real textures (bricks, gravel, grass, coins,
+    stars, cells) and real pages of text, each "photographed" twice the same way and once a crop
+    away (the same layout, other bricks / stars / lines: not the same shot). Measured limit: a
+    window of a page moved a quarter of its height (two thirds still shared) is confirmed as the
+    same shot (inliers 123, coverage 0.70, agreement 0.71) - it is a re-framing, so halves are used.
+
+    Truth: the two shots of the same crop are one group (a handheld re-shot, JPEG again); the
+    crop a step away stays apart. The hash proposes the page crops together (they share the
+    layout); the textures it mostly does not, so their pairs also run through verification
+    directly in tests/test_traps.py.
+    """
+    wheel = real_wheel()
+    rng = np.random.default_rng(111)
+    out = LabelledSet("real_photos", root / "real_photos")
+    for b, name in enumerate(REAL_TEXTURES + REAL_PAGES):
+        img = _wheel_photo(wheel, name)
+        h, w = img.shape[:2]
+        if name in REAL_PAGES:  # the next lines of the same page: its top and bottom halves
+            first, other = img[:h // 2], img[h - h // 2:]
+        else:  # the top-left and bottom-right 5/8 of the texture
+            ch, cw = h * 5 // 8, w * 5 // 8
+            first, other = img[:ch, :cw], img[h - ch:, w - cw:]
+        shots = [first, _handheld(first, rng, 2.0), _handheld(other, rng, 2.0)]
+        ids = [save_photo(shot, out.root, f"IMG_{900 + 10 * b + k:04d}.jpg", START + timedelta(hours=b, seconds=k))
+               for k, shot in enumerate(shots)]
+        out.photos += ids
+        out.groups.append(ids[:2])
+        out.keepers.append(None)
+        out.kinds.append("burst")
+    return out
+
+
+FACE_SETS: dict[str, Callable[[Path], LabelledSet]] = {"blink": blink, "smile": smile, "passer_by": passer_by,
+                                                       "pan_blink": pan_blink}
 ALL_SETS: dict[str, Callable[[Path], LabelledSet]] = {**PLAIN_SETS, **FACE_SETS}

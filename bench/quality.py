@@ -110,6 +110,23 @@ def run(quick: bool = False) -> None:
                   f"{_fmt(f.best_pick):>9} {f.seconds:8.2f} {f.report['summary'].get('verify_seconds', 0):10.2f} "
                   f"{_widest_span(f.report):15.0f}")
         mixed(made, Path(tmp))
+    stereo()
+
+
+def stereo() -> None:
+    """A limit on real photos: a stereo pair (the camera a step sideways, real parallax)."""
+    from bench.labelled_sets import _wheel_photo, real_wheel
+    from organizer import verify
+
+    try:
+        wheel = real_wheel()
+    except RuntimeError as exc:
+        print(f"stereo pair: skipped: {exc}")
+        return
+    left, right = (_wheel_photo(wheel, f"motorcycle_{side}.png") for side in ("left", "right"))
+    ev = verify.compare(verify.features(left), verify.features(right))
+    print(f"Limit on real photos: scikit-image's motorcycle stereo pair (the camera ~19 cm sideways, parallax) "
+          f"is {'one shot' if ev.same else 'two shots'} ({ev.to_dict()})")
 
 
 def _widest_span(report: dict[str, Any]) -> float:

@@ -151,10 +151,13 @@ def _verify(job: Job, image: Callable[[int], np.ndarray | None]) -> Parts:
     images = [image(i) for i in range(len(refs))]
     feats = [verify.features(img) if img is not None else None for img in images]
     parts: Parts = []
+    shapes = [img.shape[:2] if img is not None else None for img in images]
     for vg in verify.verify_group(feats, shots, min_size=job.min_size):
         levels = [kinds.brightness(images[i]) for i in vg.members if images[i] is not None]
         info = {"kind": kinds.group_kind(list(vg.links.values()), levels) if levels else "burst",
-                "confidence": vg.confidence, "evidence": vg.evidence}
+                "confidence": vg.confidence, "evidence": vg.evidence,
+                # how each member maps onto the first: faces are matched in the scene, not the frame
+                "alignment": verify.alignment(vg, shapes)}
         if any(shots[i] for i in vg.members):
             info["screenshots"] = True
         parts.append((vg.members, info))
@@ -170,7 +173,7 @@ def _score(gid: str, members: list[PhotoRef], entries: list[HashEntry], images: 
         width, height = _size(ref, entry)
         inputs.append(ScoreInput(id=ref.id, image=img, width=width, height=height,
                                  file_size=ref.size, name=ref.name))
-    scored = scorer.score_group(inputs, kind=info.get("kind", "burst"))
+    scored = scorer.score_group(inputs, kind=info.get("kind", "burst"), alignment=info.get("alignment"))
     best = max(scored, key=lambda s: (s.score, _neg_id(s.id))).id
     photos = []
     for ref, entry, s in zip(members, entries, scored, strict=True):
@@ -179,7 +182,8 @@ def _score(gid: str, members: list[PhotoRef], entries: list[HashEntry], images: 
                        "taken_source": entry[3], "hash": f"{entry[1]:016x}", "width": width,
                        "height": height, "size": ref.size, "score": round(s.score, 6), "score_parts": s.parts,
                        "best": ref.id == best} | ({"asset": ref.extra["asset"]} if "asset" in ref.extra else {}))
-    return GroupResult(id=gid, index=0, best=best, photos=photos, info=info)
+    return GroupResult(id=gid, index=0, best=best, photos=photos,
+                       info={k: v for k, v in info.items() if k != "alignment"})
 
 
 def _size(ref: PhotoRef, entry: HashEntry) -> tuple[int, int]:

@@ -3,9 +3,9 @@
 Absolute quality scores transfer badly between scenes, and generic aesthetic scores pick the keeper
 of a burst at about chance; in a burst of people the keeper is the frame where every person looks
 right. So:
-- faces are matched across the frames (by position in the frame: the frames of one verified shot
-  are aligned to within a few per cent) into *people*; a face seen in only one frame (a passer-by,
-  a false detection) is nobody and decides nothing;
+- faces are matched across the frames into *people*, where they stand in the scene (verification's
+  homographies carry every frame onto the first; by position in the frame without them); a face
+  seen in only one frame (a passer-by, a false detection) is nobody and decides nothing;
 - a frame where a person blinks (eyes under 0.12, or under 60 % of that person's own best) or is
   missing loses to a frame where nobody does: each person with open eyes is worth a full point,
   more than all quality parts together (score = (quality + people with eyes open) / (people + 1));
@@ -18,7 +18,10 @@ right. So:
 Weights with people in the group: face sharpness 0.30 · sharpness 0.20 · exposure 0.15 · smile 0.15 ·
 mouth closed 0.10 · resolution 0.05 · file size 0.05. Without people: sharpness 0.55 · exposure 0.30
 · resolution 0.10 · file size 0.05. Brackets: exposure 0.60 · sharpness 0.30 · resolution 0.05 ·
-file size 0.05. ``score_parts["why"]`` says the decision in words.
+file size 0.05, with people exposure 0.50 · face sharpness 0.20 · sharpness 0.20 · resolution 0.05 ·
+file size 0.05; in a bracket sharpness counts only under half the best (exposure itself moves the
+measure). Exposure with people is judged on their faces (the same patch of the scene in every
+frame, through verification's alignment). ``score_parts["why"]`` says the decision in words.
 """
 
 from __future__ import annotations
@@ -39,6 +42,11 @@ FACE_WEIGHTS = {"face_sharpness": 0.30, "sharpness": 0.20, "exposure": 0.15, "sm
                 "mouth_closed": 0.10, "resolution": 0.05, "file_size": 0.05}
 PLAIN_WEIGHTS = {"sharpness": 0.55, "exposure": 0.30, "resolution": 0.10, "file_size": 0.05}
 BRACKET_WEIGHTS = {"exposure": 0.60, "sharpness": 0.30, "resolution": 0.05, "file_size": 0.05}
+#: In a bracket a frame counts as soft only under this share of the group's best sharpness.
+BRACKET_SOFT = 0.5
+#: A bracket with people: a frame whose face moved loses, however well it is exposed.
+BRACKET_FACE_WEIGHTS = {"exposure": 0.50, "face_sharpness": 0.20, "sharpness": 0.20, "resolution": 0.05,
+                        "file_size": 0.05}
 BLINK_ABSOLUTE = 0.12  # lid gap / eye width under which eyes are closed (notes: closed 0.04–0.08)
 BLINK_RELATIVE = 0.6  # …or under this share of the same person's best frame
 SMILE_DELTA = 0.02  # a person's smile must differ by this much between frames to count
@@ -78,10 +86,32 @@ def _rel(value: float, best: float) -> float:
     return value / best if best > 0 else 0.0
 
 
-def match_people(faces: list[list[Any]], sizes: list[tuple[int, int]]) -> list[dict[int, Any]]:
+Alignment = list[list[float] | None]
+
+
+def _homography(alignment: Alignment | None, i: int) -> np.ndarray | None:
+    if not alignment or i >= len(alignment) or alignment[i] is None:
+        return None
+    return np.asarray(alignment[i], dtype=np.float64).reshape(3, 3)
+
+
+def _to_common(box: tuple[float, float, float, float], hom: np.ndarray | None) -> tuple[float, float, float]:
+    """Centre and width of a face box in the common frame (the first member's pixels)."""
+    x, y, w, h = box
+    if hom is None:
+        return x + w / 2, y + h / 2, w
+    pts = cv2.perspectiveTransform(np.array([[[x + w / 2, y + h / 2], [x, y + h / 2], [x + w, y + h / 2]]]), hom)[0]
+    return float(pts[0, 0]), float(pts[0, 1]), float(np.linalg.norm(pts[2] - pts[1]))
+
+
+def match_people(faces: list[list[Any]], sizes: list[tuple[int, int]],
+                 alignment: Alignment | None = None) -> list[dict[int, Any]]:
     """Faces matched across frames into people: [{frame index: face}], people seen in 2+ frames.
 
-    Greedy in a fixed order (largest faces first), on face centres normalised to the frame size.
+    Greedy in a fixed order (largest faces first). With ``alignment`` (per frame, a homography onto
+    the first frame, from verification) faces are compared where they stand in the scene, so a
+    camera that pans between frames does not swap people; without it, by their position in the
+    frame (normalised to the frame size).
     """
     tracks: list[dict[int, Any]] = []
     centres: list[tuple[float, float, float]] = []  # x, y, width (normalised), of the track's first face
@@ -89,9 +119,10 @@ def match_people(faces: list[list[Any]], sizes: list[tuple[int, int]]) -> list[d
                    key=lambda t: (-faces[t[0]][t[1]].area, t[0], t[1]))
     for fi, k in order:
         face = faces[fi][k]
-        w, h = sizes[fi]
-        cx, cy = face.centre
-        nx, ny, nw = cx / w, cy / h, face.box[2] / w
+        hom = _homography(alignment, fi)
+        w, h = sizes[0] if hom is not None else sizes[fi]
+        cx, cy, fw = _to_common(face.box, hom)
+        nx, ny, nw = cx / w, cy / h, fw / w
         best, best_d = None, MATCH_DISTANCE
         for t, (tx, ty, tw) in enumerate(centres):
             if fi in tracks[t]:
@@ -107,6 +138,53 @@ def match_people(faces: list[list[Any]], sizes: list[tuple[int, int]]) -> list[d
     return [t for t in tracks if len(t) >= 2]
 
 
+def _box_in_frame(person: dict[int, Any], i: int, alignment: Alignment | None,
+                  sizes: list[tuple[int, int]]) -> tuple[float, float, float, float]:
+    """Where a person's face is in frame i, for judging its exposure like with like.
+
+    With the frames aligned: the person's largest face box carried into frame i, the same patch
+    of the scene in every frame (a blurred face's looser detection box would otherwise measure
+    more background); a face not found in a frame (too dark) is judged there too. Without
+    alignment: the frame's own box, or the largest box at the same place in the frame.
+    """
+    j = max(person, key=lambda k: (person[k].area, -k))
+    x, y, w, h = person[j].box
+    hj, hi = _homography(alignment, j), _homography(alignment, i)
+    if hj is not None and hi is not None:
+        pts = cv2.perspectiveTransform(np.array([[[x, y], [x + w, y + h]]], dtype=np.float64),
+                                       np.linalg.inv(hi) @ hj)[0]
+        return float(pts[0, 0]), float(pts[0, 1]), float(pts[1, 0] - pts[0, 0]), float(pts[1, 1] - pts[0, 1])
+    if i in person:
+        return person[i].box
+    sx, sy = sizes[i][0] / sizes[j][0], sizes[i][1] / sizes[j][1]
+    return x * sx, y * sy, w * sx, h * sy
+
+
+#: Faces are judged well exposed with a mean grey of FACE_TARGET ± FACE_SLACK (skin sits about a
+#: stop above mid-grey), falling linearly to 0 over FACE_FALLOFF more; clipped pixels count twice.
+FACE_TARGET, FACE_SLACK, FACE_FALLOFF = 140.0, 25.0, 115.0
+#: With people in the frame their faces weigh this much of the exposure, the whole frame the rest.
+FACE_EXPOSURE_SHARE = 0.7
+FACE_CELLS = 24
+
+
+def face_exposure(image: np.ndarray, box: tuple[float, float, float, float]) -> float | None:
+    """A face's exposure on a bounded scale in [0, 1]: mid-tone placement and clipping."""
+    x, y, w, h = box
+    H, W = image.shape[:2]
+    x0, y0 = max(0, int(x + 0.15 * w)), max(0, int(y + 0.15 * h))
+    x1, y1 = min(W, int(x + 0.85 * w)), min(H, int(y + 0.85 * h))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    # At 24 px: exposure is about light, not detail; a sharper frame's specular highlights (or a
+    # blurred one's lack of them) must not decide between frames of one light.
+    grey = cv2.resize(cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY), (FACE_CELLS, FACE_CELLS),
+                      interpolation=cv2.INTER_AREA)
+    clipped = float(((grey <= 5) | (grey >= 250)).mean())
+    off = max(0.0, abs(float(grey.mean()) - FACE_TARGET) - FACE_SLACK) / FACE_FALLOFF
+    return float(np.clip(1.0 - off - 2.0 * clipped, 0.0, 1.0))
+
+
 class Scorer:
     """Scores groups; loads the face models once (or falls back to no-face scoring)."""
 
@@ -114,7 +192,14 @@ class Scorer:
         self.faces = FaceAnalyzer(models_dir)
         self.faces_available = self.faces.available
 
-    def score_group(self, members: list[ScoreInput], kind: str = "burst") -> list[ScoredPhoto]:
+    def score_group(self, members: list[ScoreInput], kind: str = "burst",
+                    alignment: Alignment | None = None) -> list[ScoredPhoto]:
+        """Score the members of one group against each other.
+
+        ``alignment`` (optional, per member): a homography mapping the member's pixels onto the
+        first member's, from verification (organizer.verify.alignment); people are then matched
+        where they stand in the scene. Without it, by their position in the frame.
+        """
         raw: list[dict[str, float] | None] = []
         faces: list[list[Any]] = []
         sizes: list[tuple[int, int]] = []
@@ -127,20 +212,29 @@ class Scorer:
             raw.append(global_features(m.image))
             faces.append(self.faces.analyze(m.image) if self.faces_available else [])
             sizes.append((m.image.shape[1], m.image.shape[0]))
-        people = match_people(faces, sizes)
+        people = match_people(faces, sizes, alignment)
         ok = [f for f in raw if f is not None]
         best_sharp = max((f["sharpness_raw"] for f in ok), default=0.0)
         max_res = max((m.width * m.height for m in members), default=0)
         max_size = max((m.file_size for m in members), default=0)
         per_person = [self._person_parts(p, len(members)) for p in people]
-        weights = BRACKET_WEIGHTS if kind == "bracket" else FACE_WEIGHTS if people else PLAIN_WEIGHTS
+        if kind == "bracket":
+            weights = BRACKET_FACE_WEIGHTS if people else BRACKET_WEIGHTS
+        else:
+            weights = FACE_WEIGHTS if people else PLAIN_WEIGHTS
         out = []
         for i, (m, f) in enumerate(zip(members, raw, strict=True)):
             if f is None:
                 out.append(ScoredPhoto(m.id, 0.0, {"unreadable": 1.0}))
                 continue
+            exposure = f["exposure_raw"]
+            lit = [face_exposure(m.image, _box_in_frame(p, i, alignment, sizes)) for p in people]
+            lit = [v for v in lit if v is not None]
+            if lit:  # judged on the people where there are people (a dark backdrop is no fault)
+                face_exp = float(np.mean(lit))
+                exposure = FACE_EXPOSURE_SHARE * face_exp + (1 - FACE_EXPOSURE_SHARE) * exposure
             parts: dict[str, Any] = {"sharpness": _rel(f["sharpness_raw"], best_sharp),
-                                     "exposure": f["exposure_raw"],
+                                     "exposure": exposure,
                                      "resolution": _rel(m.width * m.height, max_res),
                                      "file_size": _rel(m.file_size, max_size)}
             closed = [pp["closed"][i] for pp in per_person]
@@ -150,8 +244,13 @@ class Scorer:
                 parts["smile"] = float(np.mean(smiles)) if smiles else 1.0
                 mouths = [pp["mouth"][i] for pp in per_person if pp["mouth"] is not None]
                 parts["mouth_closed"] = float(np.mean(mouths)) if mouths else 1.0
+            if lit:
+                parts["face_exposure"] = face_exp
             for k in FACE_WEIGHTS:
                 parts.setdefault(k, 0.0)
+            if kind == "bracket":  # exposure moves the sharpness measure by up to ~1.5x: only real softness counts
+                for k in ("sharpness", "face_sharpness"):
+                    parts[k] = min(1.0, parts[k] / BRACKET_SOFT)
             quality = sum(weights[k] * parts[k] for k in weights)
             blinks = sum(1 for c in closed if c)
             # Each person with eyes open is worth a full point, more than all quality parts (≤ 1)

@@ -27,6 +27,7 @@ import numpy as np
 #: Long side of the grey image features are computed on.
 VERIFY_SIDE = 512
 ORB_FEATURES = 700
+ORB_LEVELS = 8
 GRID = 6
 #: A cell counts as textured when it holds at least this many keypoints.
 TEXTURED_MIN = 4
@@ -41,6 +42,7 @@ STRONG_INLIERS = 150
 RANSAC_PX = 4.0
 #: RANSAC rounds: enough for the inlier ratios of one shot (> 0.3); look-alikes need not converge.
 MAX_ITERS = 400
+HOMOGRAPHY_METHOD = cv2.USAC_FAST
 #: Compare each member with this many of its successors in time (all pairs in small groups).
 NEIGHBOURS = 2
 #: Screenshots: mean absolute grey difference after alignment, out of 255, of the worst cell.
@@ -112,7 +114,7 @@ def features(image: np.ndarray) -> Features:
 
 def _features_of(grey: np.ndarray) -> Features:
     eq = _clahe.apply(grey)
-    orb = cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=10)
+    orb = cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=10, nlevels=ORB_LEVELS)
     kps, desc = orb.detectAndCompute(eq, None)
     pts = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
     h, w = grey.shape
@@ -152,7 +154,7 @@ SUBJECT_MIN_MOVE = 0.05
 
 def _inlier_cells(pa: np.ndarray, pb: np.ndarray, w: int, h: int) -> tuple[np.ndarray | None, np.ndarray, int]:
     """Fit the dominant homography; returns (homography, cells of a holding inliers, inliers)."""
-    hom, mask = cv2.findHomography(pb, pa, cv2.RANSAC, RANSAC_PX, maxIters=MAX_ITERS, confidence=0.99)
+    hom, mask = cv2.findHomography(pb, pa, HOMOGRAPHY_METHOD, RANSAC_PX, maxIters=MAX_ITERS, confidence=0.99)
     if hom is None or mask is None:
         return None, np.zeros((GRID, GRID), dtype=np.int64), 0
     inl = mask.ravel().astype(bool)
@@ -342,4 +344,44 @@ def verify_group(feats: list[Features | None], screenshot: list[bool], min_size:
         evidence = {"method": VERIFY_VERSION, "pairs_confirmed": len(mine),
                     "weakest_link": weakest.to_dict()}
         out.append(VerifiedGroup(members, evidence, _confidence(weakest), mine))
+    return out
+
+
+def _to_pixels(ev: PairEvidence, shape_a: tuple[int, int], shape_b: tuple[int, int]) -> np.ndarray:
+    """A link's homography (b → a, on verification's grey images) in the photos' own pixels."""
+    half = 0.5 if ev.scale in ("half", "matched-half") else 1.0
+    sa = half * VERIFY_SIDE / max(shape_a)
+    sb = half * VERIFY_SIDE / max(shape_b)
+    return np.diag([1 / sa, 1 / sa, 1.0]) @ ev.homography @ np.diag([sb, sb, 1.0])
+
+
+def alignment(group: VerifiedGroup, shapes: list[tuple[int, int] | None]) -> list[list[float] | None]:
+    """Per member (group order): the homography mapping its pixels onto the first member's pixels.
+
+    Composed along the confirmed links (the frames verification already aligned), so that the
+    best-shot stage can tell people apart by where they stand in the scene, not in the frame: a
+    camera panning between frames moves everyone. ``shapes[i]`` is (height, width) of candidate
+    position i's image; a member no link reaches gets None. Plain lists: kept in the state.
+    """
+    to_first: dict[int, np.ndarray] = {group.members[0]: np.eye(3)}
+    pending = [k for k, ev in group.links.items() if ev.homography is not None]
+    while pending:
+        left = []
+        for i, j in pending:
+            ev = group.links[(i, j)]
+            if shapes[i] is None or shapes[j] is None:
+                continue
+            if i in to_first and j not in to_first:
+                to_first[j] = to_first[i] @ _to_pixels(ev, shapes[i], shapes[j])
+            elif j in to_first and i not in to_first:
+                to_first[i] = to_first[j] @ np.linalg.inv(_to_pixels(ev, shapes[i], shapes[j]))
+            elif i not in to_first:
+                left.append((i, j))
+        if len(left) == len(pending):
+            break
+        pending = left
+    out: list[list[float] | None] = []
+    for m in group.members:
+        hom = to_first.get(m)
+        out.append(None if hom is None else [round(float(v), 6) for v in (hom / hom[2, 2]).ravel()])
     return out

@@ -17,7 +17,7 @@ def seed_bursts(fake, bursts: int = 3, burst_size: int = 3, singles: int = 2, al
         base = scene(seed * 1000 + b, size)
         ids = []
         for k in range(burst_size):
-            img = variant(base, k, 0.0 if k == 0 else 1.0 + 0.3 * k)
+            img = variant(base, k, 0.0 if k == 0 else 1.5 + k)
             a = store.add_asset(user, img, f"IMG_{b:02d}{k:02d}.jpg", start + timedelta(hours=3 * b, seconds=2 * k),
                                 album=album)
             ids.append(a.id)

@@ -28,7 +28,7 @@ def settings(immich, tmp_path: Path, actions: ActionFlags = ALL) -> ImmichSettin
 def upload_burst(immich, seed: int, frames: range, start: datetime = START, prefix: str = "IMG") -> list[str]:
     """Frames of one burst, 2 s apart; frame 0 is the sharp one, the others are blurred."""
     base = scene(seed)
-    ids = [immich.upload(variant(base, k, 0.0 if k == 0 else 1.0 + 0.3 * k), f"{prefix}_{seed:03d}_{k}.jpg",
+    ids = [immich.upload(variant(base, k, 0.0 if k == 0 else 1.5 + k), f"{prefix}_{seed:03d}_{k}.jpg",
                          start + timedelta(seconds=2 * k), wait=False) for k in frames]
     immich.wait_ready(ids)
     return ids
