@@ -27,6 +27,7 @@ from .picture_report import offer_scoring_image
 from .progress import PassInterrupted, Progress, StopToken
 from .sources import Source
 from .state import HashEntry, ProcessingState, StateLoadError
+from .twins import DEFAULT_PAIR_COVER, TWINS_VERSION, TwinPlan
 from .verify import VERIFY_VERSION
 
 log = logging.getLogger(__name__)
@@ -65,13 +66,16 @@ class PassSettings:
     #: (local mode; an Immich source filters its listing itself).
     taken_after: float | None = None
     taken_before: float | None = None
+    #: which twin of a RAW+JPEG / HEIC+JPEG pair is the cover: "jpeg" or "raw" (organizer.twins)
+    pair_cover: str = DEFAULT_PAIR_COVER
 
     def grouping_params(self) -> dict[str, Any]:
         """Everything that changes which groups a pass finds (resume compatibility key)."""
         params = {"threshold": self.threshold, "time_window": self.time_window,
                   "min_group_size": self.min_group_size, "limit": self.limit,
                   "hash": f"{HASH_ALGORITHM}-{HASH_SIZE}", "chain_guard": "leader-2t",
-                  "max_gap": self.max_gap, "verify": VERIFY_VERSION if self.verify else "off"}
+                  "max_gap": self.max_gap, "verify": VERIFY_VERSION if self.verify else "off",
+                  "twins": f"{TWINS_VERSION}/{self.pair_cover}"}
         if self.taken_after is not None or self.taken_before is not None:
             params["taken_range"] = (self.taken_after, self.taken_before)
         return params
@@ -259,11 +263,19 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
         usable = kept
         progress.message(f"{len(usable)} photos taken in the date range ({outside} outside it)")
     usable.sort(key=lambda r: (hashed[r.id][2], r.id))
+    # Twins (RAW+JPEG, edits…): only one representative per shot is grouped; its twins follow it.
+    twin_plan = TwinPlan.build(usable, hashed, settings.pair_cover)
+    if twin_plan:
+        followers = twin_plan.followers()
+        usable = [r for r in usable if r.id not in followers]
     times = np.fromiter((hashed[r.id][2] for r in usable), dtype=np.float64, count=len(usable))
     hashes = np.fromiter((hashed[r.id][1] for r in usable), dtype=np.uint64, count=len(usable))
     bar = progress.bar("group", len(usable))
     index_groups = group_indices(times, hashes, settings.threshold, settings.time_window,
-                                 min_size=settings.min_group_size, max_gap=settings.max_gap or None)
+                                 min_size=1 if twin_plan else settings.min_group_size,
+                                 max_gap=settings.max_gap or None)
+    if twin_plan:
+        index_groups = twin_plan.candidates(index_groups, usable, settings.min_group_size)
     bar.update(len(usable))
     bar.close()
     state.set_counters(groups_total=len(index_groups))
@@ -285,7 +297,9 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
         for k, cand_refs in enumerate(candidates):
             _check_stop(stop)  # verification alone can take a while on a roll of look-alikes
             loader = prefetch.loader(k)
-            if settings.verify:
+            if len(cand_refs) < 2:
+                parts = []  # one twin set alone: nothing to verify
+            elif settings.verify:
                 started = time.perf_counter()
                 parts = _verified_parts(cand_refs, hashed, loader, state, settings.min_group_size, seen_checks)
                 # Decoding a photo that ends in a group is the best-shot stage's cost (it decodes
@@ -295,9 +309,10 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                     sec for pid, sec in loader.seconds.items() if pid in kept)
             else:
                 parts = [(list(range(len(cand_refs))), {"kind": "burst"})]
+            parts = twin_plan.parts(cand_refs, parts, settings.min_group_size)
             for positions, info in parts:
                 n += 1
-                member_refs = [cand_refs[p] for p in positions]
+                member_refs = twin_plan.expand([cand_refs[p] for p in positions], refs_by_id)
                 gid = group_id([r.id for r in member_refs])
                 done = state.completed.get(gid)
                 if done is not None and done.get("index") == n:
@@ -319,6 +334,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
 
                     scorer = Scorer()
                 result = _score_group(gid, n, member_refs, hashed, loader, scorer, info)
+                twin_plan.settle(result)  # the best shot's cover by PAIR_COVER
                 result.actions = actions.apply(result, refs_by_id)
                 entry = result.to_dict()
                 remember = getattr(actions, "remember", None)
