@@ -69,6 +69,11 @@ def hash_file(job: HashJob) -> tuple[str, object]:
         return job.id, f"unexpected error while hashing: {type(exc).__name__}: {exc}"
 
 
+#: RAW files' capture time comes from their own EXIF when their preview has none (since issue 12);
+#: cached RAW entries timed by mtime under an older rule are hashed again (organizer.hash_cache).
+RAW_TIME_RULE = "raw-exif-1"
+
+
 def capture_time_of_raw(path: str, fallback: tuple[float, str, str | None]) -> tuple[float, str, str | None]:
     """A RAW file's own EXIF capture time (its preview had none), else ``fallback``."""
     exif = raw_exif(path)

@@ -6,7 +6,7 @@ RAW files are small DNG-structured files (bench/twin_files.py), HEIC files come 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -141,3 +141,34 @@ def test_pair_cover_follows_the_settings_order_and_refuses_other_values():
     assert resolve_settings({"pair_cover": "jpeg"}, env={"PAIR_COVER": "raw"}).pair_cover == "jpeg"
     with pytest.raises(SettingsError, match="PAIR_COVER"):
         resolve_settings(env={"PAIR_COVER": "tiff"})
+
+
+def test_a_raw_files_capture_time_comes_from_its_own_exif(tmp_path):
+    from organizer.hashing import HashJob, hash_file
+
+    path = write_dng(scene(40), tmp_path / "IMG_0040.DNG", T0)  # its RGB preview carries no EXIF
+    _, out = hash_file(HashJob("IMG_0040.DNG", str(path), mtime=0.0))
+    assert out[1:3] == (datetime(2024, 7, 14, 9, 0, 0).replace(tzinfo=UTC).timestamp(), "exif:DateTimeOriginal")
+
+
+def test_cached_raw_entries_timed_by_mtime_under_the_old_rule_are_hashed_again():
+    import io
+    import json
+
+    import numpy as np
+
+    from organizer import hash_cache
+
+    entries = {"/p/IMG_1.DNG": ("10:20", 1, 5.0, "mtime", None, 4, 3),
+               "/p/IMG_2.CR2": ("10:20", 2, 5.0, "exif:DateTimeOriginal", None, 4, 3),
+               "/p/IMG_1.JPG": ("10:20", 3, 5.0, "mtime", None, 4, 3)}
+    data = hash_cache.encode(entries)
+    assert hash_cache.decode(data) == entries  # made by this version: all kept
+    with np.load(io.BytesIO(data)) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(arrays["meta"].tobytes())
+    del meta["raw_time"]  # a cache written before RAW files' own EXIF was read
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    assert set(hash_cache.decode(buf.getvalue())) == {"/p/IMG_2.CR2", "/p/IMG_1.JPG"}
