@@ -131,3 +131,22 @@ def write_heic(rgb: Image.Image, path: Path, taken: datetime | None, quality: in
     path.parent.mkdir(parents=True, exist_ok=True)
     rgb.convert("RGB").save(path, format="HEIF", quality=quality, exif=exif.tobytes())
     return path
+
+
+def motion_photo(jpeg: bytes, video: bytes) -> bytes:
+    """A Google motion photo (Pixel ``….MP.jpg``): the JPEG, XMP ``GCamera:MicroVideo*`` and the MP4 appended.
+
+    The real Immich v3.1.0 extracts the appended video as a hidden VIDEO asset and links it to the
+    still through the still's ``livePhotoVideoId``, as it does for Apple Live Photos.
+    """
+    import struct
+
+    if jpeg[:2] != b"\xff\xd8":
+        raise ValueError("not a JPEG")
+    xmp = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           '<rdf:Description rdf:about="" xmlns:GCamera="http://ns.google.com/photos/1.0/camera/" '
+           f'GCamera:MicroVideo="1" GCamera:MicroVideoVersion="1" GCamera:MicroVideoOffset="{len(video)}" '
+           'GCamera:MicroVideoPresentationTimestampUs="0"/></rdf:RDF></x:xmpmeta>').encode()
+    payload = b"http://ns.adobe.com/xap/1.0/\0" + xmp
+    segment = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    return jpeg[:2] + segment + jpeg[2:] + video

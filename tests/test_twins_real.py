@@ -4,7 +4,8 @@ What the real server says about such uploads (asked here, not guessed): a DNG is
 ``originalMimeType`` image/dng, its EXIF capture time is read and its thumbnail is made from the
 preview in the file; twins are neither linked nor stacked by Immich itself (``livePhotoVideoId``
 and ``stack`` stay empty), so pairing them is ours to do. A video beside a photo of the same name
-is a VIDEO asset and is never part of a group.
+is a VIDEO asset and is never part of a group; the video of a Pixel motion photo is extracted by
+Immich as a hidden VIDEO linked through the still's ``livePhotoVideoId`` and is left to Immich.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import pytest
 from cli_helpers import run_cli
 from photo_factory import scene
 from PIL import ImageOps
+from real_immich import jpeg_bytes
 
-from bench.twin_files import write_dng
+from bench.twin_files import motion_photo, write_dng
 from organizer.immich.run import run_immich_pass
 from organizer.settings import ActionFlags, ImmichSettings
 
@@ -92,22 +94,29 @@ def test_a_pair_stacked_by_immich_go_is_left_alone(immich, tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is needed to make a small video")
-def test_a_video_beside_its_still_is_never_a_twin_nor_touched(immich, tmp_path):
-    """A live photo's video (or a clip named like a photo) is a VIDEO asset: never grouped or tagged."""
+def test_a_pixel_motion_photos_hidden_video_is_never_a_twin_nor_touched(immich, tmp_path):
+    """Pixel RAW mode: RAW-01.MP.COVER.jpg (a motion photo) + RAW-02.ORIGINAL.dng. Immich extracts the
+    motion photo's video as a hidden VIDEO linked by ``livePhotoVideoId`` (asked below): it shows the
+    same picture, yet it is no photo of the pair, never stacked or tagged."""
     still = scene(33)
     still.save(tmp_path / "still.jpg")
-    mov = tmp_path / "IMG_0003.MOV"  # the still, moving for one second: its thumbnail is the still
+    mp4 = tmp_path / "clip.mp4"  # the still, moving for one second
     subprocess.run(["ffmpeg", "-loglevel", "error", "-loop", "1", "-i", str(tmp_path / "still.jpg"), "-t", "1",
-                    "-r", "10", "-pix_fmt", "yuv420p", str(mov)], check=True, timeout=60)
-    photo = immich.upload(still, "IMG_0003.JPG", T0)
-    video = immich.upload(mov.read_bytes(), "IMG_0003.MOV", T0, wait=False, mime="video/quicktime")
-    other = immich.upload(ImageOps.grayscale(still).convert("RGB"), "IMG_0003-edited.jpg", T0)
-    deadline = time.monotonic() + 60  # the video's thumbnail too: a pass could hash it if it listed videos
-    while immich.session.get(f"{immich.url}/api/assets/{video}/thumbnail", timeout=30).status_code != 200:
-        assert time.monotonic() < deadline, "video thumbnail not made"
+                    "-r", "10", "-pix_fmt", "yuv420p", str(mp4)], check=True, timeout=60)
+    px = "PXL_20240714_090000123"
+    cover = immich.upload(motion_photo(jpeg_bytes(still, T0), mp4.read_bytes()), f"{px}.RAW-01.MP.COVER.jpg", T0)
+    raw = immich.upload(dng_bytes(still, T0, tmp_path), f"{px}.RAW-02.ORIGINAL.dng", T0, mime="image/x-adobe-dng")
+    deadline = time.monotonic() + 60
+    while not (video := immich.asset(cover).get("livePhotoVideoId")):
+        assert time.monotonic() < deadline, "Immich did not link the motion photo's video"
         time.sleep(0.3)
-    result = run_immich_pass(settings(immich, tmp_path))
+    hidden = immich.asset(video)
+    assert (hidden["type"], hidden["visibility"]) == ("VIDEO", "hidden")
+
+    result = run_immich_pass(settings(immich, tmp_path, "raw"))
     (group,) = result.report["groups"]
-    assert sorted(p["id"] for p in group["photos"]) == sorted([photo, other])
-    assert immich.asset(video)["type"] == "VIDEO"
-    assert not immich.asset(video).get("tags") and immich.stack_of(video) is None
+    assert group["kind"] == "pair" and sorted(p["id"] for p in group["photos"]) == sorted([cover, raw])
+    assert stack_primaries(immich) == {frozenset({cover, raw}): raw}
+    after = immich.asset(video)
+    assert (after["visibility"], after.get("tags") or [], immich.stack_of(video)) == ("hidden", [], None)
+    assert immich.asset(cover)["livePhotoVideoId"] == video
