@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -60,8 +60,7 @@ _COPY_SUFFIX = re.compile(r"^(?P<base>[A-Za-z_]*\d{3,}(?:_\d+)*)-(?P<n>[2-9])$")
 _PIXEL = re.compile(r"^(?P<base>PXL_\d{8}_\d{6,9})(?P<tags>(?:\.(?:RAW-\d{2}|COVER|ORIGINAL|MP))+)$", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class NameParts:
+class NameParts(NamedTuple):
     """What a file name says about its shot: base name, format and whether it is an edited copy."""
 
     base: str  # lower-cased, the key twins share
@@ -69,35 +68,44 @@ class NameParts:
     edit: str | None = None  # "edit" (named as such) or "copy" (may be an edit: -2)
 
 
+_FORMATS = {**dict.fromkeys(JPEG_EXTENSIONS, "jpeg"), **dict.fromkeys(HEIC_EXTENSIONS, "heic"),
+            **dict.fromkeys(RAW_EXTENSIONS, "raw")}
+
+
 def file_format(name: str) -> str:
-    ext = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
-    if ext in JPEG_EXTENSIONS:
-        return "jpeg"
-    if ext in HEIC_EXTENSIONS:
-        return "heic"
-    if ext in RAW_EXTENSIONS:
-        return "raw"
-    return "other"
+    dot = name.rfind(".")
+    return _FORMATS.get(name[dot:].lower(), "other") if dot >= 0 else "other"
 
 
 def parse_name(name: str) -> NameParts:
-    """Base name, format and edit marker of a file name (the folder is not part of it)."""
-    stem = name.rsplit("/", 1)[-1]
-    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
-    fmt = file_format(name)
-    m = _PIXEL.match(stem)
-    if m:
-        return NameParts(m.group("base").lower(), fmt)
-    m = _APPLE_EDIT.match(stem)
-    if m:
-        return NameParts(f"img_{m.group('num')}", fmt, "edit")
-    m = _EDIT_SUFFIX.match(stem)
-    if m:
-        return NameParts(m.group("base").strip().lower(), fmt, "edit")
-    m = _COPY_SUFFIX.match(stem)
-    if m:
-        return NameParts(m.group("base").lower(), fmt, "copy")
-    return NameParts(stem.strip().lower(), fmt)
+    """Base name, format and edit marker of a file name (the folder is not part of it).
+
+    Called for every photo of a library on every pass, so a pattern only runs on names that carry
+    a hint of it.
+    """
+    stem = name[name.rfind("/") + 1:]
+    dot = stem.rfind(".")
+    fmt = _FORMATS.get(stem[dot:].lower(), "other") if dot >= 0 else "other"
+    if dot >= 0:
+        stem = stem[:dot]
+    low = stem.lower()
+    if "." in low and low.startswith("pxl_"):
+        m = _PIXEL.match(stem)
+        if m:
+            return NameParts(m.group("base").lower(), fmt)
+    if low.startswith("img_e"):
+        m = _APPLE_EDIT.match(stem)
+        if m:
+            return NameParts(f"img_{m.group('num')}", fmt, "edit")
+    if "edit" in low or "bearb" in low or "modifi" in low or "bewerk" in low:
+        m = _EDIT_SUFFIX.match(stem)
+        if m:
+            return NameParts(m.group("base").strip().lower(), fmt, "edit")
+    if "-" in low:
+        m = _COPY_SUFFIX.match(stem)
+        if m:
+            return NameParts(m.group("base").lower(), fmt, "copy")
+    return NameParts(low.strip(), fmt)
 
 
 #: Representative order: the file whose hash best stands for the shot (Immich thumbnails of JPEGs).
