@@ -678,3 +678,103 @@ def real_photos(root: Path) -> LabelledSet:
 FACE_SETS: dict[str, Callable[[Path], LabelledSet]] = {"blink": blink, "smile": smile, "passer_by": passer_by,
                                                        "pan_blink": pan_blink}
 ALL_SETS: dict[str, Callable[[Path], LabelledSet]] = {**PLAIN_SETS, **FACE_SETS}
+
+
+# ----------------------------------------------------------------------------- twins (issue 12)
+def _warm_edit(bgr: np.ndarray) -> np.ndarray:
+    """A typical colour edit: more contrast, warmer, a touch brighter."""
+    out = bgr.astype(np.float32)
+    out = (out - 128) * 1.15 + 128 + 8
+    out[..., 2] *= 1.06  # red up (BGR)
+    out[..., 0] *= 0.94  # blue down
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _black_and_white(bgr: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+
+
+def _save_twin(bgr: np.ndarray, root: Path, rel: str, taken: datetime) -> str:
+    """A file of one shot in the format its extension names (RAW files are small DNG-structured files)."""
+    from bench.twin_files import write_dng, write_heic
+
+    path = root / rel
+    suffix = path.suffix.lower()
+    if suffix in (".jpg", ".jpeg"):
+        return save_photo(bgr, root, rel, taken)
+    rgb = Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    if suffix in (".heic", ".heif"):
+        write_heic(rgb, path, taken)
+    else:
+        write_dng(rgb, path, taken, preview_side=512)
+    return rel
+
+
+#: (files of one shot, the cover with PAIR_COVER=jpeg, with PAIR_COVER=raw, kind) - phones' and cameras' names.
+#: RAW files other than .dng are DNG-structured files under that camera's extension (LibRaw and
+#: exiftool read the content, not the name); what is tested is the naming, not the maker's format.
+TWIN_CASES: list[tuple[list[str], str, str, str]] = [
+    (["IMG_1001.JPG", "IMG_1001.CR2"], "IMG_1001.JPG", "IMG_1001.CR2", "pair"),  # Canon
+    (["DSC01002.JPG", "DSC01002.ARW"], "DSC01002.JPG", "DSC01002.ARW", "pair"),  # Sony
+    (["DSC_1003.JPG", "DSC_1003.NEF"], "DSC_1003.JPG", "DSC_1003.NEF", "pair"),  # Nikon
+    (["PXL_20240714_093000123.RAW-01.COVER.jpg", "PXL_20240714_093000123.RAW-02.ORIGINAL.dng"],
+     "PXL_20240714_093000123.RAW-01.COVER.jpg", "PXL_20240714_093000123.RAW-02.ORIGINAL.dng", "pair"),  # Pixel
+    (["20240714_094000.jpg", "20240714_094000.dng"], "20240714_094000.jpg", "20240714_094000.dng", "pair"),  # Samsung
+    (["IMG_20240714_095000.jpg", "IMG_20240714_095000.dng"],
+     "IMG_20240714_095000.jpg", "IMG_20240714_095000.dng", "pair"),  # Huawei, Xiaomi
+    (["IMG_1007.HEIC", "IMG_1007.JPG"], "IMG_1007.JPG", "IMG_1007.HEIC", "pair"),  # iPhone HEIC + JPEG
+    (["IMG_1008.JPG", "IMG_1008-edited.jpg"], "IMG_1008-edited.jpg", "IMG_1008-edited.jpg", "edit"),  # Takeout
+    (["IMG_1009.HEIC", "IMG_E1009.JPG"], "IMG_E1009.JPG", "IMG_E1009.JPG", "edit"),  # Apple Photos export
+    (["IMG_1010.JPG", "IMG_1010 (edited).jpg"], "IMG_1010 (edited).jpg", "IMG_1010 (edited).jpg", "edit"),
+    (["DSC_1011.JPG", "DSC_1011_edited.jpg", "DSC_1011.NEF"], "DSC_1011_edited.jpg", "DSC_1011_edited.jpg", "edit"),
+    (["DSC01012.JPG", "DSC01012-2.jpg"], "DSC01012-2.jpg", "DSC01012-2.jpg", "edit"),  # Lightroom virtual copy
+]
+
+
+def twin_set(root: Path, pair_cover: str = "jpeg") -> LabelledSet:
+    """Twins of one shot in several formats and edits, a twin inside a burst, and look-alike names
+    that are not twins. ``pair_cover`` picks which cover is labelled as the keeper."""
+    rng = np.random.default_rng(112)
+    out = LabelledSet("twins", root / f"twins-{pair_cover}")
+    sources = [s for s in BRACKET_SOURCES + MOVING_BACKGROUNDS]
+    moment = START
+    for c, (names, cover_jpeg, cover_raw, kind) in enumerate(TWIN_CASES):
+        base = _handheld(_real(sources[c % len(sources)]), rng, 2.0)
+        for name in names:
+            edited = "edited" in name or "IMG_E" in name
+            bgr = (_black_and_white(base) if c % 2 else _warm_edit(base)) if edited else base
+            if name.endswith("-2.jpg"):
+                bgr = _ev(base, 0.15)  # a virtual copy exported with a small exposure change
+            _save_twin(bgr, out.root, name, moment)
+        out.photos += names
+        out.groups.append(list(names))
+        out.keepers.append(cover_jpeg if pair_cover == "jpeg" else cover_raw)
+        out.kinds.append(kind)
+        moment += timedelta(minutes=10)
+    # A burst whose sharp first frame has a RAW twin: one group of four, the sharp frame's cover best.
+    base = _real(sources[0])
+    burst = []
+    for k in range(3):
+        frame = _handheld(base, rng, 1.5)
+        if k:
+            frame = cv2.GaussianBlur(frame, (0, 0), 1.2 + 0.6 * k)
+        burst.append(_save_twin(frame, out.root, f"IMG_{1020 + k}.JPG", moment + timedelta(seconds=k)))
+        if k == 0:
+            burst.append(_save_twin(frame, out.root, "IMG_1020.DNG", moment))
+    out.photos += burst
+    out.groups.append(burst)
+    out.keepers.append("IMG_1020.JPG" if pair_cover == "jpeg" else "IMG_1020.DNG")
+    out.kinds.append("burst")
+    moment += timedelta(minutes=10)
+    # Look-alike names that are not twins: another shot under the same name and time, and neighbours.
+    others = [_real(s) for s in sources[1:5]]
+    singles = [("IMG_1030.JPG", others[0], 0), ("IMG_1030.DNG", others[1], 0),
+               ("IMG_1031.JPG", others[2], 600), ("IMG_1031-edited.jpg", others[3], 600),
+               ("DSC01033.JPG", others[0], 1200), ("DSC01033-2.jpg", others[2], 1200),
+               ("IMG_1034.JPG", others[1], 1800), ("IMG_1035.JPG", others[3], 1801)]
+    for name, img, seconds in singles:
+        out.photos.append(_save_twin(img, out.root, name, moment + timedelta(seconds=seconds)))
+    return out
+
+
+TWIN_SETS: dict[str, Callable[[Path], LabelledSet]] = {"twins": twin_set}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.labelled_sets import FACE_SETS, PLAIN_SETS, LabelledSet
+from bench.labelled_sets import FACE_SETS, PLAIN_SETS, TWIN_SETS, LabelledSet
 from organizer.hashing import default_processes
 from organizer.pipeline import PassSettings, run_pass
 from organizer.sources import LocalSource
@@ -109,6 +109,7 @@ def run(quick: bool = False) -> None:
             print(f"{name:<16} {f.photos:>6} {_fmt(f.precision):>9} {_fmt(f.recall):>7} {f.false_groups:>12} "
                   f"{_fmt(f.best_pick):>9} {f.seconds:8.2f} {f.report['summary'].get('verify_seconds', 0):10.2f} "
                   f"{_widest_span(f.report):15.0f}")
+        twins(Path(tmp) / "twins")
         mixed(made, Path(tmp))
     stereo()
 
@@ -127,6 +128,26 @@ def stereo() -> None:
     ev = verify.compare(verify.features(left), verify.features(right))
     print(f"Limit on real photos: scikit-image's motorcycle stereo pair (the camera ~19 cm sideways, parallax) "
           f"is {'one shot' if ev.same else 'two shots'} ({ev.to_dict()})")
+
+
+def kinds_right(labelled: LabelledSet, report: dict[str, Any]) -> tuple[int, int]:
+    """(true groups found whole with the expected kind, true groups)."""
+    kind_of = {frozenset(p["id"] for p in g["photos"]): g.get("kind") for g in report["groups"]}
+    right = sum(1 for g, k in zip(labelled.groups, labelled.kinds, strict=True) if kind_of.get(frozenset(g)) == k)
+    return right, len(labelled.groups)
+
+
+def twins(tmp: Path) -> None:
+    """The twin set (RAW+JPEG, HEIC+JPEG, edits, a twin in a burst, look-alike names) with both covers."""
+    print(f"\n{'twins set':<22} {'photos':>6} {'precision':>9} {'recall':>7} {'false groups':>12} "
+          f"{'best-pick':>9} {'kind right':>10} {'pass (s)':>8}")
+    for name, make in TWIN_SETS.items():
+        for cover in ("jpeg", "raw"):
+            labelled = make(tmp, cover)  # type: ignore[call-arg]
+            f = run_set(labelled, PassSettings(processes=1, pair_cover=cover))
+            right, total = kinds_right(labelled, f.report)
+            print(f"{name + ' PAIR_COVER=' + cover:<22} {f.photos:>6} {_fmt(f.precision):>9} {_fmt(f.recall):>7} "
+                  f"{f.false_groups:>12} {_fmt(f.best_pick):>9} {f'{right}/{total}':>10} {f.seconds:8.2f}")
 
 
 def _widest_span(report: dict[str, Any]) -> float:

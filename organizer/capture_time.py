@@ -86,6 +86,16 @@ def capture_time(img: Image.Image, mtime: float | None) -> tuple[float, str, str
         exif = img.getexif()
     except Exception:  # corrupt EXIF blocks raise a variety of errors inside Pillow
         exif = None
+    found = capture_time_from_exif(exif) if exif else None
+    if found:
+        return found
+    if mtime is not None:
+        return wall_clock(float(mtime)), "mtime", None
+    return wall_clock(time.time()), "unknown", None
+
+
+def capture_time_from_exif(exif: Image.Exif) -> tuple[float, str, str | None] | None:
+    """(wall-clock seconds, source, offset) from DateTimeOriginal, else DateTime; None without either."""
     if exif:
         try:
             sub_ifd = exif.get_ifd(EXIF_IFD)
@@ -98,9 +108,7 @@ def capture_time(img: Image.Image, mtime: float | None) -> tuple[float, str, str
         found = parse_exif_datetime(exif.get(TAG_DATETIME))
         if found:
             return found[0], "exif:DateTime", found[1]
-    if mtime is not None:
-        return wall_clock(float(mtime)), "mtime", None
-    return wall_clock(time.time()), "unknown", None
+    return None
 
 
 def wall_clock(instant: float) -> float:

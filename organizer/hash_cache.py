@@ -26,7 +26,8 @@ import numpy as np
 
 from .atomic import write_bytes_atomic
 from .capture_time import TIME_RULE
-from .hashing import HASH_ALGORITHM, HASH_SIZE
+from .hashing import HASH_ALGORITHM, HASH_SIZE, RAW_TIME_RULE
+from .imaging import RAW_EXTENSIONS
 from .state import HashEntry
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def encode(entries: Mapping[str, HashEntry]) -> bytes:
         "source": np.array([code(r[2][3]) for r in rows], dtype=np.int16),
         "tz": np.array([code(r[2][4]) for r in rows], dtype=np.int16),
     }
-    meta = RULES | {"count": len(rows), "strings": list(table)}
+    meta = RULES | {"raw_time": RAW_TIME_RULE, "count": len(rows), "strings": list(table)}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
@@ -119,10 +120,15 @@ def decode(data: bytes) -> dict[str, HashEntry]:
         return None if i < 0 else strings[i]
 
     try:
-        return {path: (f"{size}:{mtime_ns}", h, taken, str(text(src)), text(tz), w, ht)
-                for path, size, mtime_ns, h, taken, w, ht, src, tz in zip(paths, *cols, strict=True)}
+        entries = {path: (f"{size}:{mtime_ns}", h, taken, str(text(src)), text(tz), w, ht)
+                   for path, size, mtime_ns, h, taken, w, ht, src, tz in zip(paths, *cols, strict=True)}
     except (IndexError, TypeError) as exc:
         raise CacheLoadError(f"malformed cache file ({type(exc).__name__}: {exc})") from exc
+    if meta.get("raw_time") != RAW_TIME_RULE:
+        # RAW files timed by their file time before their own EXIF was read: only those are hashed again
+        entries = {p: e for p, e in entries.items()
+                   if not (e[3] in ("mtime", "unknown") and os.path.splitext(p)[1].lower() in RAW_EXTENSIONS)}
+    return entries
 
 
 class HashCache:

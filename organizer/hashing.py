@@ -13,13 +13,14 @@ import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import imagehash
 import numpy as np
 from PIL import Image
 
-from .capture_time import capture_time
-from .imaging import UnreadablePhoto, open_photo
+from .capture_time import capture_time, capture_time_from_exif
+from .imaging import RAW_EXTENSIONS, UnreadablePhoto, open_photo, raw_exif
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +60,25 @@ def hash_file(job: HashJob) -> tuple[str, object]:
         # The size before draft scaling is what users know the photo by.
         width, height = img.info.get("original_size") or img.size
         taken_at, taken_source, offset = capture_time(img, job.mtime)
+        if taken_source in ("mtime", "unknown") and Path(job.path).suffix.lower() in RAW_EXTENSIONS:
+            taken_at, taken_source, offset = capture_time_of_raw(job.path, (taken_at, taken_source, offset))
         return job.id, (hash_image(img), taken_at, taken_source, offset, width, height)
     except UnreadablePhoto as exc:
         return job.id, str(exc)
     except Exception as exc:  # one bad photo among thousands must not stop the pass
         return job.id, f"unexpected error while hashing: {type(exc).__name__}: {exc}"
+
+
+#: RAW files' capture time comes from their own EXIF when their preview has none (since issue 12);
+#: cached RAW entries timed by mtime under an older rule are hashed again (organizer.hash_cache).
+RAW_TIME_RULE = "raw-exif-1"
+
+
+def capture_time_of_raw(path: str, fallback: tuple[float, str, str | None]) -> tuple[float, str, str | None]:
+    """A RAW file's own EXIF capture time (its preview had none), else ``fallback``."""
+    exif = raw_exif(path)
+    found = capture_time_from_exif(exif) if exif is not None else None
+    return found or fallback
 
 
 def _worker_init() -> None:

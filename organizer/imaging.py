@@ -24,7 +24,10 @@ MAX_PIXELS = 256_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 Image.LOAD_TRUNCATED_IMAGES = False
 
-RAW_EXTENSIONS = {".cr2", ".nef", ".arw", ".dng"}
+#: Camera RAW files, read through the preview the camera embedded (LibRaw via rawpy): Adobe DNG
+#: (Pixel, iPhone ProRAW, Samsung/Huawei Pro modes), Canon, Nikon, Sony, Fujifilm, Olympus,
+#: Panasonic, Pentax, Samsung cameras.
+RAW_EXTENSIONS = {".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".raf", ".orf", ".rw2", ".pef", ".srw"}
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif"} | RAW_EXTENSIONS
 
 _heif_registered = False
@@ -58,9 +61,31 @@ def _raw_preview(path: str) -> bytes:
             thumb = raw.extract_thumb()
     except Exception as exc:  # rawpy raises its own LibRaw* hierarchy
         raise UnreadablePhoto(f"RAW file without a usable embedded preview ({type(exc).__name__})") from exc
+    if thumb.format == rawpy.ThumbFormat.BITMAP:
+        # an uncompressed RGB preview (DNGs often hold one in IFD0): hand it on as a lossless PNG
+        out = io.BytesIO()
+        Image.fromarray(thumb.data).save(out, "PNG", compress_level=1)
+        return out.getvalue()
     if thumb.format != rawpy.ThumbFormat.JPEG:
         raise UnreadablePhoto("RAW file whose embedded preview is not a JPEG")
     return bytes(thumb.data)
+
+
+def raw_exif(path: str) -> Image.Exif | None:
+    """The EXIF of a TIFF-based RAW file itself (DNG, CR2, NEF, ARW, PEF…), header only.
+
+    An embedded preview often carries no EXIF of its own, so without this a RAW's capture time
+    would be its file time and it would not line up with its JPEG twin. None when not readable.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as img:  # Pillow reads TIFF-based RAW headers without decoding
+                exif = img.getexif()
+                exif.get_ifd(0x8769)  # read the Exif sub-IFD (DateTimeOriginal) while the file is open
+                return exif
+    except Exception:  # not TIFF-based (CR3, RAF, ORF, RW2) or damaged: the preview's EXIF or mtime
+        return None
 
 
 def open_photo(source: str | os.PathLike[str] | bytes, draft_size: tuple[int, int] | None = None,

@@ -28,6 +28,7 @@ from .picture_report import offer_thumbnail, report_wants_thumbnails
 from .progress import PassInterrupted, Progress, StopToken
 from .sources import Source
 from .state import HashEntry, ProcessingState, StateLoadError
+from .twins import DEFAULT_PAIR_COVER, TWINS_VERSION, TwinPlan
 from .verify import VERIFY_VERSION
 
 log = logging.getLogger(__name__)
@@ -66,13 +67,16 @@ class PassSettings:
     #: (local mode; an Immich source filters its listing itself).
     taken_after: float | None = None
     taken_before: float | None = None
+    #: which twin of a RAW+JPEG / HEIC+JPEG pair is the cover: "jpeg" or "raw" (organizer.twins)
+    pair_cover: str = DEFAULT_PAIR_COVER
 
     def grouping_params(self) -> dict[str, Any]:
         """Everything that changes which groups a pass finds (resume compatibility key)."""
         params = {"threshold": self.threshold, "time_window": self.time_window,
                   "min_group_size": self.min_group_size, "limit": self.limit,
                   "hash": f"{HASH_ALGORITHM}-{HASH_SIZE}", "chain_guard": "leader-2t",
-                  "max_gap": self.max_gap, "verify": VERIFY_VERSION if self.verify else "off"}
+                  "max_gap": self.max_gap, "verify": VERIFY_VERSION if self.verify else "off",
+                  "twins": f"{TWINS_VERSION}/{self.pair_cover}"}
         if self.taken_after is not None or self.taken_before is not None:
             params["taken_range"] = (self.taken_after, self.taken_before)
         return params
@@ -266,12 +270,22 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
     order = np.argsort(state.hashes.column("taken")[rows], kind="stable")
     usable = [usable[by_id[i]] for i in order.tolist()]
     rows = rows[order]
+    # Twins (RAW+JPEG, edits…): only one representative per shot is grouped; its twins follow it.
+    twin_plan = TwinPlan.build(usable, hashed, settings.pair_cover)
+    if twin_plan:
+        followers = twin_plan.followers()
+        keep = np.fromiter((r.id not in followers for r in usable), dtype=bool, count=len(usable))
+        usable = [r for r in usable if r.id not in followers]
+        rows = rows[keep]
     times = state.hashes.column("taken")[rows].astype(np.float64)
     hashes = state.hashes.column("hash")[rows].astype(np.uint64)
     del rows, by_id, order
     bar = progress.bar("group", len(usable))
     index_groups = group_indices(times, hashes, settings.threshold, settings.time_window,
-                                 min_size=settings.min_group_size, max_gap=settings.max_gap or None)
+                                 min_size=1 if twin_plan else settings.min_group_size,
+                                 max_gap=settings.max_gap or None)
+    if twin_plan:
+        index_groups = twin_plan.candidates(index_groups, usable, settings.min_group_size)
     bar.update(len(usable))
     bar.close()
     state.set_counters(groups_total=len(index_groups))
@@ -291,11 +305,11 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
     candidates = [[usable[i] for i in c] for c in index_groups]
     # Only candidates whose verification is not cached are judged ahead: an unchanged library
     # (verification cached, groups applied) must not read or download a single photo.
-    ahead_wanted = [settings.verify and _verify_key(c) not in state.extra for c in candidates]
+    ahead_wanted = [settings.verify and len(c) > 1 and _verify_key(c) not in state.extra for c in candidates]
     thumbs = report_wants_thumbnails()
 
-    def job(k: int, parts: Parts | None = None) -> Job:
-        cand = candidates[k]
+    def job(k: int, parts: Parts | None = None, cand: list[PhotoRef] | None = None) -> Job:
+        cand = candidates[k] if cand is None else cand
         skip = frozenset(g for g in (group_id([cand[p].id for p in pos]) for pos, _ in parts or [])
                          if g in state.completed)
         return Job(refs=cand, entries=[hashed[r.id] for r in cand], parts=parts,
@@ -314,11 +328,13 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                 next_ahead += 1
             outcome: Outcome | None = None
             key = _verify_key(cand_refs)
-            if settings.verify:
+            if len(cand_refs) < 2:
+                parts: Parts = []  # one twin set alone: nothing to verify
+            elif settings.verify:
                 seen_checks.add(key)
                 cached = state.extra.get(key)
                 if cached is not None:
-                    parts: Parts = [(list(p), dict(i)) for p, i in cached]
+                    parts = [(list(p), dict(i)) for p, i in cached]
                 else:
                     outcome = _outcome(ahead, k, job(k), stop)
                     parts = outcome.parts
@@ -326,9 +342,14 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                     state.set_extra(key, [(p, i) for p, i in parts])
             else:
                 parts = [(list(range(len(cand_refs))), {"kind": "burst"})]
+            judged_refs = cand_refs
+            if twin_plan:
+                # every twin joins its representative's group, scored with it (organizer.twins)
+                judged_refs, parts = twin_plan.expand_candidate(
+                    cand_refs, twin_plan.parts(cand_refs, parts, settings.min_group_size), refs_by_id)
             for positions, _info in parts:
                 n += 1
-                member_refs = [cand_refs[p] for p in positions]
+                member_refs = [judged_refs[p] for p in positions]
                 gid = group_id([r.id for r in member_refs])
                 done = state.completed.get(gid)
                 if done is not None and done.get("index") == n:
@@ -346,11 +367,12 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                 # verification may split or turn away, so it is the most there can be.
                 progress.message(f"Processing group {n}/{max(total, n)} ({len(member_refs)} photos)...")
                 if outcome is None or gid not in outcome.groups:
-                    # verification was cached (a resumed candidate), or the group was skipped as
-                    # completed under another number: judge it now
-                    outcome = _outcome(ahead, k, replace(job(k, parts), skip=frozenset()), stop)
+                    # verification was cached (a resumed candidate), the group was skipped as
+                    # completed under another number, or twins joined it: judge it now
+                    outcome = _outcome(ahead, k, replace(job(k, parts, judged_refs), skip=frozenset()), stop)
                 result = outcome.groups[gid]
                 result.index = n
+                twin_plan.settle(result)  # the best shot's cover by PAIR_COVER
                 for photo in result.photos:
                     if photo["id"] in outcome.thumbs:
                         offer_thumbnail(photo["id"], outcome.thumbs[photo["id"]], photo["hash"])

@@ -20,6 +20,7 @@ from typing import Any
 
 from .hashing import default_processes
 from .pipeline import DEFAULT_THRESHOLD, DEFAULT_TIME_WINDOW
+from .twins import DEFAULT_PAIR_COVER, PAIR_COVERS
 
 DEFAULT_MIN_GROUP_SIZE = 2
 DEFAULT_ALBUM_PREFIX = "Burst"
@@ -60,6 +61,14 @@ def parse_min_group_size(text: str | int) -> int:
     return value
 
 
+def parse_pair_cover(text: str) -> str:
+    """Which twin of a RAW+JPEG or HEIC+JPEG pair is the cover: "jpeg" or "raw" (the RAW, or the HEIC)."""
+    value = str(text).strip().lower()
+    if value not in PAIR_COVERS:
+        raise SettingsError(f"{text!r} is not a pair cover (one of: {', '.join(PAIR_COVERS)})")
+    return value
+
+
 def parse_taken(text: str) -> datetime:
     """An ISO date or date-time; without an offset it is read as UTC (as capture times without one are)."""
     try:
@@ -81,6 +90,7 @@ GROUPING_VARIABLES = {
     "threshold": ("THRESHOLD", parse_threshold),
     "time_window": ("TIME_WINDOW", parse_time_window),
     "min_group_size": ("MIN_GROUP_SIZE", parse_min_group_size),
+    "pair_cover": ("PAIR_COVER", parse_pair_cover),
 }
 
 
@@ -140,6 +150,7 @@ class ImmichSettings:
     threshold: int = DEFAULT_THRESHOLD
     time_window: float = DEFAULT_TIME_WINDOW
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE
+    pair_cover: str = DEFAULT_PAIR_COVER  # cover of RAW+JPEG / HEIC+JPEG twins: "jpeg" or "raw"
     actions: ActionFlags = field(default_factory=ActionFlags)
     download_concurrency: int = 8
     #: worker processes for hashing, verification and scoring (default: all cores)
@@ -227,6 +238,7 @@ SHOWN = (
     ("THRESHOLD", "threshold", lambda s: s.threshold),
     ("TIME_WINDOW", "time_window", lambda s: s.time_window),
     ("MIN_GROUP_SIZE", "min_group_size", lambda s: s.min_group_size),
+    ("PAIR_COVER", "pair_cover", lambda s: s.pair_cover),
     ("ACTION_*", "actions", lambda s: s.actions.signature()),
     ("ALBUM_PREFIX", "album_prefix", lambda s: s.actions.album_prefix),
     ("TAG_PARENT", "tag_parent", lambda s: s.actions.tag_parent),

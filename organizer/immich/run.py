@@ -131,7 +131,8 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
                 progress: Progress, download_dir: Path | None, force_fresh: bool, origin: str,
                 review: bool = False) -> PassResult:
     pass_settings = PassSettings(threshold=settings.threshold, time_window=settings.time_window,
-                                 min_group_size=settings.min_group_size, dry_run=dry_run, resume=resume,
+                                 min_group_size=settings.min_group_size, pair_cover=settings.pair_cover,
+                                 dry_run=dry_run, resume=resume,
                                  force_fresh=force_fresh, keep_state_on_success=True, limit=settings.limit,
                                  processes=settings.processes)
     identity = {"server": client.base_url, "user": user_id, "scope": scope}

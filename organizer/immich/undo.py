@@ -143,10 +143,12 @@ class _Undo:
 
         Immich rewrites a photo's tags from its XMP sidecar after each tag change, so removing
         two tags from one photo in quick succession can bring the first one back (seen on the
-        real server). Read the photos back and repeat, a few times at most.
+        real server), sometimes seconds later. Read the photos back and repeat until they read
+        clean twice in a row, a few times at most.
         """
         shaky = {a: t for a, t in self.untagged.items() if len(t) > 1}
-        for attempt in range(3):
+        clean = 0
+        for attempt in range(5):
             if not shaky or self.dry_run:
                 return
             time.sleep(1.0 + attempt)
@@ -159,7 +161,13 @@ class _Undo:
                 for tag_id in tag_ids & present:
                     again[tag_id].append(asset_id)
             if not again:
-                return
+                # One clean read is not enough: a RAW file's sidecar is read back seconds later
+                # (seen on the real server with DNGs), so the photos must read clean twice.
+                clean += 1
+                if clean >= 2:
+                    return
+                continue
+            clean = 0
             log.info("Tags came back after undo on %d photos; removing them again", len(again))
             for tag_id, assets in again.items():
                 try:
