@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from . import camera_bursts
 from .capture_time import iso
 from .grouping import DEFAULT_MAX_GAP, group_indices
 from .hashing import HASH_ALGORITHM, HASH_SIZE, default_processes
@@ -71,7 +72,8 @@ class PassSettings:
         params = {"threshold": self.threshold, "time_window": self.time_window,
                   "min_group_size": self.min_group_size, "limit": self.limit,
                   "hash": f"{HASH_ALGORITHM}-{HASH_SIZE}", "chain_guard": "leader-2t",
-                  "max_gap": self.max_gap, "verify": VERIFY_VERSION if self.verify else "off"}
+                  "max_gap": self.max_gap, "verify": VERIFY_VERSION if self.verify else "off",
+                  "camera_bursts": camera_bursts.RULES}
         if self.taken_after is not None or self.taken_before is not None:
             params["taken_range"] = (self.taken_after, self.taken_before)
         return params
@@ -261,9 +263,15 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
     usable.sort(key=lambda r: (hashed[r.id][2], r.id))
     times = np.fromiter((hashed[r.id][2] for r in usable), dtype=np.float64, count=len(usable))
     hashes = np.fromiter((hashed[r.id][1] for r in usable), dtype=np.uint64, count=len(usable))
+    # Forced links: the camera's burst ids (read once per photo, cached) and burst file names.
+    taken = {r.id: hashed[r.id][2] for r in usable}
+    bursts = camera_bursts.collect_burst_ids(source, usable, taken, state, stop.is_set)
     bar = progress.bar("group", len(usable))
     index_groups = group_indices(times, hashes, settings.threshold, settings.time_window,
                                  min_size=settings.min_group_size, max_gap=settings.max_gap or None)
+    index_groups = camera_bursts.join_candidates(index_groups, usable, taken,
+                                                 {r.id: hashed[r.id][1] for r in usable}, bursts,
+                                                 settings.min_group_size)
     bar.update(len(usable))
     bar.close()
     state.set_counters(groups_total=len(index_groups))
@@ -295,6 +303,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                     sec for pid, sec in loader.seconds.items() if pid in kept)
             else:
                 parts = [(list(range(len(cand_refs))), {"kind": "burst"})]
+            parts = camera_bursts.keep_together(cand_refs, parts, bursts, taken, settings.min_group_size)
             for positions, info in parts:
                 n += 1
                 member_refs = [cand_refs[p] for p in positions]
