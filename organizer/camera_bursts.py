@@ -300,19 +300,32 @@ def join_candidates(groups: list[list[int]], refs: list[PhotoRef], times: Mappin
 def keep_together(refs: list[PhotoRef], parts: list[tuple[list[int], dict[str, Any]]],
                   burst_ids: Mapping[str, str], times: Mapping[str, float],
                   min_size: int = 2) -> list[tuple[list[int], dict[str, Any]]]:
-    """Verification's groups inside one candidate, with each camera burst made whole again.
+    """Verification's groups inside one candidate, made to agree with the camera's burst ids.
 
     Frames of one burst id are one group whatever verification said (a subject crossing the frame,
-    an exposure change); a verified group holding one of them joins it. The group's evidence is
-    the camera's id, its kind "burst".
+    an exposure change): a verified group holding one of them joins it. Frames of two different
+    burst ids are never one group (the shutter was pressed twice): a verified group holding both
+    is cut, each frame without an id going with the burst closest to it in time. A group with an id
+    says so in its evidence; its kind is "burst".
     """
     bursts = camera_bursts(refs, times, burst_ids)
-    if not bursts:
+    ids_here = {p: burst_ids[r.id] for p, r in enumerate(refs) if r.id in burst_ids}
+    if not ids_here:
         return [(positions, _with_name(refs, positions, info)) for positions, info in parts]
-    parent = list(range(len(refs)))
-    infos: dict[int, dict[str, Any]] = {}
-    grouped: set[int] = set()
+    pieces: list[tuple[list[int], dict[str, Any]]] = []
     for positions, info in parts:
+        labelled = [p for p in positions if p in ids_here]
+        if len({ids_here[p] for p in labelled}) <= 1:
+            pieces.append((positions, info))
+            continue
+        by_id: dict[str, list[int]] = {}
+        for p in positions:
+            near = p if p in ids_here else min(labelled, key=lambda q: (abs(times[refs[q].id] - times[refs[p].id]), q))
+            by_id.setdefault(ids_here[near], []).append(p)
+        pieces.extend((sorted(ps), dict(info)) for ps in by_id.values())
+    parent = list(range(len(refs)))
+    grouped: set[int] = set()
+    for positions, _ in pieces:
         grouped.update(positions)
         for p in positions[1:]:
             _union(parent, positions[0], p)
@@ -323,14 +336,15 @@ def keep_together(refs: list[PhotoRef], parts: list[tuple[list[int], dict[str, A
     comps: dict[int, list[int]] = {}
     for p in sorted(grouped):
         comps.setdefault(_find(parent, p), []).append(p)
-    for positions, info in parts:
+    infos: dict[int, dict[str, Any]] = {}
+    for positions, info in pieces:
         infos.setdefault(_find(parent, positions[0]), {}).update(info)
+    in_burst = {p for b in bursts for p in b}
     out: list[tuple[list[int], dict[str, Any]]] = []
     for root, members in sorted(comps.items(), key=lambda kv: kv[1][0]):
         if len(members) < min_size:
             continue
-        ids = sorted({burst_ids[refs[p].id] for p in members if refs[p].id in burst_ids
-                      and any(p in b for b in bursts)})
+        ids = sorted({ids_here[p] for p in members if p in in_burst})
         info = dict(infos.get(root, {}))
         if ids:
             verified = info.get("evidence")
