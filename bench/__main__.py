@@ -6,8 +6,8 @@ import argparse
 import importlib
 import sys
 
-SECTIONS = ["bench.hashing", "bench.grouping", "bench.quality", "bench.rerun", "bench.immich", "bench.webhook",
-            "bench.scale_state", "bench.review_page", "bench.picture_report"]
+SECTIONS = ["bench.hashing", "bench.grouping", "bench.quality", "bench.rerun", "bench.immich", "bench.burst_ids",
+            "bench.webhook", "bench.scale_state", "bench.review_page", "bench.picture_report"]
 
 
 def main() -> int:

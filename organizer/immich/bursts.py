@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -36,7 +37,7 @@ class ImmichBurstIds:
         self.range_reads = range_reads
         self.concurrency = max(1, concurrency)
         self.save = save
-        self.counts = {"known": 0, "range_reads": 0, "range_failed": 0}
+        self.counts: dict[str, float] = {"known": 0, "range_reads": 0, "range_failed": 0, "range_seconds": 0.0}
 
     def __call__(self, refs: list[PhotoRef], should_stop: Callable[[], bool]) -> dict[str, str | None]:
         known = self.record.burst_ids(r.id for r in refs)
@@ -52,11 +53,13 @@ class ImmichBurstIds:
         if not todo or not self.range_reads:
             return out
         found: list[tuple[str, str, str, str]] = []
+        started = time.perf_counter()
         try:
             for ref, burst in self._read_heads(todo, should_stop):
                 out[ref.id] = burst
                 found.append((ref.id, ref.fingerprint, burst or "", "range"))
         finally:
+            self.counts["range_seconds"] = round(self.counts["range_seconds"] + time.perf_counter() - started, 3)
             if found and self.save:
                 self.record.set_burst_ids(found)
         return out
