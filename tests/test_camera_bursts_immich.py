@@ -112,3 +112,30 @@ def test_a_webhook_delivered_auto_stack_id_reaches_the_pass_without_reading_orig
     assert groups(result) == [sorted(ids)]
     assert result.report["groups"][0]["evidence"]["camera burst id"] == "HOOK-BURST-1"
     assert client.heads == 0 and result.report["summary"]["camera_burst_ids"]["known"] == 4
+
+
+def test_end_to_end_immich_reads_the_pixel_burst_id_and_its_workflow_webhook_gets_the_burst_stacked(immich,
+                                                                                                       tmp_path):
+    """Upload Pixel-style frames (XMP GCamera:BurstID); a real workflow calls the service; with head reads
+    off, only what Immich extracted and the webhook delivered can make the crossing burst one stack."""
+    from cli_helpers import wait_for
+    from service_helpers import HEADER, SECRET, Service
+
+    from service.install_webhook import install_webhook
+
+    with Service(immich, tmp_path / "state", WEBHOOK_DEBOUNCE_SECONDS="1.0", NOT_READY_RETRY_SECONDS="1",
+                 BURST_ID_READS="0") as svc:
+        hooked = ImmichSettings.from_env({"IMMICH_URL": immich.url, "IMMICH_API_KEY": immich.api_key})
+        install_webhook(hooked, svc.url + "/webhook/immich", SECRET, HEADER)
+        ids = [immich.upload(jpeg_bytes(img, START + timedelta(seconds=k), burst_id="a7c3e9d0-pixel-burst"),
+                             f"PXL_{k}.jpg", START + timedelta(seconds=k), wait=False) for k, img in enumerate(frames())]
+
+        def one_stack() -> bool:
+            return any(sorted(a["id"] for a in st["assets"]) == sorted(ids) for st in immich.stacks()) and \
+                svc.status()["state"] == "idle"
+
+        assert wait_for(one_stack, timeout=150, interval=0.5), (svc.status(), svc.log())
+        assert svc.status()["webhook"].get("camera_burst_ids", 0) >= 4
+    reports = [json.loads(p.read_text()) for p in (tmp_path / "state" / "reports").glob("service-*.json")]
+    evidence = [g["evidence"] for r in reports for g in r.get("groups", []) if len(g["photos"]) == 4]
+    assert any({"method": "camera burst id", "camera burst id": "a7c3e9d0"}.items() <= e.items() for e in evidence)
