@@ -348,9 +348,10 @@ def keep_together(refs: list[PhotoRef], parts: list[tuple[list[int], dict[str, A
         info = dict(infos.get(root, {}))
         if ids:
             verified = info.get("evidence")
+            pairs = verified.get("pairs_confirmed") if isinstance(verified, dict) else None
             info = {"kind": "burst", "confidence": 1.0,
-                    "evidence": {"method": CAMERA, CAMERA: ", ".join(short_id(i) for i in ids)}
-                    | ({"verified": verified} if verified else {})} | (
+                    "evidence": {"method": CAMERA, CAMERA: ", ".join(short_id(i) for i in ids), "frames": len(members)}
+                    | ({"pairs_confirmed": pairs} if pairs else {})} | (
                         {"screenshots": True} if info.get("screenshots") else {})
         out.append((members, info if ids else _with_name(refs, members, info)))
     return out

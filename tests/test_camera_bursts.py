@@ -88,3 +88,31 @@ def test_burst_id_read_from_a_head_cut_anywhere_and_placeholders_ignored():
 def test_burst_name_patterns(name, key):
     found = burst_name(name)
     assert (found.key if found else None) == key
+
+
+def test_local_burst_ids_are_read_once_and_kept_in_the_hash_cache_across_runs(tmp_path, monkeypatch):
+    from organizer import camera_bursts
+    from organizer.local_pass import run_local_pass
+    from organizer.progress import CountingProgress
+    from organizer.sources import LocalSource
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for k in range(3):
+        (src / f"PXL_{k}.jpg").write_bytes(jpeg_bytes(scene(70 + k), datetime(2024, 7, 1, 12, 0, k), burst_id="B-9"))
+    (src / "far.jpg").write_bytes(jpeg_bytes(scene(80), datetime(2024, 7, 1, 18), burst_id="B-1"))
+    reads: list[str] = []
+    real = camera_bursts.file_burst_id
+    monkeypatch.setattr(camera_bursts, "file_burst_id", lambda path: reads.append(path) or real(path))
+
+    def run() -> dict:
+        return run_local_pass(LocalSource(src), tmp_path / "out", PassSettings(processes=1), tmp_path / "state.pkl",
+                              CountingProgress()).report
+
+    first = run()
+    assert sorted(reads) == [str(src / f"PXL_{k}.jpg") for k in range(3)]  # not the photo with no neighbour
+    assert [len(g["photos"]) for g in first["groups"]] == [3]
+    assert first["groups"][0]["evidence"]["camera burst id"] == "B-9"
+    reads.clear()
+    assert [len(g["photos"]) for g in run()["groups"]] == [3]
+    assert reads == []  # the second run reads no head: the hash cache kept the ids
