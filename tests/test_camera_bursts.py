@@ -27,7 +27,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def figures(name: str, root: Path) -> Figures:
     if name not in _cache:
-        make = {"ids": camera_ids, "noids": lambda r: camera_ids(r, with_ids=False), "names": burst_names}[name]
+        make = {"ids": camera_ids, "noids": lambda r: camera_ids(r, with_ids=False, only=("PXL_MOVE0", "PXL_TWICE")), "names": burst_names}[name]
         _cache[name] = run_set(make(root), PassSettings(processes=2))
     return _cache[name]
 
