@@ -128,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     imm.add_argument("--immich-album", help="only this album (name or id); default: the whole library")
     imm.add_argument("--tag-only", action="store_true", help="tag groups, best and non-best shots")
     imm.add_argument("--create-albums", action="store_true", help="one album per group")
+    imm.add_argument("--no-burst-id-reads", action="store_true",
+                     help="do not read the camera's burst id from the first 64 KB of originals ($BURST_ID_READS=0)")
     imm.add_argument("--album-prefix", default=None,
                      help=f"name prefix of created albums ($ALBUM_PREFIX, default {DEFAULT_ALBUM_PREFIX!r})")
     imm.add_argument("--mark-best-favorite", action="store_true", help="favourite each group's best shot")
@@ -210,6 +212,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "favorite_best": args.mark_best_favorite or None, "archive_non_best": args.archive_non_best or None,
         "stack": args.stack or None, "album_prefix": args.album_prefix, "tag_parent": args.tag_parent,
         "review": getattr(args, "review", False) or None,
+        "burst_id_reads": False if getattr(args, "no_burst_id_reads", False) else None,
     }
 
 

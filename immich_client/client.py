@@ -114,8 +114,10 @@ class Assets(_Group):
                     raise requests.exceptions.ChunkedEncodingError(f"truncated range: {len(data)} of {expected}")
             return data[:length]
 
+        # Not counted as an image download (a thumbnail or a preview): a pass counts its head reads in
+        # its report (camera_burst_ids); the bytes are counted like any other.
         return self.http.request("GET", f"/assets/{asset_id}/original", headers={"Range": f"bytes=0-{length - 1}"},
-                                 what=f"head of the original of asset {asset_id}", image=True, read=head)
+                                 what=f"head of the original of asset {asset_id}", read=head)
 
     def download_original(self, asset_id: str, dest: Path) -> int:
         """Stream the original file to ``dest`` (temp name + rename); returns its size."""

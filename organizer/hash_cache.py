@@ -66,8 +66,13 @@ def _split(blob: np.ndarray, count: int) -> list[str]:
     return texts
 
 
-def encode(entries: Mapping[str, HashEntry]) -> bytes:
-    """Serialize {absolute path: HashEntry} into the .npz bytes described above."""
+def encode(entries: Mapping[str, HashEntry], bursts: Mapping[str, str] | None = None) -> bytes:
+    """Serialize {absolute path: HashEntry} into the .npz bytes described above.
+
+    ``bursts`` ({path: camera burst id, "" for none}, organizer.camera_bursts) is an optional column
+    of the same rows: -1 not read, -2 read and none, else the id's index in the string table.
+    """
+    bursts = bursts or {}
     rows = [(path, fp, entry) for path, entry in entries.items()
             if "\0" not in path and (fp := _fingerprint_parts(entry[0])) is not None]
     table: dict[str, int] = {}
@@ -85,6 +90,8 @@ def encode(entries: Mapping[str, HashEntry]) -> bytes:
         "height": np.array([r[2][6] for r in rows], dtype=np.int32),
         "source": np.array([code(r[2][3]) for r in rows], dtype=np.int16),
         "tz": np.array([code(r[2][4]) for r in rows], dtype=np.int16),
+        "burst": np.array([-1 if (b := bursts.get(r[0])) is None else code(b) if b else -2 for r in rows],
+                          dtype=np.int32),
     }
     meta = RULES | {"raw_time": RAW_TIME_RULE, "count": len(rows), "strings": list(table)}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
@@ -95,6 +102,11 @@ def encode(entries: Mapping[str, HashEntry]) -> bytes:
 
 def decode(data: bytes) -> dict[str, HashEntry]:
     """Inverse of :func:`encode`. Raises CacheLoadError with a reason a user can read."""
+    return decode_all(data)[0]
+
+
+def decode_all(data: bytes) -> tuple[dict[str, HashEntry], dict[str, str]]:
+    """The hash entries and the camera burst ids known for them (caches without the column: none)."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             if sum(info.file_size for info in zf.infolist()) > MAX_UNPACKED_BYTES:
@@ -111,6 +123,7 @@ def decode(data: bytes) -> dict[str, HashEntry]:
         count, strings = int(meta["count"]), list(meta["strings"])
         paths = _split(arrays["paths"], count)
         cols = [arrays[name].tolist() for name in _COLUMNS]
+        burst_col = arrays["burst"].tolist() if "burst" in arrays else []
     except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
         raise CacheLoadError(f"malformed cache file ({type(exc).__name__}: {exc})") from exc
     if any(len(c) != count for c in cols):
@@ -122,13 +135,14 @@ def decode(data: bytes) -> dict[str, HashEntry]:
     try:
         entries = {path: (f"{size}:{mtime_ns}", h, taken, str(text(src)), text(tz), w, ht)
                    for path, size, mtime_ns, h, taken, w, ht, src, tz in zip(paths, *cols, strict=True)}
+        bursts = {path: "" if b == -2 else strings[b] for path, b in zip(paths, burst_col, strict=False) if b != -1}
     except (IndexError, TypeError) as exc:
         raise CacheLoadError(f"malformed cache file ({type(exc).__name__}: {exc})") from exc
     if meta.get("raw_time") != RAW_TIME_RULE:
         # RAW files timed by their file time before their own EXIF was read: only those are hashed again
         entries = {p: e for p, e in entries.items()
                    if not (e[3] in ("mtime", "unknown") and os.path.splitext(p)[1].lower() in RAW_EXTENSIONS)}
-    return entries
+    return entries, bursts
 
 
 class HashCache:
@@ -137,6 +151,7 @@ class HashCache:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.entries: dict[str, HashEntry] = {}
+        self.bursts: dict[str, str] = {}  # path -> camera burst id ("" none), for the same file as its entry
         self.loaded = 0
 
     def load(self) -> str | None:
@@ -148,7 +163,7 @@ class HashCache:
         except OSError as exc:
             return f"cannot read the hash cache {self.path} ({exc.strerror or exc}); rebuilding it"
         try:
-            self.entries = decode(data)
+            self.entries, self.bursts = decode_all(data)
         except CacheLoadError as exc:
             return f"the hash cache {self.path} is unusable ({exc}); rebuilding it"
         self.loaded = len(self.entries)
@@ -176,6 +191,24 @@ class HashCache:
         self.entries = others
         return added
 
+    def seed_bursts(self, known: dict[str, list[str]], root: Path) -> None:
+        """Offer the burst ids read in earlier runs as {id: [fingerprint, burst id]} (the pass's cache)."""
+        prefix = str(root).rstrip(os.sep) + os.sep
+        for path, burst in self.bursts.items():
+            entry = self.entries.get(path)
+            if entry is not None and path.startswith(prefix):
+                known.setdefault(path[len(prefix):].replace(os.sep, "/"), [entry[0], burst])
+
+    def update_bursts(self, known: Mapping[str, list[str]], root: Path) -> None:
+        """Keep the burst ids of this pass for the files whose hash entry is kept (same fingerprint)."""
+        prefix = str(root).rstrip(os.sep) + os.sep
+        self.bursts = {p: b for p, b in self.bursts.items() if not p.startswith(prefix)}
+        for photo_id, (fingerprint, burst) in known.items():
+            path = prefix + photo_id.replace("/", os.sep)
+            entry = self.entries.get(path)
+            if entry is not None and entry[0] == fingerprint:
+                self.bursts[path] = burst
+
     def update(self, hashes: Mapping[str, HashEntry], current: Mapping[str, str], root: Path) -> None:
         """Replace the entries under ``root`` with those still matching a file found on disk.
 
@@ -192,6 +225,6 @@ class HashCache:
 
     def save(self) -> int:
         """Write the cache atomically; returns its size in bytes."""
-        data = encode(self.entries)
+        data = encode(self.entries, self.bursts)
         write_bytes_atomic(self.path, data, mode=0o600)  # names private paths
         return len(data)

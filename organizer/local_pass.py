@@ -1,7 +1,7 @@
 """One local-folder pass: the pipeline plus what only local folders need around it.
 
 Around :func:`organizer.pipeline.run_pass` this adds the hash cache that outlives completed runs
-(organizer.hash_cache) — the resume state is removed on completion, as the resume specification
+(organizer.hash_cache, which also keeps the camera burst ids read from the files) — the resume state is removed on completion, as the resume specification
 says, and must not be the only place hashes live. Kept out of the pipeline so the pipeline stays
 the same for Immich scopes, which keep their own index.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from . import camera_bursts
 from .hash_cache import CACHE_NAME, HashCache
 from .local_output import LocalOutput
 from .pipeline import PassResult, PassSettings, run_pass
@@ -38,6 +39,8 @@ def run_local_pass(source: LocalSource, output: Path, settings: PassSettings, st
 
     def prepare(state: ProcessingState) -> None:
         opened.append(state)
+        # burst ids first: seeding the hashes moves the cache's entries into the pass's table
+        cache.seed_bursts(state.extra.setdefault(camera_bursts.CACHE_KEY, {}), source.root)
         if cache.seed(state.hashes, source.root):
             progress.message(f"Hash cache: {cache.loaded} photos known from earlier runs")
 
@@ -48,6 +51,7 @@ def run_local_pass(source: LocalSource, output: Path, settings: PassSettings, st
         if opened and not settings.dry_run and source.discovered is not None:
             try:
                 cache.update(opened[0].hashes, source.discovered, source.root)
+                cache.update_bursts(opened[0].extra.get(camera_bursts.CACHE_KEY) or {}, source.root)
                 cache.save()
             except OSError as exc:  # the organized output matters more than a faster next run
                 log.warning("Could not write the hash cache %s: %s", cache.path, exc.strerror or exc)

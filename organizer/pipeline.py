@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from . import camera_bursts
 from .capture_time import iso
 from .grouping import DEFAULT_MAX_GAP, group_indices
 from .hash_table import HashedView
@@ -76,7 +77,7 @@ class PassSettings:
                   "min_group_size": self.min_group_size, "limit": self.limit,
                   "hash": f"{HASH_ALGORITHM}-{HASH_SIZE}", "chain_guard": "leader-2t",
                   "max_gap": self.max_gap, "verify": VERIFY_VERSION if self.verify else "off",
-                  "twins": f"{TWINS_VERSION}/{self.pair_cover}"}
+                  "twins": f"{TWINS_VERSION}/{self.pair_cover}", "camera_bursts": camera_bursts.RULES}
         if self.taken_after is not None or self.taken_before is not None:
             params["taken_range"] = (self.taken_after, self.taken_before)
         return params
@@ -280,10 +281,16 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
     times = state.hashes.column("taken")[rows].astype(np.float64)
     hashes = state.hashes.column("hash")[rows].astype(np.uint64)
     del rows, by_id, order
+    # Forced links: the camera's burst ids (read once per photo, cached) and burst file names.
+    taken = dict(zip((r.id for r in usable), times.tolist(), strict=True))
+    bursts = camera_bursts.collect_burst_ids(source, usable, taken, state, stop.is_set)
     bar = progress.bar("group", len(usable))
+    min_size = 1 if twin_plan else settings.min_group_size  # a twin set counts its twins (below)
     index_groups = group_indices(times, hashes, settings.threshold, settings.time_window,
-                                 min_size=1 if twin_plan else settings.min_group_size,
-                                 max_gap=settings.max_gap or None)
+                                 min_size=min_size, max_gap=settings.max_gap or None)
+    index_groups = camera_bursts.join_candidates(index_groups, usable, taken,
+                                                 dict(zip((r.id for r in usable), hashes.tolist(), strict=True)),
+                                                 bursts, min_size)
     if twin_plan:
         index_groups = twin_plan.candidates(index_groups, usable, settings.min_group_size)
     bar.update(len(usable))
@@ -342,6 +349,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                     state.set_extra(key, [(p, i) for p, i in parts])
             else:
                 parts = [(list(range(len(cand_refs))), {"kind": "burst"})]
+            parts = camera_bursts.keep_together(cand_refs, parts, bursts, taken, settings.min_group_size)
             judged_refs = cand_refs
             if twin_plan:
                 # every twin joins its representative's group, scored with it (organizer.twins)

@@ -164,6 +164,8 @@ class ImmichSettings:
     keeper_inherits: bool = True
     #: passes propose instead of acting; the review page (or its functions) applies what is approved
     review: bool = False
+    #: read the camera's burst id from the first 64 KB of originals a webhook did not deliver it for
+    burst_id_reads: bool = True
     limit: int | None = None  # only the first N photos of the scope (try-outs); flag only
     taken_after: datetime | None = None  # capture-time range [after, before); flags or /api/run only
     taken_before: datetime | None = None
@@ -200,6 +202,7 @@ class ImmichSettings:
             max_requests_per_second=float(env.get("IMMICH_MAX_REQUESTS_PER_SECOND", 100)),
             keeper_inherits=_flag(env.get("KEEPER_INHERITS"), True),
             review=_flag(env.get("REVIEW")),
+            burst_id_reads=_flag(env.get("BURST_ID_READS"), True),
         )
 
 
@@ -242,6 +245,7 @@ SHOWN = (
     ("ACTION_*", "actions", lambda s: s.actions.signature()),
     ("ALBUM_PREFIX", "album_prefix", lambda s: s.actions.album_prefix),
     ("TAG_PARENT", "tag_parent", lambda s: s.actions.tag_parent),
+    ("BURST_ID_READS", "burst_id_reads", lambda s: s.burst_id_reads),
     ("IMMICH_URL", "url", lambda s: s.url),
     ("STATE_DIR", "state_dir", lambda s: str(s.state_dir)),
 )

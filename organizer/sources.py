@@ -140,6 +140,20 @@ class LocalSource:
         """The file's path: a scoring worker (organizer.judging) reads and decodes it itself."""
         return ref.path or ""
 
+    def camera_burst_ids(self, refs: list[PhotoRef], should_stop: Callable[[], bool]) -> dict[str, str | None]:
+        """The camera's burst id of each photo, from the head of its file (organizer.camera_bursts)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from .camera_bursts import file_burst_id
+
+        out: dict[str, str | None] = {}
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="burst-id") as pool:
+            for ref, found in zip(refs, pool.map(lambda r: file_burst_id(r.path or ""), refs), strict=True):
+                out[ref.id] = found
+                if should_stop():
+                    break
+        return out
+
     def load_for_scoring(self, ref: PhotoRef) -> np.ndarray:
         from .scoring import load_image_for_scoring
 

@@ -19,6 +19,7 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from organizer.immich.bursts import camera_burst
 from organizer.settings import SettingsError, check_date_range, parse_taken
 
 from .config import ServiceConfig
@@ -171,7 +172,9 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
             return _error(400, "data.asset.id is missing")
         if asset.get("type") not in (None, "IMAGE"):
             return jsonify({"accepted": False, "ignored": f"asset type {asset.get('type')!r}"}), 202
-        event = _coordinator().spool.put("asset", asset_id=asset_id, trigger=trigger)
+        burst = camera_burst(asset) if trigger == "AssetMetadataExtraction" else None
+        event = _coordinator().spool.put("asset", asset_id=asset_id, trigger=trigger,
+                                         **({"camera_burst": burst} if burst else {}))
         return jsonify({"accepted": True, "asset": asset_id, "event": event}), 202
 
     # ---------------------------------------------------------------- control

@@ -313,7 +313,10 @@ class Coordinator:
             # a lost event behind a replayed one.
             replayed = set(self.last_drain)
             self.last_drain = [p.stem for p in paths]
+            bursts: list[tuple[str, dict[str, str]]] = []
             for item, path in zip(items, paths, strict=True):
+                if isinstance(item.get("camera_burst"), dict):  # replays too: writing it twice is harmless
+                    bursts.append((str(item.get("asset_id")), item["camera_burst"]))
                 if path.stem in replayed:
                     continue
                 kind = item.get("kind")
@@ -332,9 +335,23 @@ class Coordinator:
                                                  taken_after=item.get("taken_after"),
                                                  taken_before=item.get("taken_before")))
             del self.recent_events[:-RECENT_EVENTS]
+        self._keep_camera_bursts(bursts)
         self._persist()
         self._write_status(force=True)  # readers must never see the events neither queued nor spooled
         self.spool.ack(paths)
+
+    def _keep_camera_bursts(self, bursts: list[tuple[str, dict[str, str]]]) -> None:
+        """Burst ids the webhooks delivered go to the shared record before any pass needs them."""
+        if not bursts:
+            return
+        from organizer.immich.bursts import keep_delivered
+
+        try:
+            kept = keep_delivered(Path(self.config.immich.state_dir), self.config.immich.url, bursts)
+        except Exception as exc:  # noqa: BLE001 - a pass reads the heads instead; the events still count
+            log.warning("could not keep %d delivered burst ids: %s", len(bursts), exc)
+            return
+        self.events["camera_burst_ids"] = self.events.get("camera_burst_ids", 0) + kept
 
     def _manual_run(self, req: PassRequest) -> None:
         """/api/run twice at once is one pass: a request joins the same pass if it is running."""

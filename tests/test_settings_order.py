@@ -189,3 +189,18 @@ def test_an_immich_pass_acts_with_the_resolved_names_and_grouping(immich_target,
     assert "from-file/best" in tags and not any(v.startswith("photo-organizer") for v in tags), tags
     albums = [a.name for a in client.albums.list()]
     assert albums and all(name.startswith("EnvBurst ") for name in albums), albums
+
+
+def test_burst_id_reads_follow_the_settings_order(tmp_path):
+    """BURST_ID_READS: on by default, off from .env, on again from the environment, off by the flag."""
+    def shown(env: dict[str, str], *flags: str) -> tuple[str, str]:
+        proc = subprocess.run([sys.executable, "-m", "batch", "--show-settings", *flags], cwd=tmp_path,
+                              env=_clean_env(**env), capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        return _shown(proc.stdout)["BURST_ID_READS"]
+
+    assert shown({}) == ("True", "default")
+    _write_env_file(tmp_path, {"BURST_ID_READS": "0"})
+    assert shown({}) == ("False", ".env")
+    assert shown({"BURST_ID_READS": "1"}) == ("True", "environment")
+    assert shown({"BURST_ID_READS": "1"}, "--no-burst-id-reads") == ("False", "flag")

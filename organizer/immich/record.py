@@ -19,6 +19,9 @@ What it holds:
 - ``proposals``: review mode's groups per scope (report entry and status), kept across restarts.
 - ``choices``: what the user said about a group in review (photos dropped, best chosen), keyed by
   the members as the pass found them, so it holds until those members change.
+- ``camera_bursts``: each asset's camera burst id (Immich's ``autoStackId``; "" for none) with the
+  checksum it was read for, delivered by a webhook or read from the original's head
+  (organizer.immich.bursts), so no scope's pass reads it again while the file is unchanged.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ CREATE TABLE IF NOT EXISTS proposals(scope TEXT NOT NULL, found_key TEXT NOT NUL
     PRIMARY KEY(scope, found_key));
 CREATE INDEX IF NOT EXISTS proposals_taken ON proposals(scope, taken);
 CREATE TABLE IF NOT EXISTS choices(found_key TEXT PRIMARY KEY, excluded TEXT NOT NULL, best TEXT, ts REAL);
+CREATE TABLE IF NOT EXISTS camera_bursts(asset_id TEXT PRIMARY KEY, fp TEXT NOT NULL, burst_id TEXT NOT NULL,
+    origin TEXT NOT NULL, ts REAL);
 """
 
 
@@ -340,6 +345,26 @@ class Record:
     def set_choice(self, found_key: str, excluded: list[str], best: str | None) -> None:
         self.db.execute("INSERT OR REPLACE INTO choices(found_key, excluded, best, ts) VALUES (?,?,?,?)",
                         (found_key, json.dumps(sorted(set(excluded))), best, time.time()))
+
+    # ------------------------------------------------------------------ camera burst ids
+    def burst_ids(self, asset_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """asset id -> (checksum it was read for, burst id or "" for none), for the assets known."""
+        ids = list(asset_ids)
+        out: dict[str, tuple[str, str]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(f"SELECT asset_id, fp, burst_id FROM camera_bursts WHERE asset_id IN ({marks})",
+                                       chunk):
+                out[row["asset_id"]] = (row["fp"], row["burst_id"])
+        return out
+
+    def set_burst_ids(self, rows: Iterable[tuple[str, str, str, str]]) -> None:
+        """Keep (asset id, checksum, burst id or "", origin "webhook" | "range") rows."""
+        now = time.time()
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO camera_bursts(asset_id, fp, burst_id, origin, ts) VALUES (?,?,?,?,?)",
+                           [(*row, now) for row in rows])
 
 
 def _proposal(row: sqlite3.Row) -> dict[str, Any]:

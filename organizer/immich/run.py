@@ -23,6 +23,7 @@ from ..progress import CountingProgress, Progress, StopToken
 from ..settings import ImmichSettings
 from .actions import ImmichActions
 from .asset_index import AssetIndex
+from .bursts import ImmichBurstIds
 from .journal import ActionJournal, journal_dir, operations
 from .record import GroupRecord, Record, record_path
 from .review import DecisionGate
@@ -138,6 +139,9 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
     identity = {"server": client.base_url, "user": user_id, "scope": scope}
     source = ImmichSource(client, album_id, {}, None, owner_id=user_id, concurrency=settings.download_concurrency,
                           full=full, taken_after=settings.taken_after, taken_before=settings.taken_before)
+    bursts = ImmichBurstIds(client, record, range_reads=settings.burst_id_reads,
+                            concurrency=settings.download_concurrency)
+    source.burst_reader = bursts
     actions = ImmichActions(client, settings.actions, record, None, dry_run=dry_run,
                             concurrency=settings.download_concurrency)
     actions.scope = scope
@@ -186,6 +190,7 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
                               "journal": str(journal_path) if journal_path.exists() else None}
     if source.left_alone:
         result.report["left_alone"] = source.left_alone
+    result.report["summary"]["camera_burst_ids"] = dict(bursts.counts)
     return result
 
 

@@ -182,7 +182,7 @@ class FakeImmich:
             path = request.path
             body = request.get_json(silent=True) if request.is_json else None
             entry = {"method": request.method, "path": path, "query": dict(request.args), "body": body,
-                     "t": time.time()}
+                     "range": request.headers.get("Range"), "t": time.time()}
             with fake.log_lock:
                 fake.log.append(entry)
             g.entry = entry

@@ -1,0 +1,118 @@
+"""Camera bursts in local mode: the camera's burst id (XMP, Apple maker note) and phones' burst names.
+
+The labelled sets (bench/burst_sets.py) are generated once per module; the same figures are what
+`make bench` prints.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from photo_factory import scene
+
+from bench.burst_sets import burst_names, camera_ids, jpeg_bytes
+from bench.quality import Figures, run_set
+from organizer.camera_bursts import burst_id_from_head, burst_name
+from organizer.pipeline import PassSettings
+
+_cache: dict[str, Figures] = {}
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("bursts")
+
+
+def figures(name: str, root: Path) -> Figures:
+    if name not in _cache:
+        make = {"ids": camera_ids, "noids": lambda r: camera_ids(r, with_ids=False, only=("PXL_MOVE0", "PXL_TWICE")), "names": burst_names}[name]
+        _cache[name] = run_set(make(root), PassSettings(processes=2))
+    return _cache[name]
+
+
+def groups_of(f: Figures) -> list[list[str]]:
+    return [[p["id"] for p in g["photos"]] for g in f.report["groups"]]
+
+
+def test_a_moving_subject_burst_that_hashing_splits_is_one_group_by_its_burst_id(root):
+    without = figures("noids", root)
+    # The same pixels without ids: the subject crossing the frame splits both bursts.
+    assert not any(sum(pid.startswith("PXL_MOVE0") for pid in g) == 5 for g in groups_of(without))
+    f = figures("ids", root)
+    by_first = {g["photos"][0]["id"]: g for g in f.report["groups"]}
+    for name, short in (("PXL_MOVE0", "MOVE-0-7"), ("PXL_MOVE1", "MOVE-1-7")):  # XMP, Apple maker note
+        g = by_first[f"{name}_00.jpg"]
+        assert [p["id"] for p in g["photos"]] == [f"{name}_{k:02d}.jpg" for k in range(5)]
+        assert g["kind"] == "burst" and g["confidence"] == 1.0
+        assert g["evidence"]["camera burst id"] == short
+    expo = by_first["PXL_EXPO_00.jpg"]  # an exposure jump: one burst, not a bracket
+    assert len(expo["photos"]) == 4 and expo["kind"] == "burst"
+
+
+def test_two_bursts_with_different_ids_stay_apart_even_when_they_look_alike(root):
+    without = figures("noids", root)
+    assert any(len([p for p in g if p.startswith("PXL_TWICE")]) == 6 for g in groups_of(without))
+    f = figures("ids", root)
+    twice = sorted(g for g in groups_of(f) if g[0].startswith("PXL_TWICE"))
+    assert twice == [[f"PXL_TWICE{b}_{k:02d}.jpg" for k in range(3)] for b in range(2)]
+    assert f.precision == 1.0 and f.recall == 1.0
+
+
+def test_phone_burst_names_join_frames_verification_confirms_and_never_different_moments(root):
+    f = figures("names", root)
+    assert f.false_groups == 0 and f.precision == 1.0  # Samsung-named frames of four scenes stay apart
+    assert f.recall == 1.0  # without names 0.75: the Samsung burst's subject moves too far for the hash
+    samsung = next(g for g in f.report["groups"] if g["photos"][0]["id"].startswith("2024"))
+    assert samsung["evidence"]["burst file names"] == samsung["photos"][0]["id"][:15]
+
+
+def test_burst_id_read_from_a_head_cut_anywhere_and_placeholders_ignored():
+    data = jpeg_bytes(scene(3), datetime(2024, 7, 1, 12), burst_id="abc-123")
+    assert burst_id_from_head(data[:65536]) == "abc-123"
+    assert burst_id_from_head(data[:40]) is None
+    assert burst_id_from_head(jpeg_bytes(scene(3), None, burst_id="00000000-0000-0000-0000-000000000000")) is None
+    apple = jpeg_bytes(scene(3), None, apple_uuid="0F3F3B8E-5F7C-4B7A-9C1B-2D7E1A2B3C4D", make="Apple")
+    assert burst_id_from_head(apple) == "0F3F3B8E-5F7C-4B7A-9C1B-2D7E1A2B3C4D"
+    elem = jpeg_bytes(scene(3), None, burst_id="E1", prop="GCreations:CameraBurstID", element=True)
+    assert burst_id_from_head(elem) == "E1"
+
+
+@pytest.mark.parametrize("name, key", [
+    ("20240701_120000_001.jpg", "20240701_120000"),
+    ("IMG_20240701_120000_BURST002_COVER.jpg", "IMG_20240701_120000"),
+    ("00001IMG_00001_BURST20171130122447887.jpg", "20171130122447887"),
+    ("DSC_0035_BURST20180519122319483_COVER.JPG", "20180519122319483"),
+    ("IMG_1234.JPG", None), ("PXL_20240701_120000123.jpg", None), ("20240701_120000.jpg", None)])
+def test_burst_name_patterns(name, key):
+    found = burst_name(name)
+    assert (found.key if found else None) == key
+
+
+def test_local_burst_ids_are_read_once_and_kept_in_the_hash_cache_across_runs(tmp_path, monkeypatch):
+    from organizer import camera_bursts
+    from organizer.local_pass import run_local_pass
+    from organizer.progress import CountingProgress
+    from organizer.sources import LocalSource
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for k in range(3):
+        (src / f"PXL_{k}.jpg").write_bytes(jpeg_bytes(scene(70 + k), datetime(2024, 7, 1, 12, 0, k), burst_id="B-9"))
+    (src / "far.jpg").write_bytes(jpeg_bytes(scene(80), datetime(2024, 7, 1, 18), burst_id="B-1"))
+    reads: list[str] = []
+    real = camera_bursts.file_burst_id
+    monkeypatch.setattr(camera_bursts, "file_burst_id", lambda path: reads.append(path) or real(path))
+
+    def run() -> dict:
+        return run_local_pass(LocalSource(src), tmp_path / "out", PassSettings(processes=1), tmp_path / "state.pkl",
+                              CountingProgress()).report
+
+    first = run()
+    assert sorted(reads) == [str(src / f"PXL_{k}.jpg") for k in range(3)]  # not the photo with no neighbour
+    assert [len(g["photos"]) for g in first["groups"]] == [3]
+    assert first["groups"][0]["evidence"]["camera burst id"] == "B-9"
+    reads.clear()
+    assert [len(g["photos"]) for g in run()["groups"]] == [3]
+    assert reads == []  # the second run reads no head: the hash cache kept the ids
