@@ -24,9 +24,10 @@ from .model_store import MODEL_FILES, is_present, models_dir
 
 log = logging.getLogger(__name__)
 
-#: CenterFace input (long side). 480 finds the same faces and picks the same keepers as 640 on the
-#: labelled sets and the demo (384 misses a blink) at about two thirds of the time (README "Speed").
-DETECT_LONG_SIDE = 480
+#: CenterFace input (long side). 480 found the same faces at about two thirds of the time, but its
+#: coarser boxes move the mouth landmarks enough to flip the demo burst's keeper under the
+#: face-exposure scoring (tests/test_scoring.py); 640 keeps the landmarks where people judge them.
+DETECT_LONG_SIDE = 640
 DETECT_THRESHOLD = 0.5
 NMS_THRESHOLD = 0.3
 MIN_FACE_FRACTION = 0.02  # faces smaller than 2% of the long side say nothing about the shot

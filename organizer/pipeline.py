@@ -28,7 +28,7 @@ from .packed import GroupList
 from .picture_report import offer_thumbnail, report_wants_thumbnails
 from .progress import PassInterrupted, Progress, StopToken
 from .sources import Source
-from .state import HashEntry, ProcessingState, StateLoadError
+from .state import ProcessingState, StateLoadError
 from .twins import DEFAULT_PAIR_COVER, TWINS_VERSION, TwinPlan
 from .verify import VERIFY_VERSION
 
