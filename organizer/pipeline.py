@@ -355,7 +355,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                 # every twin joins its representative's group, scored with it (organizer.twins)
                 judged_refs, parts = twin_plan.expand_candidate(
                     cand_refs, twin_plan.parts(cand_refs, parts, settings.min_group_size), refs_by_id)
-            for positions, _info in parts:
+            for positions, info in parts:
                 n += 1
                 member_refs = [judged_refs[p] for p in positions]
                 gid = group_id([r.id for r in member_refs])
@@ -380,6 +380,8 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                     outcome = _outcome(ahead, k, replace(job(k, parts, judged_refs), skip=frozenset()), stop)
                 result = outcome.groups[gid]
                 result.index = n
+                # the candidate's own word on the group (camera burst ids may have joined verified parts)
+                result.info = {key: v for key, v in info.items() if key != "alignment"}
                 twin_plan.settle(result)  # the best shot's cover by PAIR_COVER
                 for photo in result.photos:
                     if photo["id"] in outcome.thumbs:
