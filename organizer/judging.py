@@ -206,6 +206,11 @@ def _worker_init(parent_pid: int) -> None:
     # The pass owns Ctrl+C / SIGTERM and tears the pool down itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # One core per worker: the pool is the parallelism. OpenCV's own threads (DNN, resize) on top
+    # of it would only make the workers fight over the same cores.
+    import cv2
+
+    cv2.setNumThreads(1)
     threading.Thread(target=_orphan_watch, args=(parent_pid, os.getppid()), daemon=True,
                      name="orphan-watch").start()
 
