@@ -412,19 +412,21 @@ class _Prefetch:
         self.pool = ThreadPoolExecutor(max_workers=max(2, min(8, 2 * workers)), thread_name_prefix="prefetch")
         self.pending: dict[int, dict[str, Future[np.ndarray]]] = {}
         self.next = 0
+        # photos wanted before candidate j: finds how far ahead to fetch without walking the
+        # list each time (an unchanged library wants none, and 75k candidates made that O(n²))
+        self.wanted_before = np.concatenate(([0], np.cumsum(
+            [len(c) if w else 0 for c, w in zip(candidates, self.wanted, strict=True)], dtype=np.int64)))
 
     def loader(self, k: int) -> _Loader:
-        ahead = 0
+        # the candidates after k whose wanted photos add up to at most PREFETCH_PHOTOS
+        budget = self.wanted_before[k + 1] + PREFETCH_PHOTOS
+        end = int(np.searchsorted(self.wanted_before, budget, side="right")) - 1
         self.next = max(self.next, k + 1)
-        for j in range(k + 1, len(self.candidates)):
-            ahead += len(self.candidates[j]) if self.wanted[j] else 0
-            if ahead > PREFETCH_PHOTOS:
-                break
-            if j >= self.next:
-                self.next = j + 1
-                if self.wanted[j]:
-                    self.pending[j] = {r.id: self.pool.submit(self.source.load_for_scoring, r)
-                                       for r in self.candidates[j]}
+        for j in range(self.next, min(end, len(self.candidates))):
+            if self.wanted[j]:
+                self.pending[j] = {r.id: self.pool.submit(self.source.load_for_scoring, r)
+                                   for r in self.candidates[j]}
+        self.next = max(self.next, min(end, len(self.candidates)))
         return _Loader(self.source, self.pending.pop(k, None))
 
     def close(self) -> None:
