@@ -114,7 +114,7 @@ class _Source:
         return [PhotoRef(id=asset_id, name=info["name"], fingerprint=info["fp"], size=info["size"],
                          taken_at=info["taken_at"], taken_source=info["taken_source"], tz_offset=info["tz"],
                          width=info["wh"][0], height=info["wh"][1], extra={"asset": info["snap"]})
-                for asset_id, info in sorted(self.index.items())], {}
+                for asset_id, info in self.index.sorted_items()], {}
 
     def hash_photos(self, refs: list[Any], processes: int, should_stop: Any) -> Any:
         raise AssertionError(f"a no-change pass hashed {len(refs)} photos")
