@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -90,6 +89,13 @@ def _rss_mb() -> float:
     return 0.0
 
 
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM). Not ru_maxrss: Linux carries that over fork and exec
+    from the parent, so a child of a big parent would report the parent's peak."""
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) / 1024 for line in fh if line.startswith("VmHWM:"))
+
+
 class _Stages:
     """A silent Progress that times each stage from its bar's creation to its close."""
 
@@ -161,7 +167,7 @@ def child(source: str, output: str) -> None:
                     "score": max(0.0, organize - summary["verify_seconds"] - model_load - acting[0]),
                     "act": acting[0],
                     "finish": t_pass - s.ended["organize"], "report": t_report - t_pass},
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": _peak_rss_mb(),
         "baseline_rss_mb": baseline, "model_load_s": model_load, "report_bytes": (out / "report.json").stat().st_size,
         "cache_bytes": sum(p.stat().st_size for p in out.glob(".photo_organizer_cache*")),
     }

@@ -32,7 +32,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_bytes_atomic
+from .atomic import write_stream_atomic
 from .hash_table import HashEntry, HashTable, TableFormatError
 from .packed import PackedEntries, pack
 
@@ -131,6 +131,8 @@ class ProcessingState:
         except OSError as exc:
             raise StateLoadError(f"cannot read the state file: {exc.strerror or exc}") from exc
         records, torn = read_records(data)
+        size = len(data)
+        del data  # ~200 MB at a million photos: not kept while the columns are decoded
         snap = records[0]
         if not isinstance(snap, dict) or snap.get("kind") != "snapshot":
             raise StateLoadError("the state file does not start with a snapshot")
@@ -159,7 +161,7 @@ class ProcessingState:
         if torn:
             log.warning("The state file ended in a partly written record (interrupted save); "
                         "resuming from the last complete one.")
-        self._snapshot_bytes = len(data)
+        self._snapshot_bytes = size
         self._needs_compact = torn or len(records) > 1
         return params
 
@@ -220,9 +222,13 @@ class ProcessingState:
         if not self.enabled:
             return
         self.last_saved = time.time()
-        data = MAGIC + _frame(self._snapshot())
-        write_bytes_atomic(self.path, data, mode=0o600)  # may name private paths
-        self._snapshot_bytes = len(data)
+        # Written in parts: at a million photos the payload is ~200 MB, and joining magic, frame
+        # header and payload into one bytes object would hold two more copies of it.
+        payload = pickle.dumps(self._snapshot(), protocol=5)
+        header = _FRAME.pack(len(payload), zlib.crc32(payload))
+        write_stream_atomic(self.path, lambda fh: (fh.write(MAGIC), fh.write(header), fh.write(payload)),
+                            mode=0o600)  # may name private paths
+        self._snapshot_bytes = len(MAGIC) + len(header) + len(payload)
         self._delta_bytes = 0
         self._needs_compact = False
         self._clear_pending()

@@ -125,3 +125,23 @@ def test_group_list_hands_out_copies_and_takes_changes_back():
 def test_packed_entries_from_a_state_refuse_foreign_values():
     with pytest.raises(TypeError, match="completed group 'g' is a int"):
         PackedEntries.from_blobs({"g": 3})
+
+
+def test_asset_index_round_trip_and_sorted_items():
+    """The Immich scope's asset index: the same dicts back, after encoding and in id order."""
+    from organizer.immich.asset_index import AssetIndex
+
+    infos = {f"{i:04x}-id": {"name": f"IMG_{i}.HEIC", "fp": f"sum{i}=", "taken_at": 1.7e9 + i / 3,
+                             "taken_source": ["immich:dateTimeOriginal", "immich:localDateTime"][i % 2],
+                             "tz": [None, "+02:00"][i % 2], "size": 10**9 + i, "wh": (4032 - i, 3024),
+                             "snap": {"is_favorite": i % 3 == 0, "visibility": ["timeline", "archive"][i % 2]}}
+             for i in reversed(range(200))}
+    index = AssetIndex()
+    for key, info in infos.items():
+        index[key] = info
+    index.pop("0005-id")
+    del infos["0005-id"]
+    again = AssetIndex.decode(index.encode())
+    assert dict(again.items()) == infos
+    assert list(again.sorted_items()) == sorted(infos.items()) == list(index.sorted_items())
+    assert dict(AssetIndex.decode(infos).items()) == infos  # the old form: a plain dict of dicts

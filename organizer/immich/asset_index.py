@@ -79,6 +79,19 @@ class AssetIndex(MutableMapping[str, dict[str, Any]]):
     def __repr__(self) -> str:
         return f"AssetIndex({len(self)} assets)"
 
+    def sorted_items(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``sorted(self.items())``, built from whole columns at once (a million assets: seconds less)."""
+        keys = sorted(self._row)
+        rows = np.fromiter((self._row[k] for k in keys), dtype=np.int64, count=len(keys))
+        sel = self._rows[rows]
+        texts = self._texts
+        cols = zip(rows.tolist(), sel["taken"].tolist(), sel["size"].tolist(), sel["w"].tolist(), sel["h"].tolist(),
+                   sel["source"].tolist(), sel["tz"].tolist(), sel["vis"].tolist(), sel["fav"].tolist(), strict=True)
+        for key, (i, taken, size, w, h, source, tz, vis, fav) in zip(keys, cols, strict=True):
+            yield key, {"name": self._name[i], "fp": self._fp[i], "taken_at": taken, "taken_source": texts[source],
+                        "tz": texts[tz], "size": size, "wh": (w, h),
+                        "snap": {"is_favorite": bool(fav), "visibility": texts[vis]}}
+
     def nbytes(self) -> int:
         """Rough heap size (for the benchmark): rows, strings, the id index."""
         import sys

@@ -163,9 +163,6 @@ class Record:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        # A checkpoint (which fsyncs) every ~40 MB of WAL instead of every 4 MB: a first pass
-        # records tens of thousands of groups, each touching a few random pages.
-        self.db.execute("PRAGMA wal_autocheckpoint=10000")
         self.db.executescript(SCHEMA)
         self._cache: _ReadCache | None = None
         self._in_transaction = False

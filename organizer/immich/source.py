@@ -163,7 +163,8 @@ class ImmichSource:
         self.stacks = {st.id: (st.primary_asset_id, list(st.asset_ids)) for st in self.client.stacks.list()}
         stack_of = {a: sid for sid, (_, members) in self.stacks.items() for a in members}
         refs: list[PhotoRef] = []
-        for asset_id, info in sorted(self.index.items()):
+        by_id = self.index.sorted_items() if isinstance(self.index, AssetIndex) else sorted(self.index.items())
+        for asset_id, info in by_id:
             if self.ranged and (asset_id not in listed or not self._in_range(info["taken_at"])):
                 continue
             snap = dict(info["snap"])
