@@ -180,10 +180,10 @@ def needs_reading(refs: list[PhotoRef], times: Mapping[str, float]) -> list[Phot
 
 
 def collect_burst_ids(source: Any, refs: list[PhotoRef], times: Mapping[str, float], state: Any,
-                      should_stop: Callable[[], bool]) -> dict[str, str]:
+                      should_stop: Callable[[], bool], progress: Any = None) -> dict[str, str]:
     """{photo id: camera burst id} for the photos that may be in a burst, cached in the state.
 
-    The source reads what it can (``source.camera_burst_ids(refs, should_stop)``: a local file's
+    The source reads what it can (``source.camera_burst_ids(refs, should_stop, advance)``: a local file's
     head, or on Immich what a webhook delivered and else a Range read of the original's head). The
     state keeps each answer by fingerprint, so a pass over unchanged photos reads nothing.
     """
@@ -194,7 +194,14 @@ def collect_burst_ids(source: Any, refs: list[PhotoRef], times: Mapping[str, flo
     wanted = needs_reading(refs, times)
     todo = [r for r in wanted if (cache.get(r.id) or [None])[0] != r.fingerprint]
     if todo:
-        found: dict[str, str | None] = reader(todo, should_stop)
+        if progress is not None:
+            progress.message(f"Reading camera burst ids of {len(todo)} photos taken seconds apart...")
+            bar = progress.bar("burst ids", len(todo))
+        try:
+            found: dict[str, str | None] = reader(todo, should_stop, bar.update if progress is not None else None)
+        finally:
+            if progress is not None:
+                bar.close()
         for ref in todo:
             if ref.id in found:  # an id missing from the answer was not read (stopped, not ready)
                 cache[ref.id] = [ref.fingerprint, found[ref.id] or ""]

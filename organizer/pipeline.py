@@ -265,7 +265,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
     hashes = np.fromiter((hashed[r.id][1] for r in usable), dtype=np.uint64, count=len(usable))
     # Forced links: the camera's burst ids (read once per photo, cached) and burst file names.
     taken = {r.id: hashed[r.id][2] for r in usable}
-    bursts = camera_bursts.collect_burst_ids(source, usable, taken, state, stop.is_set)
+    bursts = camera_bursts.collect_burst_ids(source, usable, taken, state, stop.is_set, progress)
     bar = progress.bar("group", len(usable))
     index_groups = group_indices(times, hashes, settings.threshold, settings.time_window,
                                  min_size=settings.min_group_size, max_gap=settings.max_gap or None)

@@ -134,7 +134,8 @@ class LocalSource:
             yield photo_id, HashResult(photo_id, by_id[photo_id].fingerprint, h, taken_at, taken_source,
                                        width, height, offset)
 
-    def camera_burst_ids(self, refs: list[PhotoRef], should_stop: Callable[[], bool]) -> dict[str, str | None]:
+    def camera_burst_ids(self, refs: list[PhotoRef], should_stop: Callable[[], bool],
+                         advance: Callable[[int], None] | None = None) -> dict[str, str | None]:
         """The camera's burst id of each photo, from the head of its file (organizer.camera_bursts)."""
         from concurrent.futures import ThreadPoolExecutor
 
@@ -144,6 +145,8 @@ class LocalSource:
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="burst-id") as pool:
             for ref, found in zip(refs, pool.map(lambda r: file_burst_id(r.path or ""), refs), strict=True):
                 out[ref.id] = found
+                if advance:
+                    advance(1)
                 if should_stop():
                     break
         return out
