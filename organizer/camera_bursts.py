@@ -119,13 +119,38 @@ def read_file_head(path: str, length: int = HEAD_BYTES) -> bytes:
         return fh.read(length)
 
 
+#: ISO-BMFF brands of HEIF/HEIC/AVIF files (``ftyp`` at byte 4).
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1", b"avif")
+
+
 def file_burst_id(path: str) -> str | None:
-    """The burst id of a local file (reads only its head); None when it has none or cannot be read."""
+    """The burst id of a local file (reads its head); None when it has none or cannot be read.
+
+    HEIF files may keep their Exif and XMP items after the image data (libheif writes them there):
+    when the head has no id, pillow-heif (already a dependency) reads the metadata items without
+    decoding the image.
+    """
     try:
-        return burst_id_from_head(read_file_head(path))
+        head = read_file_head(path)
     except OSError as exc:
         log.info("Cannot read the head of %s: %s", path, exc.strerror or exc)
         return None
+    found = burst_id_from_head(head)
+    if found is None and head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        found = _heif_burst_id(path)
+    return found
+
+
+def _heif_burst_id(path: str) -> str | None:
+    try:
+        import pillow_heif
+
+        info = pillow_heif.open_heif(path).info
+    except Exception as exc:  # an unreadable HEIF is simply no id here; hashing reports the file itself
+        log.info("Cannot read the HEIF metadata of %s: %s", path, exc)
+        return None
+    blobs = [info.get(k) for k in ("xmp", "exif")]
+    return burst_id_from_head(b"".join(b for b in blobs if isinstance(b, bytes)))
 
 
 # ---------------------------------------------------------------------------- burst file names
