@@ -119,13 +119,38 @@ def read_file_head(path: str, length: int = HEAD_BYTES) -> bytes:
         return fh.read(length)
 
 
+#: ISO-BMFF brands of HEIF/HEIC/AVIF files (``ftyp`` at byte 4).
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1", b"avif")
+
+
 def file_burst_id(path: str) -> str | None:
-    """The burst id of a local file (reads only its head); None when it has none or cannot be read."""
+    """The burst id of a local file (reads its head); None when it has none or cannot be read.
+
+    HEIF files may keep their Exif and XMP items after the image data (libheif writes them there):
+    when the head has no id, pillow-heif (already a dependency) reads the metadata items without
+    decoding the image.
+    """
     try:
-        return burst_id_from_head(read_file_head(path))
+        head = read_file_head(path)
     except OSError as exc:
         log.info("Cannot read the head of %s: %s", path, exc.strerror or exc)
         return None
+    found = burst_id_from_head(head)
+    if found is None and head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        found = _heif_burst_id(path)
+    return found
+
+
+def _heif_burst_id(path: str) -> str | None:
+    try:
+        import pillow_heif
+
+        info = pillow_heif.open_heif(path).info
+    except Exception as exc:  # an unreadable HEIF is simply no id here; hashing reports the file itself
+        log.info("Cannot read the HEIF metadata of %s: %s", path, exc)
+        return None
+    blobs = [info.get(k) for k in ("xmp", "exif")]
+    return burst_id_from_head(b"".join(b for b in blobs if isinstance(b, bytes)))
 
 
 # ---------------------------------------------------------------------------- burst file names
@@ -180,10 +205,10 @@ def needs_reading(refs: list[PhotoRef], times: Mapping[str, float]) -> list[Phot
 
 
 def collect_burst_ids(source: Any, refs: list[PhotoRef], times: Mapping[str, float], state: Any,
-                      should_stop: Callable[[], bool]) -> dict[str, str]:
+                      should_stop: Callable[[], bool], progress: Any = None) -> dict[str, str]:
     """{photo id: camera burst id} for the photos that may be in a burst, cached in the state.
 
-    The source reads what it can (``source.camera_burst_ids(refs, should_stop)``: a local file's
+    The source reads what it can (``source.camera_burst_ids(refs, should_stop, advance)``: a local file's
     head, or on Immich what a webhook delivered and else a Range read of the original's head). The
     state keeps each answer by fingerprint, so a pass over unchanged photos reads nothing.
     """
@@ -194,7 +219,14 @@ def collect_burst_ids(source: Any, refs: list[PhotoRef], times: Mapping[str, flo
     wanted = needs_reading(refs, times)
     todo = [r for r in wanted if (cache.get(r.id) or [None])[0] != r.fingerprint]
     if todo:
-        found: dict[str, str | None] = reader(todo, should_stop)
+        if progress is not None:
+            progress.message(f"Reading camera burst ids of {len(todo)} photos taken seconds apart...")
+            bar = progress.bar("burst ids", len(todo))
+        try:
+            found: dict[str, str | None] = reader(todo, should_stop, bar.update if progress is not None else None)
+        finally:
+            if progress is not None:
+                bar.close()
         for ref in todo:
             if ref.id in found:  # an id missing from the answer was not read (stopped, not ready)
                 cache[ref.id] = [ref.fingerprint, found[ref.id] or ""]

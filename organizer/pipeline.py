@@ -283,7 +283,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
     del rows, by_id, order
     # Forced links: the camera's burst ids (read once per photo, cached) and burst file names.
     taken = dict(zip((r.id for r in usable), times.tolist(), strict=True))
-    bursts = camera_bursts.collect_burst_ids(source, usable, taken, state, stop.is_set)
+    bursts = camera_bursts.collect_burst_ids(source, usable, taken, state, stop.is_set, progress)
     bar = progress.bar("group", len(usable))
     min_size = 1 if twin_plan else settings.min_group_size  # a twin set counts its twins (below)
     index_groups = group_indices(times, hashes, settings.threshold, settings.time_window,

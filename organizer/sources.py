@@ -140,7 +140,8 @@ class LocalSource:
         """The file's path: a scoring worker (organizer.judging) reads and decodes it itself."""
         return ref.path or ""
 
-    def camera_burst_ids(self, refs: list[PhotoRef], should_stop: Callable[[], bool]) -> dict[str, str | None]:
+    def camera_burst_ids(self, refs: list[PhotoRef], should_stop: Callable[[], bool],
+                         advance: Callable[[int], None] | None = None) -> dict[str, str | None]:
         """The camera's burst id of each photo, from the head of its file (organizer.camera_bursts)."""
         from concurrent.futures import ThreadPoolExecutor
 
@@ -150,6 +151,8 @@ class LocalSource:
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="burst-id") as pool:
             for ref, found in zip(refs, pool.map(lambda r: file_burst_id(r.path or ""), refs), strict=True):
                 out[ref.id] = found
+                if advance:
+                    advance(1)
                 if should_stop():
                     break
         return out

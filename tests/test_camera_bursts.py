@@ -116,3 +116,24 @@ def test_local_burst_ids_are_read_once_and_kept_in_the_hash_cache_across_runs(tm
     reads.clear()
     assert [len(g["photos"]) for g in run()["groups"]] == [3]
     assert reads == []  # the second run reads no head: the hash cache kept the ids
+
+
+def test_heic_keeps_its_metadata_after_the_image_and_is_read_locally_all_the_same(tmp_path):
+    """libheif writes Exif/XMP items after the image data: the 64 KB head has no id, pillow-heif finds it."""
+    import pillow_heif
+    from PIL import Image
+
+    from bench.burst_sets import apple_maker_note, xmp_packet
+    from organizer.camera_bursts import file_burst_id
+
+    pillow_heif.register_heif_opener()
+    img = scene(5, (480, 360))  # noisy: at quality 95 the image data alone is ~180 KB
+    img.save(tmp_path / "xmp.heic", "HEIF", quality=95, xmp=xmp_packet("GCamera:BurstID", "HEIC-B1"))
+    exif = Image.Exif()
+    exif[0x8769] = {0x927C: apple_maker_note("0F3F3B8E-5F7C-4B7A-9C1B-2D7E1A2B3C4D")}
+    img.save(tmp_path / "apple.heic", "HEIF", quality=95, exif=exif.tobytes())
+    img.resize((48, 36)).save(tmp_path / "none.heic", "HEIF")
+    assert b"HEIC-B1" not in (tmp_path / "xmp.heic").read_bytes()[:65536]
+    assert file_burst_id(str(tmp_path / "xmp.heic")) == "HEIC-B1"
+    assert file_burst_id(str(tmp_path / "apple.heic")) == "0F3F3B8E-5F7C-4B7A-9C1B-2D7E1A2B3C4D"
+    assert file_burst_id(str(tmp_path / "none.heic")) is None

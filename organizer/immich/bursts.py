@@ -39,7 +39,8 @@ class ImmichBurstIds:
         self.save = save
         self.counts: dict[str, float] = {"known": 0, "range_reads": 0, "range_failed": 0, "range_seconds": 0.0}
 
-    def __call__(self, refs: list[PhotoRef], should_stop: Callable[[], bool]) -> dict[str, str | None]:
+    def __call__(self, refs: list[PhotoRef], should_stop: Callable[[], bool],
+                 advance: Callable[[int], None] | None = None) -> dict[str, str | None]:
         known = self.record.burst_ids(r.id for r in refs)
         out: dict[str, str | None] = {}
         todo: list[PhotoRef] = []
@@ -48,6 +49,8 @@ class ImmichBurstIds:
             if hit is not None and hit[0] == ref.fingerprint:
                 out[ref.id] = hit[1] or None
                 self.counts["known"] += 1
+                if advance:
+                    advance(1)
             else:
                 todo.append(ref)
         if not todo or not self.range_reads:
@@ -57,6 +60,8 @@ class ImmichBurstIds:
         try:
             for ref, burst in self._read_heads(todo, should_stop):
                 out[ref.id] = burst
+                if advance:
+                    advance(1)
                 found.append((ref.id, ref.fingerprint, burst or "", "range"))
         finally:
             self.counts["range_seconds"] = round(self.counts["range_seconds"] + time.perf_counter() - started, 3)

@@ -97,7 +97,7 @@ class ImmichSource:
         self.unusable: set[str] = set()
         self.taken_after, self.taken_before = taken_after, taken_before  # capture-time range [after, before)
         #: reads camera burst ids (organizer.immich.bursts); None: the pass uses none
-        self.burst_reader: Callable[[list[PhotoRef], Callable[[], bool]], dict[str, str | None]] | None = None
+        self.burst_reader: Callable[..., dict[str, str | None]] | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"source_type": "immich", "source": self.client.base_url, "scope": self.album_id or "library"} | (
@@ -225,9 +225,10 @@ class ImmichSource:
                         break
 
     # ------------------------------------------------------------------ camera burst ids
-    def camera_burst_ids(self, refs: list[PhotoRef], should_stop: Callable[[], bool]) -> dict[str, str | None]:
+    def camera_burst_ids(self, refs: list[PhotoRef], should_stop: Callable[[], bool],
+                         advance: Callable[[int], None] | None = None) -> dict[str, str | None]:
         """The camera's burst id (Immich's autoStackId) of each asset, as organizer.camera_bursts asks."""
-        return self.burst_reader(refs, should_stop) if self.burst_reader else {}
+        return self.burst_reader(refs, should_stop, advance) if self.burst_reader else {}
 
     # ------------------------------------------------------------------ score
     def scoring_input(self, ref: PhotoRef) -> bytes:
