@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
+# make test runs the tests in this many processes (pytest-xdist); 0 runs them in this one
+TEST_WORKERS ?= 2
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 ORGANIZER := $(BIN)/photo-organizer
@@ -89,7 +91,7 @@ browser: ## install Debian's chromium for the browser tests (root only; skipped 
 
 test: setup browser ## run the whole test suite
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q --durations=15
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --durations=15
 
 lint: setup
 	$(BIN)/ruff check .

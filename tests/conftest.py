@@ -72,3 +72,31 @@ def fake_target(fake_immich):
     from immich_helpers import ImmichTarget
 
     return ImmichTarget(fake_immich)
+
+
+# The reliability suite's figures (tests/reliability/conftest.py): collected from every xdist worker
+# through a folder this process makes, printed once at the end of the run.
+_FIGURES_VAR = "PHOTO_ORGANIZER_TEST_FIGURES"
+
+
+def pytest_configure(config):
+    import os
+    import tempfile
+
+    if not hasattr(config, "workerinput"):  # the controlling process, or a run without xdist
+        os.environ[_FIGURES_VAR] = tempfile.mkdtemp(prefix="reliability-figures-")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG001 - pytest hook
+    import os
+    import shutil
+
+    folder = os.environ.get(_FIGURES_VAR)
+    if not folder or not Path(folder).is_dir():
+        return
+    lines = sorted(p.read_text() for p in Path(folder).glob("*.txt"))
+    shutil.rmtree(folder, ignore_errors=True)
+    if lines:
+        terminalreporter.section("reliability figures")
+        for line in lines:
+            terminalreporter.write_line(line)
