@@ -92,8 +92,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG0
     import shutil
 
     folder = os.environ.get(_FIGURES_VAR)
-    if not folder or not Path(folder).is_dir():
-        return
+    if hasattr(config, "workerinput") or not folder or not Path(folder).is_dir():
+        return  # a worker that finished early must not take the folder from those still running
     lines = sorted(p.read_text() for p in Path(folder).glob("*.txt"))
     shutil.rmtree(folder, ignore_errors=True)
     if lines:
