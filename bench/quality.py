@@ -18,21 +18,8 @@ from bench.burst_sets import BURST_SETS
 from bench.labelled_sets import FACE_SETS, PLAIN_SETS, TWIN_SETS, LabelledSet
 from organizer.hashing import default_processes
 from organizer.pipeline import PassSettings, run_pass
+from organizer.progress import SilentProgress
 from organizer.sources import LocalSource
-
-
-class _Quiet:
-    def bar(self, stage: str, total: int | None, unit: str = "photo") -> _Quiet:
-        return self
-
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def message(self, text: str) -> None:
-        pass
 
 
 class ReportOnly:
@@ -72,7 +59,7 @@ def run_set(labelled: LabelledSet, settings: PassSettings | None = None) -> Figu
     settings.dry_run = True
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        result = run_pass(LocalSource(labelled.root), ReportOnly(), settings, Path(tmp) / "state.pkl", _Quiet())
+        result = run_pass(LocalSource(labelled.root), ReportOnly(), settings, Path(tmp) / "state.pkl", SilentProgress())
         seconds = time.perf_counter() - start
     report = result.report
     found = [[p["id"] for p in g["photos"]] for g in report["groups"]]

@@ -16,6 +16,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from organizer.progress import SilentProgress
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -31,18 +33,6 @@ def _seed(fake, n: int) -> None:
         fake.store.add_asset(fake.user, data, f"IMG_{k:07d}.jpg", start + timedelta(seconds=30 * k))
 
 
-class _Quiet:
-    def bar(self, stage: str, total: int | None, unit: str = "photo") -> _Quiet:
-        return self
-
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def message(self, text: str) -> None:
-        pass
 
 
 def run(quick: bool = False) -> None:
@@ -68,7 +58,7 @@ def run(quick: bool = False) -> None:
             client = make_client(settings)
             source = ImmichSource(client, None, AssetIndex(), None)
             t0 = time.perf_counter()
-            refs, _ = source.discover(_Quiet())
+            refs, _ = source.discover(SilentProgress())
             listed = time.perf_counter() - t0
             pages = client.stats.snapshot()["total_requests"]
             assert len(refs) == n
@@ -96,7 +86,7 @@ def run(quick: bool = False) -> None:
             settings = ImmichSettings(url=fake.url, api_key=fake.api_key, max_requests_per_second=rate)
             client = make_client(settings)
             source = ImmichSource(client, None, AssetIndex(), None, concurrency=settings.download_concurrency)
-            refs, _ = source.discover(_Quiet())
+            refs, _ = source.discover(SilentProgress())
             t0 = time.perf_counter()
             done = sum(1 for _ in source.hash_photos(refs[part], 1, lambda: False))
             elapsed = time.perf_counter() - t0

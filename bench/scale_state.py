@@ -30,6 +30,7 @@ import numpy as np
 
 from organizer.immich.asset_index import AssetIndex
 from organizer.immich.record import GroupRecord, Record, member_key
+from organizer.progress import SilentProgress
 from organizer.state import ProcessingState
 
 REPO = Path(__file__).resolve().parent.parent
@@ -143,18 +144,6 @@ class _Unchanged:
         pass
 
 
-class _Quiet:
-    def bar(self, stage: str, total: int | None, unit: str = "photo") -> _Quiet:
-        return self
-
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def message(self, text: str) -> None:
-        pass
 
 
 def _rss_mb() -> float:
@@ -179,7 +168,7 @@ def no_change_child(n: int, folder: str) -> None:
     source, actions = _Source(), _Unchanged()
     bursts = range(0, n - 4, 13)  # as _library makes them; the state file is state_figures'
     started = time.perf_counter()
-    result = run_pass(source, actions, settings, path, _Quiet(),  # type: ignore[arg-type]
+    result = run_pass(source, actions, settings, path, SilentProgress(),  # type: ignore[arg-type]
                       prepare=lambda st: setattr(source, "index", AssetIndex.decode(st.extra["index"])),
                       on_success=lambda st: st.set_extra("index", source.index.encode()))
     passed = time.perf_counter()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -90,6 +91,26 @@ class TqdmProgress:
         from tqdm import tqdm
 
         tqdm.write(text)
+
+
+class SilentProgress:
+    """Progress that shows nothing (benchmarks, tests); ``on_message`` sees each message if given."""
+
+    def __init__(self, on_message: Callable[[str], None] | None = None) -> None:
+        self.on_message = on_message
+
+    def bar(self, stage: str, total: int | None, unit: str = "photo") -> Bar:
+        return self
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        if self.on_message:
+            self.on_message(text)
 
 
 class StopToken:

@@ -11,41 +11,11 @@ from typing import Any
 import pytest
 from photo_factory import make_library
 
+from bench.quality import ReportOnly
 from organizer import judging
 from organizer.pipeline import PassSettings, run_pass
-from organizer.progress import PassInterrupted, StopToken
+from organizer.progress import PassInterrupted, SilentProgress, StopToken
 from organizer.sources import LocalSource
-
-
-class _Quiet:
-    def __init__(self, on_message: Any = None) -> None:
-        self.on_message = on_message
-
-    def bar(self, stage: str, total: int | None, unit: str = "photo") -> _Quiet:
-        return self
-
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def message(self, text: str) -> None:
-        if self.on_message:
-            self.on_message(text)
-
-
-class _ReportOnly:
-    kind = "report-only"
-
-    def describe(self) -> dict[str, Any]:
-        return {"actions": "report-only"}
-
-    def apply(self, group: Any, refs: Any) -> dict[str, Any]:
-        return {}
-
-    def finish(self, report: dict[str, Any]) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +48,8 @@ def _descendants() -> set[int]:
 
 
 def _pass(root: Path, processes: int, tmp: Path, progress: Any = None, stop: StopToken | None = None) -> Any:
-    return run_pass(LocalSource(root), _ReportOnly(), PassSettings(processes=processes, dry_run=True),
-                    tmp / f"state-{processes}.pkl", progress or _Quiet(), stop)
+    return run_pass(LocalSource(root), ReportOnly(), PassSettings(processes=processes, dry_run=True),
+                    tmp / f"state-{processes}.pkl", progress or SilentProgress(), stop)
 
 
 def test_the_pool_finds_the_same_groups_best_shots_and_order_as_one_process(library, tmp_path, monkeypatch):
@@ -119,7 +89,7 @@ def test_a_stop_during_the_organize_stage_leaves_no_worker_processes(library, tm
             stop.stop("test stop")
 
     with pytest.raises(PassInterrupted):
-        _pass(library, 2, tmp_path, _Quiet(on_message), stop)
+        _pass(library, 2, tmp_path, SilentProgress(on_message), stop)
     assert seen["workers"], "the pool was running when the stop came"
     assert not _descendants(), "no worker outlives a stopped pass"
 
