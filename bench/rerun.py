@@ -21,6 +21,7 @@ from organizer.hashing import default_processes
 from organizer.local_output import LocalOutput
 from organizer.local_pass import run_local_pass
 from organizer.pipeline import PassSettings, run_pass
+from organizer.progress import SilentProgress
 from organizer.sources import LocalSource
 
 SIZE = (1600, 1200)  # 2 MP: big enough that hashing, not start-up, dominates a first run
@@ -44,10 +45,11 @@ def _library(root: Path, count: int, first: int = 0, burst_every: int = 100) -> 
         Image.fromarray(arr).save(path, "JPEG", quality=85, exif=exif.tobytes())
 
 
-class _Totals:
+class _Totals(SilentProgress):
     """A silent Progress that remembers each stage's size and when it started."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.totals: dict[str, int] = {}
         self.started: dict[str, float] = {}
 
@@ -55,15 +57,6 @@ class _Totals:
         self.totals[stage] = total or 0
         self.started.setdefault(stage, time.perf_counter())
         return self
-
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def message(self, text: str) -> None:
-        pass
 
 
 def _pass(src: Path, out: Path, before: bool = False) -> tuple[float, dict[str, float], dict[str, object]]:
