@@ -116,6 +116,21 @@ def load_env_file() -> Path:
     return path
 
 
+def _number(env: Mapping[str, str], name: str, default: float, kind: type = float) -> Any:
+    """A numeric setting (0 or more), or a one-line SettingsError naming it."""
+    text = env.get(name, "")
+    if not str(text).strip():
+        return kind(default)
+    try:
+        value = kind(str(text).strip())
+    except ValueError:
+        value = -1
+    if not value >= 0:  # also refuses nan
+        what = "a whole number" if kind is int else "a number"
+        raise SettingsError(f"{name}={text!r}: not {what} (0 or more)")
+    return value
+
+
 def _flag(value: str | None, default: bool = False) -> bool:
     if value is None or value.strip() == "":
         return default
@@ -196,10 +211,10 @@ class ImmichSettings:
             state_dir=Path(env.get("STATE_DIR", "state")),
             actions=actions,
             **grouping,
-            download_concurrency=int(env.get("DOWNLOAD_CONCURRENCY", 8)),
-            max_retry_seconds=float(env.get("IMMICH_MAX_RETRY_SECONDS", 120)),
-            read_timeout=float(env.get("IMMICH_READ_TIMEOUT_SECONDS", 30)),
-            max_requests_per_second=float(env.get("IMMICH_MAX_REQUESTS_PER_SECOND", 100)),
+            download_concurrency=_number(env, "DOWNLOAD_CONCURRENCY", 8, int),
+            max_retry_seconds=_number(env, "IMMICH_MAX_RETRY_SECONDS", 120),
+            read_timeout=_number(env, "IMMICH_READ_TIMEOUT_SECONDS", 30),
+            max_requests_per_second=_number(env, "IMMICH_MAX_REQUESTS_PER_SECOND", 100),
             keeper_inherits=_flag(env.get("KEEPER_INHERITS"), True),
             review=_flag(env.get("REVIEW")),
             burst_id_reads=_flag(env.get("BURST_ID_READS"), True),

@@ -204,3 +204,13 @@ def test_burst_id_reads_follow_the_settings_order(tmp_path):
     assert shown({}) == ("False", ".env")
     assert shown({"BURST_ID_READS": "1"}) == ("True", "environment")
     assert shown({"BURST_ID_READS": "1"}, "--no-burst-id-reads") == ("False", "flag")
+
+
+@pytest.mark.parametrize("name,text", [("IMMICH_MAX_REQUESTS_PER_SECOND", "abc"), ("DOWNLOAD_CONCURRENCY", "2.5"),
+                                       ("IMMICH_READ_TIMEOUT_SECONDS", "-1"), ("IMMICH_MAX_RETRY_SECONDS", "nan")])
+def test_a_bad_number_setting_is_one_line_naming_it(name, text):
+    from organizer.settings import ImmichSettings, SettingsError
+
+    with pytest.raises(SettingsError, match=f"^{name}="):
+        ImmichSettings.from_env({"IMMICH_URL": "http://x", "IMMICH_API_KEY": "k", name: text})
+    assert ImmichSettings.from_env({name: "7"}) is not None
