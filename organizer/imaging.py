@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import warnings
 from pathlib import Path
@@ -89,12 +90,14 @@ def raw_exif(path: str) -> Image.Exif | None:
 
 
 def open_photo(source: str | os.PathLike[str] | bytes, draft_size: tuple[int, int] | None = None,
-               draft_mode: str = "RGB") -> Image.Image:
+               draft_mode: str = "RGB", draft_long_side: int | None = None) -> Image.Image:
     """Open and fully load one photo, or raise :class:`UnreadablePhoto` with a one-line reason.
 
     ``draft_size`` asks the JPEG decoder for the smallest DCT scale (1/2, 1/4, 1/8) that is still
-    at least that large; other formats ignore it. The returned image keeps its EXIF in ``.info``
-    and ``getexif()`` (read it before transposing).
+    at least that large in both directions; ``draft_long_side`` for the smallest whose long side
+    is still at least that long (a 1440x1080 preview asked for 720 decodes at half size, where a
+    720x720 box would keep it whole). Other formats ignore both. The returned image keeps its EXIF
+    in ``.info`` and ``getexif()`` (read it before transposing).
     """
     _register_heif()
     data: bytes | None = None
@@ -120,6 +123,9 @@ def open_photo(source: str | os.PathLike[str] | bytes, draft_size: tuple[int, in
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(fp)
             img.info["original_size"] = img.size  # before any draft downscale
+            if draft_long_side is not None and draft_size is None:
+                k = draft_long_side / max(img.size)
+                draft_size = (max(1, math.ceil(img.size[0] * k)), max(1, math.ceil(img.size[1] * k)))
             if draft_size is not None and img.format == "JPEG":
                 img.draft(draft_mode, draft_size)
             img.load()

@@ -38,9 +38,21 @@ log = logging.getLogger(__name__)
 HashEntry = tuple[Any, ...]
 #: Verified parts of one candidate: member positions in the candidate, with kind/confidence/evidence.
 Parts = list[tuple[list[int], dict[str, Any]]]
-#: What a worker decodes: a file path (local), encoded bytes (an Immich preview), or pixels already
-#: decoded by a source that offers nothing else; None when the photo could not be fetched.
-Payload = str | bytes | np.ndarray | None
+
+
+@dataclass
+class Prepared:
+    """A photo decoded for judging in the fetch thread (judging in the pass's own process), with
+    what it was decoded from, for the larger decode small faces need."""
+
+    image: np.ndarray
+    source: str | bytes
+
+
+#: What a worker decodes: a file path (local), encoded bytes (an Immich preview), pixels already
+#: decoded by a source that offers nothing else, or a photo decoded in a fetch thread (judged in
+#: the pass's process); None when the photo could not be fetched.
+Payload = str | bytes | np.ndarray | Prepared | None
 
 #: Below this many photos to judge, workers cost more to start than they save.
 POOL_THRESHOLD = 24
@@ -90,26 +102,45 @@ def judge(job: Job, scorer: Any) -> Outcome:
     time verification alone cost: decoding a photo that ends in a group is the best-shot stage's
     cost (it decodes it anyway); decoding one that verification turned away is verification's.
     """
-    from .scoring import load_image_for_scoring
+    from .scoring import load_image_for_judging, load_image_for_scoring
 
     warnings = list(job.notes)
     images: dict[int, np.ndarray | None] = {}
+    details: dict[int, np.ndarray | None] = {}
     load_seconds: dict[int, float] = {}
+
+    def payload_of(i: int) -> Payload:
+        return job.payloads[i] if i < len(job.payloads) else None
 
     def image(i: int) -> np.ndarray | None:
         if i not in images:
             started = time.perf_counter()
-            payload = job.payloads[i] if i < len(job.payloads) else None
+            payload = payload_of(i)
             if payload is None or isinstance(payload, np.ndarray):
                 images[i] = payload
+            elif isinstance(payload, Prepared):
+                images[i] = payload.image
             else:
                 try:
-                    images[i] = load_image_for_scoring(payload)
+                    images[i] = load_image_for_judging(payload)
                 except UnreadablePhoto as exc:
                     warnings.append(f"Cannot read {job.refs[i].id}: {exc}")
                     images[i] = None
             load_seconds[i] = time.perf_counter() - started
         return images[i]
+
+    def detail(i: int) -> np.ndarray | None:
+        """Photo i decoded larger, once, for its small faces (None: there is nothing larger)."""
+        if i not in details:
+            payload = payload_of(i)
+            source = payload.source if isinstance(payload, Prepared) else payload
+            details[i] = None
+            if isinstance(source, str | bytes):
+                try:
+                    details[i] = load_image_for_scoring(source)
+                except UnreadablePhoto:
+                    pass  # it decoded small a moment ago: judged on that
+        return details[i]
 
     verify_seconds = 0.0
     parts = job.parts
@@ -126,7 +157,8 @@ def judge(job: Job, scorer: Any) -> Outcome:
         if gid in job.skip:
             continue
         groups[gid] = _score(gid, [job.refs[p] for p in positions], [job.entries[p] for p in positions],
-                             [image(p) for p in positions], scorer, info)
+                             [image(p) for p in positions], scorer, info,
+                             [lambda p=p: detail(p) for p in positions])
         if job.thumbs:
             from .picture_report import thumbnail_from_bgr
 
@@ -138,6 +170,7 @@ def judge(job: Job, scorer: Any) -> Outcome:
                     except Exception:  # noqa: BLE001 - a missing thumbnail is shown as such
                         pass
     images.clear()
+    details.clear()
     return Outcome(parts=parts, verified=verified, verify_seconds=verify_seconds, groups=groups,
                    thumbs=thumbs, warnings=warnings, judged_by=os.getpid())
 
@@ -157,7 +190,7 @@ def _verify(job: Job, image: Callable[[int], np.ndarray | None]) -> Parts:
         info = {"kind": kinds.group_kind(list(vg.links.values()), levels) if levels else "burst",
                 "confidence": vg.confidence, "evidence": vg.evidence,
                 # how each member maps onto the first: faces are matched in the scene, not the frame
-                "alignment": verify.alignment(vg, shapes)}
+                ALIGNMENT: _to_unit(verify.alignment(vg, shapes), [shapes[i] for i in vg.members])}
         if any(shots[i] for i in vg.members):
             info["screenshots"] = True
         parts.append((vg.members, info))
@@ -165,15 +198,18 @@ def _verify(job: Job, image: Callable[[int], np.ndarray | None]) -> Parts:
 
 
 def _score(gid: str, members: list[PhotoRef], entries: list[HashEntry], images: list[np.ndarray | None],
-           scorer: Any, info: dict[str, Any]) -> GroupResult:
+           scorer: Any, info: dict[str, Any],
+           details: list[Callable[[], np.ndarray | None]] | None = None) -> GroupResult:
     from .scoring import ScoreInput
 
     inputs = []
-    for ref, entry, img in zip(members, entries, images, strict=True):
+    for k, (ref, entry, img) in enumerate(zip(members, entries, images, strict=True)):
         width, height = _size(ref, entry)
         inputs.append(ScoreInput(id=ref.id, image=img, width=width, height=height,
-                                 file_size=ref.size, name=ref.name))
-    scored = scorer.score_group(inputs, kind=info.get("kind", "burst"), alignment=info.get("alignment"))
+                                 file_size=ref.size, name=ref.name, detail=details[k] if details else None))
+    shapes = [img.shape[:2] if img is not None else None for img in images]
+    scored = scorer.score_group(inputs, kind=info.get("kind", "burst"),
+                                alignment=_to_pixels(info.get(ALIGNMENT), shapes))
     best = max(scored, key=lambda s: (s.score, _neg_id(s.id))).id
     photos = []
     for ref, entry, s in zip(members, entries, scored, strict=True):
@@ -183,7 +219,52 @@ def _score(gid: str, members: list[PhotoRef], entries: list[HashEntry], images: 
                        "height": height, "size": ref.size, "score": round(s.score, 6), "score_parts": s.parts,
                        "best": ref.id == best} | ({"asset": ref.extra["asset"]} if "asset" in ref.extra else {}))
     return GroupResult(id=gid, index=0, best=best, photos=photos,
-                       info={k: v for k, v in info.items() if k != "alignment"})
+                       info=public_info(info))
+
+
+#: Key of a verified part's alignment: per member, the homography onto the first member in units
+#: of each photo's long side, so it holds whatever size the photos are decoded at. (Passes before
+#: it kept "alignment" in the pixels of their decode; such cached parts match people by position.)
+ALIGNMENT = "alignment_unit"
+
+
+def public_info(info: dict[str, Any]) -> dict[str, Any]:
+    """A part's info as the report shows it: without the alignment the best-shot stage used."""
+    return {k: v for k, v in info.items() if k not in (ALIGNMENT, "alignment")}
+
+
+def _unit(shape: tuple[int, int]) -> np.ndarray:
+    return np.diag([1.0 / max(shape), 1.0 / max(shape), 1.0])
+
+
+def _to_unit(alignment: list[list[float] | None],
+             shapes: list[tuple[int, int] | None]) -> list[list[float] | None]:
+    """Pixel homographies (member -> first member) in units of each photo's long side."""
+    if not shapes or shapes[0] is None:
+        return [None for _ in alignment]
+    out: list[list[float] | None] = []
+    for hom, shape in zip(alignment, shapes, strict=True):
+        if hom is None or shape is None:
+            out.append(None)
+            continue
+        h = _unit(shapes[0]) @ np.asarray(hom, dtype=np.float64).reshape(3, 3) @ np.linalg.inv(_unit(shape))
+        out.append([round(float(v), 9) for v in (h / h[2, 2]).ravel()])
+    return out
+
+
+def _to_pixels(alignment: list[list[float] | None] | None,
+               shapes: list[tuple[int, int] | None]) -> list[list[float] | None] | None:
+    """The unit homographies back in the pixels of the images being scored."""
+    if not alignment or len(alignment) != len(shapes) or shapes[0] is None:
+        return None  # none, or not this group's (position matching then)
+    out: list[list[float] | None] = []
+    for hom, shape in zip(alignment, shapes, strict=True):
+        if hom is None or shape is None:
+            out.append(None)
+            continue
+        h = np.linalg.inv(_unit(shapes[0])) @ np.asarray(hom, dtype=np.float64).reshape(3, 3) @ _unit(shape)
+        out.append([float(v) for v in (h / h[2, 2]).ravel()])
+    return out
 
 
 def _size(ref: PhotoRef, entry: HashEntry) -> tuple[int, int]:
@@ -279,7 +360,8 @@ class JudgeAhead:
             self.window = max(2 * POOL_THRESHOLD, self.processes * AHEAD_PER_PROCESS)
         else:
             # Judged in this process: decode in the fetch threads (Pillow and OpenCV release the GIL).
-            self.fetch = source.load_for_scoring
+            raw = getattr(source, "scoring_input", None)
+            self.fetch = source.load_for_scoring if raw is None else lambda ref: _prepare(raw(ref))
             self.window = PREFETCH_PHOTOS
         fetchers = getattr(source, "concurrency", None) or max(2, min(8, 2 * self.processes))
         self.fetchers = ThreadPoolExecutor(max_workers=fetchers, thread_name_prefix="prefetch")
@@ -398,6 +480,12 @@ class JudgeAhead:
                     proc.join()
             self.pool = None
         self.slots.clear()
+
+
+def _prepare(source: str | bytes) -> Prepared:
+    from .scoring import load_image_for_judging
+
+    return Prepared(load_image_for_judging(source), source)
 
 
 def _hand_over(done: Future[Outcome], to: Future[Outcome]) -> None:

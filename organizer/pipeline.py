@@ -22,7 +22,7 @@ from .capture_time import iso
 from .grouping import DEFAULT_MAX_GAP, group_indices
 from .hash_table import HashedView
 from .hashing import HASH_ALGORITHM, HASH_SIZE, default_processes
-from .judging import Job, JudgeAhead, Outcome, Parts, Stopped, group_id
+from .judging import Job, JudgeAhead, Outcome, Parts, Stopped, group_id, public_info
 from .models import GroupResult, PhotoRef
 from .packed import GroupList
 from .picture_report import offer_thumbnail, report_wants_thumbnails
@@ -381,7 +381,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                 result = outcome.groups[gid]
                 result.index = n
                 # the candidate's own word on the group (camera burst ids may have joined verified parts)
-                result.info = {key: v for key, v in info.items() if key != "alignment"}
+                result.info = public_info(info)
                 twin_plan.settle(result)  # the best shot's cover by PAIR_COVER
                 for photo in result.photos:
                     if photo["id"] in outcome.thumbs:

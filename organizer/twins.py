@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .imaging import RAW_EXTENSIONS
+from .judging import ALIGNMENT
 from .models import GroupResult, PhotoRef
 
 #: Largest capture-time difference between twins of one shot, in seconds (a RAW and its JPEG
@@ -268,7 +269,14 @@ class TwinPlan:
             if twin is not None:
                 twin_pos[pos] = list(range(len(refs), len(refs) + len(twin.members) - 1))
                 refs.extend(refs_by_id[m] for m in twin.members[1:])
-        out = [([q for p in positions for q in [p, *twin_pos.get(p, [])]], info) for positions, info in parts]
+        out = []
+        for positions, info in parts:
+            expanded = [q for p in positions for q in [p, *twin_pos.get(p, [])]]
+            aligned = info.get(ALIGNMENT)
+            if aligned and len(aligned) == len(positions):  # a twin is where its representative is
+                info = dict(info, **{ALIGNMENT: [h for p, h in zip(positions, aligned, strict=True)
+                                                 for h in [h] * (1 + len(twin_pos.get(p, [])))]})
+            out.append((expanded, info))
         return refs, out
 
     def settle(self, result: GroupResult) -> None:
