@@ -58,6 +58,8 @@ Payload = str | bytes | np.ndarray | Prepared | None
 POOL_THRESHOLD = 24
 #: Photos fetched and judged ahead of the candidate the pass is acting on, per worker process.
 AHEAD_PER_PROCESS = 12
+#: How much lower the worker processes' CPU priority is than the pass's (see _worker_init).
+WORKER_NICENESS = 10
 #: Photos decoded ahead when judging in the pass's own process (decoded images wait in memory).
 PREFETCH_PHOTOS = 24
 
@@ -292,6 +294,12 @@ def _worker_init(parent_pid: int) -> None:
     import cv2
 
     cv2.setNumThreads(1)
+    # Below the pass and the server it talks to: on a home server Immich (and its database) share
+    # these cores, and every request of the pass waits on them; judging runs ahead and has slack.
+    try:
+        os.nice(WORKER_NICENESS)
+    except OSError:  # not permitted here: judge at the same priority
+        pass
     threading.Thread(target=_orphan_watch, args=(parent_pid, os.getppid()), daemon=True,
                      name="orphan-watch").start()
 
@@ -433,6 +441,13 @@ class JudgeAhead:
             return self.pool
 
     # ------------------------------------------------------------------ results
+    def peek(self, k: int) -> Outcome | None:
+        """Candidate ``k``'s outcome if a worker has already judged it (never waits, never judges)."""
+        slot = self.slots.get(k)
+        if slot is None or not slot.future.done() or slot.future.exception() is not None:
+            return None
+        return slot.future.result()
+
     def outcome(self, k: int, job: Job | None = None) -> Outcome:
         """Candidate ``k``'s outcome (submitting ``job`` now if it was not fetched ahead)."""
         slot = self.slots.get(k)

@@ -325,6 +325,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
     ahead = JudgeAhead(source, settings.processes, stop.is_set,
                        sum(len(c) for c, w in zip(candidates, ahead_wanted, strict=True) if w))
     next_ahead = 0
+    read_ahead = getattr(actions, "read_ahead", None)
     try:
         for k, cand_refs in enumerate(candidates):
             _check_stop(stop)  # verification alone can take a while on a roll of look-alikes
@@ -355,7 +356,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                 # every twin joins its representative's group, scored with it (organizer.twins)
                 judged_refs, parts = twin_plan.expand_candidate(
                     cand_refs, twin_plan.parts(cand_refs, parts, settings.min_group_size), refs_by_id)
-            for positions, info in parts:
+            for at, (positions, info) in enumerate(parts):
                 n += 1
                 member_refs = [judged_refs[p] for p in positions]
                 gid = group_id([r.id for r in member_refs])
@@ -386,6 +387,12 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                 for photo in result.photos:
                     if photo["id"] in outcome.thumbs:
                         offer_thumbnail(photo["id"], outcome.thumbs[photo["id"]], photo["hash"])
+                if read_ahead is not None:  # what the next groups' actions read first, read while this one writes
+                    later = [judged_refs[p].id for pos, _ in parts[at + 1:] for p in pos]
+                    following = ahead.peek(k + 1)
+                    if following is not None:
+                        later += [p["id"] for g in following.groups.values() for p in g.photos]
+                    read_ahead(later)
                 result.actions = actions.apply(result, refs_by_id)
                 entry = result.to_dict()
                 remember = getattr(actions, "remember", None)
@@ -395,6 +402,8 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
             bar.update(1)
     finally:
         ahead.close()
+        if hasattr(actions, "close_reads"):
+            actions.close_reads()
         bar.close()
     for key in [k for k in state.extra if k.startswith(VERIFY_KEY) and k not in seen_checks]:
         state.extra.pop(key, None)  # candidates that no longer exist

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +34,8 @@ from .record import GroupRecord, Record, member_key
 log = logging.getLogger(__name__)
 
 ALBUM_MARKER = "Created by photo-organizer for group "
+#: A photo read ahead of its group (ImmichActions.read_ahead) is read again when older than this.
+READ_AHEAD_MAX_AGE = 10.0
 
 
 class ImmichActions:
@@ -57,6 +59,8 @@ class ImmichActions:
         self._stacks_index: tuple[Any, dict[str, str]] | None = None
         self._album_index: dict[str, str] | None = None
         self.names: dict[str, str] = {}
+        self._ahead: dict[str, tuple[float, Future[Asset | None]]] = {}  # asset id -> (when, read)
+        self._reader: ThreadPoolExecutor | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"actions": self.flags.signature()}
@@ -67,6 +71,8 @@ class ImmichActions:
         if self.dry_run:
             return None
         seq = self.journal.intent(op, **record) if self.journal else 0
+        for i in record.get("asset_ids") or ():
+            self._ahead.pop(i, None)  # read before this write: stale
         result = call()
         if self.journal:
             self.journal.done(seq, **(result if isinstance(result, dict) else {}))
@@ -105,20 +111,55 @@ class ImmichActions:
             self.record.set_tags({v: known[v] for v in values})
         return {v: known[v] for v in values}
 
+    def _get(self, asset_id: str) -> Asset | None:
+        try:
+            return self.client.assets.get(asset_id)
+        except ImmichNotFound:
+            return None
+
     def _fresh(self, ids: list[str]) -> dict[str, Asset]:
         """Each photo as the server has it now (search results carry neither stack nor tags).
 
-        A photo deleted for good since is simply absent from the answer.
+        A photo deleted for good since is simply absent from the answer. A read made ahead
+        (:meth:`read_ahead`) is used once, if it is at most READ_AHEAD_MAX_AGE seconds old and
+        nothing of ours wrote to the photo since.
         """
-        def get(asset_id: str) -> Asset | None:
-            try:
-                return self.client.assets.get(asset_id)
-            except ImmichNotFound:
-                return None
+        now = time.monotonic()
+        ready: dict[str, Future[Asset | None]] = {}
+        for i in ids:
+            made = self._ahead.pop(i, None)
+            if made is not None and now - made[0] <= READ_AHEAD_MAX_AGE:
+                ready[i] = made[1]
+        todo = [i for i in ids if i not in ready]
+        found: dict[str, Asset | None] = {}
+        if todo:
+            with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(todo)))) as pool:
+                found = dict(zip(todo, pool.map(self._get, todo), strict=True))
+        found |= {i: f.result() for i, f in ready.items()}
+        return {i: found[i] for i in ids if found.get(i) is not None}
 
-        with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(ids)))) as pool:
-            found = dict(zip(ids, pool.map(get, ids), strict=True))
-        return {i: a for i, a in found.items() if a is not None}
+    def read_ahead(self, ids: list[str]) -> None:
+        """Start reading the photos of a group the pass will act on next.
+
+        Acting is one group after another, and each group first reads its photos (one request
+        each) before it writes: waiting for those reads was most of a first pass's acting time.
+        Read while the group before it is written, they cost no time; a read older than
+        READ_AHEAD_MAX_AGE, or of a photo a write of ours touched since, is made again.
+        """
+        if self._reader is None:
+            self._reader = ThreadPoolExecutor(max_workers=max(1, self.concurrency // 2),
+                                              thread_name_prefix="read-ahead")
+        now = time.monotonic()
+        for i in ids:
+            if i not in self._ahead:
+                self._ahead[i] = (now, self._reader.submit(self._get, i))
+
+    def close_reads(self) -> None:
+        """Drop the reads made ahead (the pass is over or stopping)."""
+        if self._reader is not None:
+            self._reader.shutdown(wait=False, cancel_futures=True)
+            self._reader = None
+        self._ahead.clear()
 
     def _albums_by_marker(self) -> dict[str, str]:
         """Our albums by lineage, from the marker in their description (one album list per pass)."""
@@ -521,6 +562,7 @@ class ImmichActions:
     def finish(self, report: dict[str, Any]) -> None:
         """Take apart what we made for groups that no longer exist (a photo trashed from a pair,
         frames no longer judged one shot): their stack and our tags go, the album stays."""
+        self.close_reads()
         if self.record is None or self.listing is None:
             return
         if getattr(self.listing, "ranged", False) or report["summary"]["photos"] < len(self.listing.index):

@@ -84,6 +84,12 @@ class DecisionGate:
             return None  # the user chose another best since: apply moves the cover
         return prior
 
+    def read_ahead(self, ids: list[str]) -> None:
+        self.inner.read_ahead(ids)
+
+    def close_reads(self) -> None:
+        self.inner.close_reads()
+
     def apply(self, group: GroupResult, refs: dict[str, PhotoRef]) -> dict[str, Any]:
         found = member_key([p["id"] for p in group.photos])
         self.seen.add(found)

@@ -227,5 +227,11 @@ class _Combined:
     def remember(self, gid: str, entry: dict[str, Any]) -> None:
         self.actions.remember(gid, entry)
 
+    def read_ahead(self, ids: list[str]) -> None:
+        self.actions.read_ahead(ids)
+
+    def close_reads(self) -> None:
+        self.actions.close_reads()
+
     def finish(self, report: dict[str, Any]) -> None:
         self.actions.finish(report)
