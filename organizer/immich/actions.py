@@ -357,7 +357,7 @@ class ImmichActions:
         """The user's albums (id -> name) that hold a hidden frame but not the best shot.
 
         Only ``GET /albums?assetId=`` says which albums hold a photo: one request per member, sent
-        together. When the user can see no album but ours (the common case), no member can be in one
+        together. When the user can see no album but ours (a library kept without albums), no member can be in one
         of theirs and none is sent; see ``_visible_albums`` for how fresh that knowledge is.
         """
         if all(a.description.startswith(ALBUM_MARKER) for a in self._visible_albums()):
