@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from immich_client import ImmichClient, ImmichNotFound
-from immich_client.dtos import Asset
+from immich_client.dtos import Album, Asset
 
 from ..models import GroupResult, PhotoRef
 from ..settings import ActionFlags
@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 ALBUM_MARKER = "Created by photo-organizer for group "
 #: A photo read ahead of its group (ImmichActions.read_ahead) is read again when older than this.
 READ_AHEAD_MAX_AGE = 10.0
+#: how long one listing of the user's albums is trusted before it is listed again (see ``_visible_albums``)
+ALBUM_LIST_SECONDS = 60.0
 
 
 class ImmichActions:
@@ -58,6 +60,8 @@ class ImmichActions:
         self._server_tags: dict[str, str] | None = None
         self._stacks_index: tuple[Any, dict[str, str]] | None = None
         self._album_index: dict[str, str] | None = None
+        self._albums_listed: tuple[float, list[Album]] | None = None
+        self.clock = time.monotonic  # for the album listing's age; tests may move it on
         self.names: dict[str, str] = {}
         self._ahead: dict[str, tuple[float, Future[Asset | None]]] = {}  # asset id -> (when, read)
         self._reader: ThreadPoolExecutor | None = None
@@ -161,11 +165,24 @@ class ImmichActions:
             self._reader = None
         self._ahead.clear()
 
+    def _visible_albums(self) -> list[Album]:
+        """Every album the user can see, listed again once the last listing is ALBUM_LIST_SECONDS old.
+
+        One ``GET /albums`` holds both the user's own albums and those shared with them (Immich v3
+        without ``isOwned``/``isShared``; seen on the real server), and ``GET /albums?assetId=`` only
+        ever answers albums from that same set. The age rule is for a long pass: an album the user
+        makes meanwhile is seen within a minute, for the cost of one request a minute.
+        """
+        now = self.clock()
+        if self._albums_listed is None or now - self._albums_listed[0] >= ALBUM_LIST_SECONDS:
+            self._albums_listed = (now, self.client.albums.list())
+        return self._albums_listed[1]
+
     def _albums_by_marker(self) -> dict[str, str]:
         """Our albums by lineage, from the marker in their description (one album list per pass)."""
         if self._album_index is None:
             self._album_index = {}
-            for album in self.client.albums.list():
+            for album in self._visible_albums():
                 desc = album.description or ""
                 if desc.startswith(ALBUM_MARKER):
                     self._album_index[desc[len(ALBUM_MARKER):].split()[0]] = album.id
@@ -372,12 +389,26 @@ class ImmichActions:
                 if t.value not in have and t.value != parent and not t.value.startswith(parent + "/")}
         if tags:
             gains["tags"] = tags
-        best_albums = {a.id for a in self.client.albums.containing(best)}
-        albums = {a.id: a.name for i in rest for a in self.client.albums.containing(i)
-                  if a.id not in best_albums and not (a.description or "").startswith(ALBUM_MARKER)}
+        albums = self._albums_to_inherit(best, rest)
         if albums:
             gains["albums"] = albums
         return gains
+
+    def _albums_to_inherit(self, best: str, rest: list[str]) -> dict[str, str]:
+        """The user's albums (id -> name) that hold a hidden frame but not the best shot.
+
+        Only ``GET /albums?assetId=`` says which albums hold a photo: one request per member, sent
+        together. When the user can see no album but ours (a library kept without albums), no member can be in one
+        of theirs and none is sent; see ``_visible_albums`` for how fresh that knowledge is.
+        """
+        if all(a.description.startswith(ALBUM_MARKER) for a in self._visible_albums()):
+            return {}
+        ids = [best, *rest]
+        with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(ids)))) as pool:
+            holding = dict(zip(ids, pool.map(self.client.albums.containing, ids), strict=True))
+        best_albums = {a.id for a in holding[best]}
+        return {a.id: a.name for i in rest for a in holding[i]
+                if a.id not in best_albums and not a.description.startswith(ALBUM_MARKER)}
 
     def _apply_keeper(self, rid: str, best: str, asset: Asset, gains: dict[str, Any],
                       plan: list[dict[str, Any]]) -> bool:
