@@ -209,6 +209,25 @@ class RealImmich:
         self.admin_key = admin_key
         self.admin = ImmichUser(url, admin_key, "admin", "admin@example.com")
 
+    def wait_sidecars(self, timeout: float = 30.0) -> bool:
+        """Wait until no XMP sidecar write or metadata read is queued or running (server-wide).
+
+        After a tag change Immich writes the photo's sidecar and reads it back in background jobs;
+        a tag deleted while such a job is pending comes back from the sidecar. Returns False on
+        timeout (other tests on the shared server can keep the queues busy: callers go on).
+        """
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while time.monotonic() < deadline:
+            queues = {q["name"]: q["statistics"] for q in self.admin.call("GET", "/queues")}
+            busy = sum(queues.get(n, {}).get(k, 0) for n in ("sidecar", "metadataExtraction")
+                       for k in ("active", "waiting", "delayed"))
+            quiet = quiet + 1 if busy == 0 else 0
+            if quiet >= 2:
+                return True
+            time.sleep(0.2)
+        return False
+
     def new_user(self, label: str = "t") -> ImmichUser:
         email = f"{label}-{uuid.uuid4().hex[:10]}@example.com"
         user = self.admin.call("POST", "/admin/users", json={"email": email, "password": PASSWORD,

@@ -33,6 +33,8 @@ class Side:
     name: str
     user: ImmichUser
     new_user: Callable[[str], ImmichUser]
+    #: wait for the server's background sidecar jobs (the fake has none)
+    settle: Callable[[], object] = lambda: None
 
 
 @pytest.fixture
@@ -42,7 +44,8 @@ def sides(fake_immich, immich, real_immich_server) -> list[Side]:
         return ImmichUser(fake_immich.url, u.api_key, u.id, u.email)
 
     first = ImmichUser(fake_immich.url, fake_immich.api_key, fake_immich.user.id, fake_immich.user.email)
-    return [Side("real", immich, real_immich_server.new_user), Side("fake", first, fake_user)]
+    return [Side("real", immich, real_immich_server.new_user, real_immich_server.wait_sidecars),
+            Side("fake", first, fake_user)]
 
 
 def both(sides: list[Side], scenario: Callable[[Side], dict[str, Any]]) -> dict[str, Any]:
@@ -202,6 +205,7 @@ def test_tag_links_and_deleting_a_parent_deletes_its_children_and_their_links(si
                       u.call("DELETE", f"/tags/{best}/assets", json={"ids": [ids[2], ids[1]]})],
         }
         out["tags of first"] = sorted(t["value"] for t in u.asset(ids[0])["tags"])
+        side.settle()  # a sidecar write still queued would bring the deleted tags back from the XMP
         out["delete parent"] = raw(u, "DELETE", f"/tags/{parent}")[0]
         out["tags after"] = [t["value"] for t in u.tags()]
         out["links after"] = [u.asset(x)["tags"] for x in ids]
