@@ -13,6 +13,7 @@ from cli_helpers import run_cli
 from photo_factory import scene, variant
 
 from immich_client import ImmichClient
+from organizer.immich.journal import read_entries
 from organizer.immich.run import run_immich_pass
 from organizer.settings import ActionFlags, ImmichSettings
 
@@ -62,6 +63,11 @@ def test_every_action_once_then_a_second_pass_writes_nothing(immich, tmp_path):
     assert len(result.report["groups"]) == 2
     # each small thumbnail once to hash, a preview only for the 6 grouped photos, never an original
     assert first.stats.image_downloads == 7 + 6
+    # a group's two tag writes touch different photos (the best; the others) and go out together:
+    # both are journaled as intended before either is done
+    entries = read_entries(Path(result.report["scope"]["journal"]))
+    tag_writes = {e["seq"] for e in entries if e.get("kind") == "intent" and e.get("op") == "tag_assets"}
+    assert [e["kind"] for e in entries if e.get("seq") in tag_writes] == ["intent", "intent", "done", "done"] * 2
     for burst in bursts:
         best = immich.asset(burst[0])
         assert best["isFavorite"] and best["visibility"] == "timeline"

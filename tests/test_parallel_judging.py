@@ -110,3 +110,43 @@ def test_the_service_status_shows_each_stages_rate_and_eta(monkeypatch):
     counting.bar("hash", 50)  # a new stage starts its own clock
     now[0] += 5.0
     assert counting.snapshot()["rate_per_second"] is None
+
+
+class _ReadAheadSpy(ReportOnly):
+    """Records what the pass asks to read ahead and which groups it applies, in order; the first
+    apply waits a moment, as a slow server would, so that the workers judge the next candidates."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, list[str]]] = []
+        self.closed = False
+
+    def read_ahead(self, ids: list[str]) -> None:
+        self.events.append(("ahead", list(ids)))
+
+    def close_reads(self) -> None:
+        self.closed = True
+
+    def apply(self, group: Any, refs: Any) -> dict[str, Any]:
+        if not any(kind == "apply" for kind, _ in self.events):
+            import time
+
+            time.sleep(3.0)
+        self.events.append(("apply", [p["id"] for p in group.photos]))
+        return {}
+
+
+def test_the_next_groups_photos_are_read_ahead_while_a_group_is_acted_on(library, tmp_path):
+    spy = _ReadAheadSpy()
+    result = run_pass(LocalSource(library), spy, PassSettings(processes=2, dry_run=True), tmp_path / "s.pkl",
+                      SilentProgress())
+    applied = [ids for kind, ids in spy.events if kind == "apply"]
+    assert len(applied) == len(result.report["groups"]) == 6
+    read = [ids for kind, ids in spy.events if kind == "ahead"]
+    assert any(read), "nothing was read ahead, though the workers had judged the next candidates"
+    # only photos of groups still to come are read ahead, never the group about to be acted on
+    for at, (kind, ids) in enumerate(spy.events):
+        if kind == "ahead":
+            later = {i for k, g in spy.events[at + 1:] if k == "apply" for i in g}
+            nxt = next(g for k, g in spy.events[at + 1:] if k == "apply")
+            assert set(ids) <= later and not set(ids) & set(nxt)
+    assert spy.closed

@@ -82,6 +82,34 @@ class ImmichActions:
             self.journal.done(seq, **(result if isinstance(result, dict) else {}))
         return result
 
+    def _write_many(self, op: str, plan: list[dict[str, Any]], writes: list[tuple[Any, dict[str, Any]]]) -> None:
+        """Independent writes (on different photos) sent together: every intent is journaled
+        first, then the requests run at once, then each is journaled done. A write that fails
+        leaves its intent without a done, as a pass killed mid-request does (undo checks those)."""
+        if len(writes) < 2 or self.dry_run:
+            for call, record in writes:
+                self._write(op, plan, call, record)
+            return
+        seqs = []
+        for _, record in writes:
+            plan.append({"op": op, **record})
+            seqs.append(self.journal.intent(op, **record) if self.journal else 0)
+            for i in record.get("asset_ids") or ():
+                self._ahead.pop(i, None)
+        with ThreadPoolExecutor(max_workers=len(writes)) as pool:
+            running = [pool.submit(call) for call, _ in writes]
+        failed: BaseException | None = None
+        for seq, fut in zip(seqs, running, strict=True):
+            try:
+                result = fut.result()
+            except BaseException as exc:  # noqa: BLE001 - the others are journaled first, then it is raised
+                failed = failed or exc
+                continue
+            if self.journal:
+                self.journal.done(seq, **(result if isinstance(result, dict) else {}))
+        if failed is not None:
+            raise failed
+
     def _tags_on_server(self) -> dict[str, str]:
         if self._server_tags is None:
             self._server_tags = {t.value: t.id for t in self.client.tags.list()}
@@ -351,10 +379,13 @@ class ImmichActions:
                             {"tag_id": tid, "tag": value, "asset_ids": assets, "group": rid})
                 for i in assets:
                     touched[i] = touched.get(i, 0) + 1
-            for values, assets in sorted(adds.items()):
-                tids = [tag_ids[v] for v in values]
-                self._write("tag_assets", plan, lambda t=tids, a=assets: {"count": self.client.tags.tag_assets(t, a)},
-                            {"tag_ids": tids, "tags": list(values), "asset_ids": assets, "group": rid})
+            # Each photo is in one of these requests (its missing tags together), so they touch
+            # different photos and go out at once.
+            self._write_many("tag_assets", plan, [
+                (lambda t=[tag_ids[v] for v in values], a=assets: {"count": self.client.tags.tag_assets(t, a)},
+                 {"tag_ids": [tag_ids[v] for v in values], "tags": list(values), "asset_ids": assets, "group": rid})
+                for values, assets in sorted(adds.items())])
+            for assets in adds.values():
                 for i in assets:
                     touched[i] = touched.get(i, 0) + 1
             shaky = [i for i, n in touched.items() if n > 1]
