@@ -158,6 +158,6 @@ class LocalSource:
         return out
 
     def load_for_scoring(self, ref: PhotoRef) -> np.ndarray:
-        from .scoring import load_image_for_scoring
+        from .scoring import load_image_for_judging
 
-        return load_image_for_scoring(ref.path or "")
+        return load_image_for_judging(ref.path or "")

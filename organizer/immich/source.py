@@ -241,6 +241,6 @@ class ImmichSource:
             raise UnreadablePhoto(f"preview download failed: {exc}") from exc
 
     def load_for_scoring(self, ref: PhotoRef) -> np.ndarray:
-        from ..scoring import load_image_for_scoring
+        from ..scoring import load_image_for_judging
 
-        return load_image_for_scoring(self.scoring_input(ref))
+        return load_image_for_judging(self.scoring_input(ref))
