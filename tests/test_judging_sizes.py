@@ -4,14 +4,12 @@ someone may be), without changing what it decides."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
+from demo_photos import ASTRONAUT, COFFEE, needs_models
 
 from organizer.judging import ALIGNMENT, _to_pixels, _to_unit
-from organizer.model_store import missing_models
 from organizer.models import PhotoRef
 from organizer.scoring import (
     DETAIL_SIDE,
@@ -22,11 +20,6 @@ from organizer.scoring import (
     load_image_for_scoring,
 )
 from organizer.twins import TwinPlan
-
-DEMO = Path(__file__).resolve().parent.parent / "demo" / "library"
-ASTRONAUT = DEMO / "2024-07-14" / "IMG_0101.jpg"
-COFFEE = DEMO / "2024-07-15" / "IMG_0212.jpg"
-needs_models = pytest.mark.skipif(bool(missing_models()), reason="face models not fetched: run `make setup`")
 
 
 @pytest.fixture(scope="module")

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
+from demo_photos import ASTRONAUT, COFFEE, DEMO, needs_models
 
-from organizer.model_store import missing_models
 from organizer.scoring import ScoreInput, Scorer, load_image_for_scoring
-
-DEMO = Path(__file__).resolve().parent.parent / "demo" / "library"
-ASTRONAUT = DEMO / "2024-07-14" / "IMG_0101.jpg"
-COFFEE = DEMO / "2024-07-15" / "IMG_0212.jpg"
-needs_models = pytest.mark.skipif(bool(missing_models()), reason="face models not fetched: run `make setup`")
 
 
 @pytest.fixture(scope="module")
