@@ -480,18 +480,32 @@ class Coordinator:
         return self._run_pass
 
     def _resolve_albums(self, assets: list[str]) -> list[str]:
-        """Albums (ids) that contain any of the assets and that the configuration covers."""
+        """Albums (ids) that contain any of the assets and that the configuration covers.
+
+        The user's albums are listed once first: when none of them is a configured scope (or the
+        user has none), no asset is looked up at all; otherwise the look-ups (one request per
+        asset, ``GET /albums?assetId=``) go out together, with the download concurrency.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
         from organizer.immich.run import make_client
 
         client = make_client(self.config.immich)
         wanted = set(self.config.album_scopes)
+
+        def covered(album: Any) -> bool:
+            return ANY_ALBUM in wanted or album.id in wanted or album.name in wanted
+
+        if not any(covered(a) for a in client.albums.list()):
+            return []
+
+        def albums_of(asset_id: str) -> list[Any]:
+            return [] if self.shutting_down.is_set() else client.albums.containing(asset_id)
+
         found: dict[str, str] = {}
-        for asset_id in assets:
-            if self.shutting_down.is_set():
-                break
-            for album in client.albums.containing(asset_id):
-                if ANY_ALBUM in wanted or album.id in wanted or album.name in wanted:
-                    found[album.id] = album.name
+        with ThreadPoolExecutor(max_workers=max(1, self.config.immich.download_concurrency)) as pool:
+            for albums in pool.map(albums_of, assets):
+                found.update({a.id: a.name for a in albums if covered(a)})
         return sorted(found)
 
     def _collect_outcome(self) -> None:
