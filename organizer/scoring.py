@@ -58,7 +58,7 @@ ANALYSIS_SIDE = 512
 
 #: Long side a photo is judged at. Verification (512 px), face detection (640 px) and the global
 #: measures (512 px) all work below it, so a JPEG decodes at a DCT scale (half of an Immich
-#: preview, a quarter of a 12 MP file) instead of whole: a third of the decoding time, and every
+#: preview, a quarter of a 12 MP file) instead of whole: about a third less decoding, and every
 #: later resize starts from a smaller image. Faces too small to be judged at this size are cropped
 #: from a larger decode of the same photo (DETAIL_SIDE), made only for the frames that need it.
 JUDGE_SIDE = 720
