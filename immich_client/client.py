@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,14 @@ class Albums(_Group):
     def containing(self, asset_id: str) -> list[Album]:
         return [Album.from_json(a) for a in self.http.request("GET", "/albums", params={"assetId": asset_id},
                                                                what="albums of an asset")]
+
+    def containing_each(self, asset_ids: list[str], concurrency: int = 8) -> dict[str, list[Album]]:
+        """The albums of each asset. Immich answers this one asset per request
+        (``GET /albums?assetId=``), so the requests go out together, ``concurrency`` at a time."""
+        if not asset_ids:
+            return {}
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(asset_ids)))) as pool:
+            return dict(zip(asset_ids, pool.map(self.containing, asset_ids), strict=True))
 
     def get(self, album_id: str) -> Album:
         return Album.from_json(self.http.request("GET", f"/albums/{album_id}", what=f"album {album_id}"))

@@ -240,32 +240,31 @@ def _unit(shape: tuple[int, int]) -> np.ndarray:
 
 
 def _to_unit(alignment: list[list[float] | None],
-             shapes: list[tuple[int, int] | None]) -> list[list[float] | None]:
+             shapes: list[tuple[int, int] | None]) -> list[list[float] | None] | None:
     """Pixel homographies (member -> first member) in units of each photo's long side."""
-    if not shapes or shapes[0] is None:
-        return [None for _ in alignment]
-    out: list[list[float] | None] = []
-    for hom, shape in zip(alignment, shapes, strict=True):
-        if hom is None or shape is None:
-            out.append(None)
-            continue
-        h = _unit(shapes[0]) @ np.asarray(hom, dtype=np.float64).reshape(3, 3) @ np.linalg.inv(_unit(shape))
-        out.append([round(float(v), 9) for v in (h / h[2, 2]).ravel()])
-    return out
+    return _rescaled(alignment, shapes, into_units=True)
 
 
 def _to_pixels(alignment: list[list[float] | None] | None,
                shapes: list[tuple[int, int] | None]) -> list[list[float] | None] | None:
     """The unit homographies back in the pixels of the images being scored."""
+    return _rescaled(alignment, shapes, into_units=False)
+
+
+def _rescaled(alignment: list[list[float] | None] | None, shapes: list[tuple[int, int] | None],
+              into_units: bool) -> list[list[float] | None] | None:
     if not alignment or len(alignment) != len(shapes) or shapes[0] is None:
-        return None  # none, or not this group's (position matching then)
+        return None  # none, or not this group's (people are matched by position then)
     out: list[list[float] | None] = []
     for hom, shape in zip(alignment, shapes, strict=True):
         if hom is None or shape is None:
             out.append(None)
             continue
-        h = np.linalg.inv(_unit(shapes[0])) @ np.asarray(hom, dtype=np.float64).reshape(3, 3) @ _unit(shape)
-        out.append([float(v) for v in (h / h[2, 2]).ravel()])
+        first, this = _unit(shapes[0]), _unit(shape)
+        if not into_units:
+            first, this = np.linalg.inv(first), np.linalg.inv(this)
+        h = first @ np.asarray(hom, dtype=np.float64).reshape(3, 3) @ np.linalg.inv(this)
+        out.append([round(float(v), 9) for v in (h / h[2, 2]).ravel()])
     return out
 
 

@@ -486,8 +486,6 @@ class Coordinator:
         user has none), no asset is looked up at all; otherwise the look-ups (one request per
         asset, ``GET /albums?assetId=``) go out together, with the download concurrency.
         """
-        from concurrent.futures import ThreadPoolExecutor
-
         from organizer.immich.run import make_client
 
         client = make_client(self.config.immich)
@@ -499,13 +497,12 @@ class Coordinator:
         if not any(covered(a) for a in client.albums.list()):
             return []
 
-        def albums_of(asset_id: str) -> list[Any]:
-            return [] if self.shutting_down.is_set() else client.albums.containing(asset_id)
-
-        found: dict[str, str] = {}
-        with ThreadPoolExecutor(max_workers=max(1, self.config.immich.download_concurrency)) as pool:
-            for albums in pool.map(albums_of, assets):
-                found.update({a.id: a.name for a in albums if covered(a)})
+        found: set[str] = set()
+        for start in range(0, len(assets), 64):  # a shutdown is noticed between chunks
+            if self.shutting_down.is_set():
+                break
+            chunk = client.albums.containing_each(assets[start:start + 64], self.config.immich.download_concurrency)
+            found |= {a.id for albums in chunk.values() for a in albums if covered(a)}
         return sorted(found)
 
     def _collect_outcome(self) -> None:

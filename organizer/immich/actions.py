@@ -71,16 +71,25 @@ class ImmichActions:
 
     # ------------------------------------------------------------------ helpers
     def _write(self, op: str, plan: list[dict[str, Any]], call: Any, record: dict[str, Any]) -> Any:
-        plan.append({"op": op, **record})
+        seq = self._intend(op, plan, record)
         if self.dry_run:
             return None
-        seq = self.journal.intent(op, **record) if self.journal else 0
-        for i in record.get("asset_ids") or ():
-            self._ahead.pop(i, None)  # read before this write: stale
         result = call()
+        self._done(seq, result)
+        return result
+
+    def _intend(self, op: str, plan: list[dict[str, Any]], record: dict[str, Any]) -> int:
+        """Plan a write and, unless dry, journal it before it is sent; reads made ahead of it go stale."""
+        plan.append({"op": op, **record})
+        if self.dry_run:
+            return 0
+        for i in record.get("asset_ids") or ():
+            self._ahead.pop(i, None)
+        return self.journal.intent(op, **record) if self.journal else 0
+
+    def _done(self, seq: int, result: Any) -> None:
         if self.journal:
             self.journal.done(seq, **(result if isinstance(result, dict) else {}))
-        return result
 
     def _write_many(self, op: str, plan: list[dict[str, Any]], writes: list[tuple[Any, dict[str, Any]]]) -> None:
         """Independent writes (on different photos) sent together: every intent is journaled
@@ -90,23 +99,15 @@ class ImmichActions:
             for call, record in writes:
                 self._write(op, plan, call, record)
             return
-        seqs = []
-        for _, record in writes:
-            plan.append({"op": op, **record})
-            seqs.append(self.journal.intent(op, **record) if self.journal else 0)
-            for i in record.get("asset_ids") or ():
-                self._ahead.pop(i, None)
+        seqs = [self._intend(op, plan, record) for _, record in writes]
         with ThreadPoolExecutor(max_workers=len(writes)) as pool:
             running = [pool.submit(call) for call, _ in writes]
         failed: BaseException | None = None
         for seq, fut in zip(seqs, running, strict=True):
             try:
-                result = fut.result()
+                self._done(seq, fut.result())
             except BaseException as exc:  # noqa: BLE001 - the others are journaled first, then it is raised
                 failed = failed or exc
-                continue
-            if self.journal:
-                self.journal.done(seq, **(result if isinstance(result, dict) else {}))
         if failed is not None:
             raise failed
 
@@ -434,9 +435,7 @@ class ImmichActions:
         """
         if all(a.description.startswith(ALBUM_MARKER) for a in self._visible_albums()):
             return {}
-        ids = [best, *rest]
-        with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(ids)))) as pool:
-            holding = dict(zip(ids, pool.map(self.client.albums.containing, ids), strict=True))
+        holding = self.client.albums.containing_each([best, *rest], self.concurrency)
         best_albums = {a.id for a in holding[best]}
         return {a.id: a.name for i in rest for a in holding[i]
                 if a.id not in best_albums and not a.description.startswith(ALBUM_MARKER)}
