@@ -126,15 +126,18 @@ def test_a_fresh_upload_has_no_thumbnail_yet(immich):
 def test_writes_round_trip(immich, tmp_path):
     a, b, c = _upload(immich, 3, seed=20, size=(640, 480))
     client = ImmichClient(immich.url, immich.api_key)
-    client.assets.update([a], is_favorite=True)
-    client.assets.update([b, c], visibility="archive")
-    assert immich.asset(a)["isFavorite"] and immich.asset(b)["visibility"] == "archive"
-    assert immich.asset(a)["visibility"] == "timeline"
+    # Tags before the favourite/archive updates, as the organizer writes them: an update queues an
+    # XMP sidecar write, and when Immich reads that sidecar back after a tag was added, the tag is
+    # gone (seen on the real server on 2 of 10 photos tagged right after being archived).
     tags = client.tags.upsert(["photo-organizer/best", "photo-organizer/non-best"])
     assert [t.value for t in tags] == ["photo-organizer/best", "photo-organizer/non-best"]
     assert [t.name for t in tags] == ["best", "non-best"]
     assert client.tags.tag_assets([tags[0].id], [a, b]) == 2
     assert client.tags.tag_assets([tags[0].id], [a, b]) == 0
+    client.assets.update([a], is_favorite=True)
+    client.assets.update([b, c], visibility="archive")
+    assert immich.asset(a)["isFavorite"] and immich.asset(b)["visibility"] == "archive"
+    assert immich.asset(a)["visibility"] == "timeline"
     client.tags.untag_assets(tags[0].id, [b])
     assert [t.value for t in client.assets.get(a).tags] == ["photo-organizer/best"]
     assert client.assets.get(b).tags == ()

@@ -442,7 +442,11 @@ class ImmichActions:
 
     def _apply_keeper(self, rid: str, best: str, asset: Asset, gains: dict[str, Any],
                       plan: list[dict[str, Any]]) -> bool:
-        """Write what the best shot inherits; True when its XMP sidecar changes (rating, description)."""
+        """Write what the best shot inherits; True when Immich rewrites its XMP sidecar.
+
+        Any update of the photo does (a favourite too, measured on the real server): a tag written
+        while that sidecar is read back can be lost, so the caller reads the tags back afterwards.
+        """
         fields: dict[str, Any] = {}
         before: dict[str, Any] = {}
         if gains.get("favorite"):
@@ -462,7 +466,7 @@ class ImmichActions:
             self._write("add_to_album", plan, lambda a=album_id: self.client.albums.add_assets(a, [best]) and None,
                         {"album_id": album_id, "asset_ids": [best], "group": rid,
                          "why": "the best shot joins the albums of the hidden frames"})
-        return "rating" in fields or "description" in fields
+        return bool(fields)
 
     def _apply_album(self, new: GroupRecord, group: GroupResult, ids: list[str], leaving: list[str],
                      before: GroupRecord | None, plan: list[dict[str, Any]]) -> str | None:
