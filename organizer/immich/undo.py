@@ -100,6 +100,8 @@ class _Undo:
         self.recreated: dict[str, str] = {}  # stack id we deleted -> id of the stack re-created for it
         self.untagged: dict[str, set[str]] = defaultdict(set)  # asset id -> tag ids taken off it
         self.retag: dict[str, set[str]] = defaultdict(set)  # asset id -> tag ids to put back
+        #: asset id -> (the sidecar fields put back, the values the run had set): read back later
+        self.sidecar_restores: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
 
     def flush_retags(self) -> None:
         """Put back the tags the run took off, all of a photo's in one request, then check they stayed."""
@@ -284,7 +286,51 @@ class _Undo:
                                           description=fields.get("description"),
                                           unrate="rating" in fields and fields["rating"] is None)
             restored.append({"asset_ids": ids, "restored": fields})
+            put_back = {k: v for k, v in fields.items() if k in SIDECAR_FIELDS}
+            if put_back:
+                for asset_id in ids:
+                    self.sidecar_restores[asset_id] = (put_back, {k: wanted.get(k) for k in put_back})
         return {"op": "restore_assets", "changes": restored}
+
+    def settle_fields(self) -> None:
+        """Put rating and description back again where Immich's sidecar read-back undid the undo.
+
+        The run's rating or description went into the photo's XMP sidecar, and Immich reads a
+        sidecar back in a background job. When undo follows the run within seconds, that job can
+        run after the undo and bring the run's values back, for good (seen on the real server on
+        2 of 4 keepers undone right after their pass). A field that reads back as the run's value
+        is restored again, until every photo reads right twice in a row, a few times at most.
+        A field the user changed to something else since is theirs and left alone.
+        """
+        pending = dict(self.sidecar_restores)
+        clean = 0
+        for attempt in range(5):
+            if not pending or self.dry_run:
+                return
+            time.sleep(1.0 + attempt)
+            again: dict[str, dict[str, Any]] = {}
+            for asset_id, (put_back, run_values) in pending.items():
+                try:
+                    asset = self.client.assets.get(asset_id)
+                except ImmichNotFound:
+                    continue
+                now = {"rating": asset.rating, "description": asset.description}
+                lost = {k: v for k, v in put_back.items() if _same(now.get(k), run_values.get(k))
+                        and not _same(now.get(k), v)}
+                if lost:
+                    again[asset_id] = lost
+            if not again:
+                clean += 1
+                if clean >= 2:
+                    return
+                continue
+            clean = 0
+            log.info("Rating or description came back after undo on %d photos; restoring them again", len(again))
+            for asset_id, fields in again.items():
+                self.client.assets.update([asset_id], rating=fields.get("rating"),
+                                          description=fields.get("description"),
+                                          unrate="rating" in fields and fields["rating"] is None)
+        self.kept.append("a rating or description kept coming back on the server; run undo again later")
 
     def delete_tags(self, created: dict[str, str], used_elsewhere: set[str]) -> list[str]:
         """Delete the tags this run created that nothing relies on; deepest first."""
@@ -387,6 +433,7 @@ def _undo_ops(client: ImmichClient, record: Record, path: Path, run_id: str, ops
         if done:
             reverted.append(done)
     undo.settle_tags()
+    undo.settle_fields()
     undo.flush_retags()
     deleted = undo.delete_tags(created, used)
     if deleted:
@@ -395,6 +442,16 @@ def _undo_ops(client: ImmichClient, record: Record, path: Path, run_id: str, ops
         mark_undone(path)
     return {"journal": str(path), "run": run_id, "reverted": reverted, "left_alone": undo.kept,
             "dry_run": dry_run, "finished": time.time()}
+
+
+#: what Immich keeps in a photo's XMP sidecar among the fields a run sets (favourite and
+#: visibility are not written there)
+SIDECAR_FIELDS = ("rating", "description")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as Immich shows them: no rating is None or 0, no description is None or ""."""
+    return (a or None) == (b or None)
 
 
 def _tags_used_by_other_runs(state_dir: Path, path: Path) -> set[str]:
