@@ -150,3 +150,27 @@ def test_a_capture_time_fixed_after_hashing_is_used_without_downloading_again(fa
     assert second.report["summary"]["groups"] == 1
     assert len(fake_immich.requests_to("/thumbnail")) - thumbs == 2, "only the two previews to score"
     assert store.assets[a.id].stack_id is not None
+
+
+def test_a_tag_that_immichs_sidecar_read_back_drops_is_written_again(fake_immich, tmp_path, caplog):
+    """The keeper inherits a favourite, and Immich reads the photo's sidecar back a moment later,
+    dropping the tags written meanwhile (the real server does this to about 1 photo in 5, not on
+    demand: the fake does it to every one). The pass reads those photos back and writes again."""
+    import logging
+    import time
+
+    store = fake_immich.store
+    bursts = seed_bursts(fake_immich, bursts=3, burst_size=3, singles=0)
+    for b in bursts:
+        store.assets[b[1]].is_favorite = True  # a frame the keeper hides was a favourite
+    fake_immich.fake.sidecar_echo = 0.5
+    with caplog.at_level(logging.INFO, logger="organizer.immich.actions"):
+        result = run_immich_pass(settings(fake_immich, tmp_path, ActionFlags(tag=True, stack=True)))
+    assert all(g["actions"].get("keeper_gains") == {"favorite": True} for g in result.report["groups"])
+    time.sleep(1.0)  # a read-back still due has happened by now
+    for b in bursts:
+        keeper = store.assets[b[0]]
+        values = {store.tags[t].value for t in keeper.tags}
+        assert keeper.is_favorite and "photo-organizer/best" in values, values
+        assert sum(v.startswith("photo-organizer/group-") for v in values) == 1, values
+    assert "lost to Immich's sidecar rewrite" in caplog.text
