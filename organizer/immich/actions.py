@@ -446,7 +446,8 @@ class ImmichActions:
         job; a tag written while an older sidecar is still to be read back is lost, and one
         removed can come back (seen on the real server for about 1 photo in 5 tagged right after
         a favourite). Those photos are read again SETTLE_SECONDS after our last write, lost tags
-        are written again, and a photo is settled once it reads right twice in a row. Checking
+        are written again, and a photo is settled once it reads right twice in a row, the second
+        time 2 x SETTLE_SECONDS after the first. Checking
         later groups' photos while the pass goes on, rather than waiting per group, costs the
         pass no time; ``wait`` (the end of a pass, or a stop) waits for what is still due.
         """
@@ -466,8 +467,8 @@ class ImmichActions:
                 off = [i for i in targets if item.wanted[i] - set(has[i]) or item.unwanted[i] & set(has[i])]
                 if not off:
                     item.clean += 1
-                    if item.clean < 2:
-                        item.due = time.monotonic() + SETTLE_SECONDS
+                    if item.clean < 2:  # the second look later still: a busy server runs its jobs late
+                        item.due = time.monotonic() + 2 * SETTLE_SECONDS
                         self._settling.append(item)
                     continue
                 if item.rounds >= SETTLE_ROUNDS:
