@@ -140,44 +140,61 @@ class _Undo:
         for a in asset_ids:
             self.untagged[a].add(tag_id)
 
-    def settle_tags(self) -> None:
-        """Take tags off again where Immich's sidecar rewrite put them back.
+    def settle(self) -> None:
+        """Undo again what Immich's sidecar read-back put back: tags, a rating, a description.
 
-        Immich rewrites a photo's tags from its XMP sidecar after each tag change, so removing
-        two tags from one photo in quick succession can bring the first one back (seen on the
-        real server), sometimes seconds later. Read the photos back and repeat until they read
-        clean twice in a row, a few times at most.
+        Immich keeps tags, rating and description in the photo's XMP sidecar too, rewrites it
+        after each change and reads it back in a background job, sometimes seconds later (a RAW
+        file's sidecar on the real server). So removing two tags from a photo in quick succession
+        can bring the first back, and an undo made within seconds of its run can get the run's
+        rating and description back for good (seen on 2 of 4 keepers undone right after their
+        pass). The photos are read back and put right again until they read right twice in a
+        row, a few times at most. A field the user changed to something else since is theirs.
         """
         shaky = {a: t for a, t in self.untagged.items() if len(t) > 1}
+        fields = dict(self.sidecar_restores)
         clean = 0
         for attempt in range(5):
-            if not shaky or self.dry_run:
+            if not (shaky or fields) or self.dry_run:
                 return
             time.sleep(1.0 + attempt)
-            again: dict[str, list[str]] = defaultdict(list)
-            for asset_id, tag_ids in shaky.items():
+            assets: dict[str, Any] = {}
+            for asset_id in sorted(set(shaky) | set(fields)):
                 try:
-                    present = {t.id for t in self.client.assets.get(asset_id).tags}
+                    assets[asset_id] = self.client.assets.get(asset_id)
                 except ImmichNotFound:
                     continue
-                for tag_id in tag_ids & present:
-                    again[tag_id].append(asset_id)
-            if not again:
-                # One clean read is not enough: a RAW file's sidecar is read back seconds later
-                # (seen on the real server with DNGs), so the photos must read clean twice.
+            tags_back: dict[str, list[str]] = defaultdict(list)
+            for asset_id, tag_ids in shaky.items():
+                if asset_id in assets:
+                    for tag_id in tag_ids & {t.id for t in assets[asset_id].tags}:
+                        tags_back[tag_id].append(asset_id)
+            fields_back: dict[str, dict[str, Any]] = {}
+            for asset_id, (put_back, run_values) in fields.items():
+                if asset_id in assets:
+                    now = {"rating": assets[asset_id].rating, "description": assets[asset_id].description}
+                    lost = {k: v for k, v in put_back.items()
+                            if _same(now.get(k), run_values.get(k)) and not _same(now.get(k), v)}
+                    if lost:
+                        fields_back[asset_id] = lost
+            if not tags_back and not fields_back:
                 clean += 1
                 if clean >= 2:
                     return
                 continue
             clean = 0
-            log.info("Tags came back after undo on %d photos; removing them again", len(again))
-            for tag_id, assets in again.items():
+            log.info("Tags, ratings or descriptions came back after undo on %d photos; undoing them again",
+                     len({a for v in tags_back.values() for a in v} | set(fields_back)))
+            for tag_id, back in tags_back.items():
                 try:
-                    self.client.tags.untag_assets(tag_id, assets)
+                    self.client.tags.untag_assets(tag_id, back)
                 except ImmichError as exc:
                     if not _gone(exc):
                         raise
-        self.kept.append("some tags kept coming back on the server; run undo again later")
+            for asset_id, lost in fields_back.items():
+                self.client.assets.update([asset_id], rating=lost.get("rating"), description=lost.get("description"),
+                                          unrate="rating" in lost and lost["rating"] is None)
+        self.kept.append("some tags, ratings or descriptions kept coming back on the server; run undo again later")
 
     def revert(self, op: dict[str, Any]) -> dict[str, Any] | None:
         kind = op.get("op")
@@ -292,46 +309,6 @@ class _Undo:
                     self.sidecar_restores[asset_id] = (put_back, {k: wanted.get(k) for k in put_back})
         return {"op": "restore_assets", "changes": restored}
 
-    def settle_fields(self) -> None:
-        """Put rating and description back again where Immich's sidecar read-back undid the undo.
-
-        The run's rating or description went into the photo's XMP sidecar, and Immich reads a
-        sidecar back in a background job. When undo follows the run within seconds, that job can
-        run after the undo and bring the run's values back, for good (seen on the real server on
-        2 of 4 keepers undone right after their pass). A field that reads back as the run's value
-        is restored again, until every photo reads right twice in a row, a few times at most.
-        A field the user changed to something else since is theirs and left alone.
-        """
-        pending = dict(self.sidecar_restores)
-        clean = 0
-        for attempt in range(5):
-            if not pending or self.dry_run:
-                return
-            time.sleep(1.0 + attempt)
-            again: dict[str, dict[str, Any]] = {}
-            for asset_id, (put_back, run_values) in pending.items():
-                try:
-                    asset = self.client.assets.get(asset_id)
-                except ImmichNotFound:
-                    continue
-                now = {"rating": asset.rating, "description": asset.description}
-                lost = {k: v for k, v in put_back.items() if _same(now.get(k), run_values.get(k))
-                        and not _same(now.get(k), v)}
-                if lost:
-                    again[asset_id] = lost
-            if not again:
-                clean += 1
-                if clean >= 2:
-                    return
-                continue
-            clean = 0
-            log.info("Rating or description came back after undo on %d photos; restoring them again", len(again))
-            for asset_id, fields in again.items():
-                self.client.assets.update([asset_id], rating=fields.get("rating"),
-                                          description=fields.get("description"),
-                                          unrate="rating" in fields and fields["rating"] is None)
-        self.kept.append("a rating or description kept coming back on the server; run undo again later")
-
     def delete_tags(self, created: dict[str, str], used_elsewhere: set[str]) -> list[str]:
         """Delete the tags this run created that nothing relies on; deepest first."""
         if not created:
@@ -432,8 +409,7 @@ def _undo_ops(client: ImmichClient, record: Record, path: Path, run_id: str, ops
                             "run undo again to finish") from exc
         if done:
             reverted.append(done)
-    undo.settle_tags()
-    undo.settle_fields()
+    undo.settle()
     undo.flush_retags()
     deleted = undo.delete_tags(created, used)
     if deleted:
