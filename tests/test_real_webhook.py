@@ -111,8 +111,10 @@ def test_end_to_end_a_real_workflow_calls_the_service_and_the_burst_gets_stacked
     fav, visibility, stack_primary, tags = after["assets"]["single.jpg"]
     assert (fav, visibility, stack_primary, tags) == (False, "timeline", None, ()), "the single is left alone"
     for k in range(3):
-        fav, visibility, _, _ = after["assets"][f"B_{k}.jpg"]
+        fav, visibility, _, tags = after["assets"][f"B_{k}.jpg"]
         assert (fav, visibility) == (False, "timeline"), "no favourite/archive unless asked"
+        role = "photo-organizer/best" if k == 0 else "photo-organizer/non-best"
+        assert tags == ("group:B_0.jpg,B_1.jpg,B_2.jpg", role), f"B_{k}.jpg: the default actions tag too: {tags}"
     assert after["albums"] == [], "no album unless asked"
     assert single not in {a for members in stacks.values() for a in members}
 
