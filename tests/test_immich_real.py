@@ -417,3 +417,30 @@ def test_an_undo_right_after_the_pass_stays_undone(immich, real_immich_server, t
             or immich.asset(b[0])["exifInfo"]["description"]]
     assert not back, f"the run's rating or description came back on keepers {back}"
     assert all(immich.asset(b[1])["exifInfo"]["rating"] == 4 for b in bursts), "the user's own stay"
+
+
+def test_a_group_that_splits_in_two_gets_each_halfs_tags_right(immich, real_immich_server, tmp_path):
+    """One burst, then a shorter time window makes it two groups in one pass. The first half's
+    group takes its tags off the photos that left it (two requests per photo, so they are read
+    back later), and the second half's group tags them: the read-back of the first must not
+    take the second's tags off again."""
+    base = scene(77)
+    times = [0, 2, 40, 42]
+    ids = [immich.upload(variant(base, k, 0.0 if k in (0, 2) else 2.0 + k), f"SPLIT_{k}.jpg",
+                         START + timedelta(seconds=t), wait=False) for k, t in enumerate(times)]
+    immich.wait_ready(ids)
+    first = run_immich_pass(settings(immich, tmp_path, TAG_STACK))
+    assert [len(g["photos"]) for g in first.report["groups"]] == [4]
+    split = ImmichSettings(url=immich.url, api_key=immich.api_key, state_dir=tmp_path / "state",
+                           actions=TAG_STACK, time_window=10)
+    second = run_immich_pass(split)
+    groups = sorted(sorted(p["name"] for p in g["photos"]) for g in second.report["groups"])
+    assert groups == [["SPLIT_0.jpg", "SPLIT_1.jpg"], ["SPLIT_2.jpg", "SPLIT_3.jpg"]]
+    real_immich_server.wait_sidecars()
+    time.sleep(2)
+    tags = {a["originalFileName"]: sorted(t["value"] for t in a["tags"] or []) for a in map(immich.asset, ids)}
+    assert role_tags(immich.asset(ids[0])) == ["photo-organizer/best"], tags
+    assert role_tags(immich.asset(ids[2])) == ["photo-organizer/best"], tags
+    assert role_tags(immich.asset(ids[1])) == role_tags(immich.asset(ids[3])) == ["photo-organizer/non-best"], tags
+    halves = [group_tags(immich.asset(i)) for i in ids]
+    assert all(len(h) == 1 for h in halves) and halves[0] == halves[1] != halves[2] == halves[3], tags

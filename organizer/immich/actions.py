@@ -211,13 +211,7 @@ class ImmichActions:
     def close_reads(self) -> None:
         """Settle the tags still being read back, and drop the reads made ahead (the pass is over
         or stopping). A server that is gone by now leaves them to the next pass."""
-        try:
-            self._settle_tags(wait=True)
-        except ImmichError as exc:
-            log.warning("Tags of %d groups not read back (%s); the next pass over them writes them again",
-                        len(self._settling), exc)
-            self._unsettled(self._settling)
-            self._settling = []
+        self._drain_settling()
         if self._reader is not None:
             self._reader.shutdown(wait=False, cancel_futures=True)
             self._reader = None
@@ -389,6 +383,11 @@ class ImmichActions:
         targets = [i for i in ids + leaving if i in fresh]
         has = {i: {t.value: t.id for t in fresh[i].tags} for i in targets}
         touched = dict(touched or {})  # photos whose sidecar another write of this group already changed
+        for item in self._settling:  # this group decides these photos' tags now, not an earlier one
+            for i in targets:
+                item.wanted.pop(i, None)
+                item.unwanted.pop(i, None)
+        self._settling = [item for item in self._settling if item.wanted]
         for i, n in self._write_tags(rid, targets, has, {i: wanted(i) for i in targets},
                                      {i: unwanted(i) for i in targets}, tag_ids, plan).items():
             touched[i] = touched.get(i, 0) + n
@@ -430,6 +429,16 @@ class ImmichActions:
             for i in assets:
                 touched[i] = touched.get(i, 0) + 1
         return touched
+
+    def _drain_settling(self) -> None:
+        """Wait for every tag read-back still due (the pass is over or stopping)."""
+        try:
+            self._settle_tags(wait=True)
+        except ImmichError as exc:
+            log.warning("Tags of %d groups not read back (%s); the next pass over them writes them again",
+                        len(self._settling), exc)
+            self._unsettled(self._settling)
+            self._settling = []
 
     def _unsettled(self, items: list[_Settling]) -> None:
         """Groups whose tags are not known to be right: not "unchanged" for the next pass."""
@@ -731,6 +740,7 @@ class ImmichActions:
             dissolved.append(self._dissolve(g, visible))
         if dissolved:
             report["dissolved"] = dissolved
+            self._drain_settling()  # their tags came off: read back like a group's
 
     def _dissolve(self, g: GroupRecord, visible: list[str]) -> dict[str, Any]:
         plan: list[dict[str, Any]] = []
