@@ -65,6 +65,8 @@ class Asset:
     description: str = ""
     exif_width: int | None = None  # exifInfo.exifImageWidth/Height: the original's size per its metadata
     exif_height: int | None = None
+    #: exifInfo names a camera (make or model); None when the answer carries no exifInfo
+    camera: bool | None = None
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Asset:
@@ -86,6 +88,7 @@ class Asset:
             tags=tuple(Tag.from_json(t) for t in d.get("tags") or ()),
             rating=exif.get("rating"), description=exif.get("description") or "",
             exif_width=exif.get("exifImageWidth"), exif_height=exif.get("exifImageHeight"),
+            camera=bool(exif.get("make") or exif.get("model")) if d.get("exifInfo") is not None else None,
         )
 
 

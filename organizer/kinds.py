@@ -38,11 +38,13 @@ SCREEN_SIZES = {(750, 1334), (828, 1792), (1080, 1920), (1080, 2340), (1080, 240
 
 
 def _camera_exif(ref: PhotoRef) -> bool | None:
-    """Does the photo name a camera (EXIF Make/Model)? None when it cannot be told cheaply."""
-    asset = ref.extra.get("asset")
-    if isinstance(asset, dict):
-        exif = asset.get("exifInfo") or {}
-        return bool(exif.get("make") or exif.get("model"))
+    """Does the photo name a camera (EXIF Make/Model)? None when it cannot be told cheaply.
+
+    On Immich the listing's ``exifInfo`` says (kept with the asset index); an index saved before
+    it was kept does not know.
+    """
+    if "camera" in ref.extra:
+        return ref.extra["camera"]
     if not ref.path:
         return None
     try:
@@ -64,12 +66,20 @@ def _camera_exif(ref: PhotoRef) -> bool | None:
 
 
 def is_screenshot(ref: PhotoRef, width: int, height: int) -> bool:
-    """No camera in the EXIF and at least one screenshot sign: PNG, a screen's size, a typical name."""
-    if _camera_exif(ref):
+    """No camera in the EXIF and at least one screenshot sign: PNG, a screen's size, a typical name.
+
+    ``width`` x ``height`` is the decoded image's size; the original's, when the source knows it
+    (Immich: the hash is made from a thumbnail), is what is compared with screen sizes. When
+    whether a camera is named is not known, a screen's size alone is not taken as a sign.
+    """
+    camera = _camera_exif(ref)
+    if camera:
         return False
     name = ref.name
     png = name.lower().endswith(".png")
-    screen = (width, height) in SCREEN_SIZES or (height, width) in SCREEN_SIZES
+    if ref.width and ref.height:
+        width, height = ref.width, ref.height
+    screen = camera is False and ((width, height) in SCREEN_SIZES or (height, width) in SCREEN_SIZES)
     return png or screen or bool(SCREENSHOT_NAME.search(name))
 
 

@@ -134,7 +134,9 @@ def test_asset_index_round_trip_and_sorted_items():
     infos = {f"{i:04x}-id": {"name": f"IMG_{i}.HEIC", "fp": f"sum{i}=", "taken_at": 1.7e9 + i / 3,
                              "taken_source": ["immich:dateTimeOriginal", "immich:localDateTime"][i % 2],
                              "tz": [None, "+02:00"][i % 2], "size": 10**9 + i, "wh": (4032 - i, 3024),
-                             "snap": {"is_favorite": i % 3 == 0, "visibility": ["timeline", "archive"][i % 2]}}
+                             "snap": {"is_favorite": i % 3 == 0, "visibility": ["timeline", "archive"][i % 2]},
+                             # EXIF names a camera, names none, or (an index saved before it was kept) unknown
+                             "camera": [True, False, None][i % 5 % 3]}
              for i in reversed(range(200))}
     index = AssetIndex()
     for key, info in infos.items():

@@ -17,6 +17,17 @@ import numpy as np
 
 ROW = np.dtype([("taken", "<f8"), ("size", "<i8"), ("w", "<i4"), ("h", "<i4"), ("source", "<i2"),
                 ("tz", "<i2"), ("vis", "<i2"), ("fav", "u1")])
+#: bits of the ``fav`` column: the favourite flag, then whether EXIF names a camera (known / yes);
+#: rows saved before the camera was kept read as "not known"
+FAVOURITE, CAMERA_KNOWN, CAMERA = 1, 2, 4
+
+
+def _flags(fav: bool, camera: bool | None) -> int:
+    return (FAVOURITE if fav else 0) | (0 if camera is None else CAMERA_KNOWN | (CAMERA if camera else 0))
+
+
+def _camera(flags: int) -> bool | None:
+    return bool(flags & CAMERA) if flags & CAMERA_KNOWN else None
 _SEP = "\0"
 
 
@@ -43,7 +54,8 @@ class AssetIndex(MutableMapping[str, dict[str, Any]]):
         taken, size, w, h, source, tz, vis, fav = self._rows[i].item()
         return {"name": self._name[i], "fp": self._fp[i], "taken_at": taken, "taken_source": self._texts[source],
                 "tz": self._texts[tz], "size": size, "wh": (w, h),
-                "snap": {"is_favorite": bool(fav), "visibility": self._texts[vis]}}
+                "snap": {"is_favorite": bool(fav & FAVOURITE), "visibility": self._texts[vis]},
+                "camera": _camera(fav)}
 
     def __setitem__(self, key: str, info: dict[str, Any]) -> None:
         i = self._row.get(key)
@@ -61,7 +73,7 @@ class AssetIndex(MutableMapping[str, dict[str, Any]]):
         self._name[i], self._fp[i] = str(info["name"]), str(info["fp"])
         self._rows[i] = (float(info["taken_at"]), int(info.get("size") or 0), int(w), int(h),
                          self._text(info.get("taken_source")), self._text(info.get("tz")),
-                         self._text(snap.get("visibility")), int(bool(snap.get("is_favorite"))))
+                         self._text(snap.get("visibility")), _flags(bool(snap.get("is_favorite")), info.get("camera")))
 
     def __delitem__(self, key: str) -> None:
         i = self._row.pop(key)
@@ -90,7 +102,8 @@ class AssetIndex(MutableMapping[str, dict[str, Any]]):
         for key, (i, taken, size, w, h, source, tz, vis, fav) in zip(keys, cols, strict=True):
             yield key, {"name": self._name[i], "fp": self._fp[i], "taken_at": taken, "taken_source": texts[source],
                         "tz": texts[tz], "size": size, "wh": (w, h),
-                        "snap": {"is_favorite": bool(fav), "visibility": texts[vis]}}
+                        "snap": {"is_favorite": bool(fav & FAVOURITE), "visibility": texts[vis]},
+                        "camera": _camera(fav)}
 
     def nbytes(self) -> int:
         """Rough heap size (for the benchmark): rows, strings, the id index."""

@@ -157,7 +157,8 @@ class ImmichSource:
             self.index[asset.id] = {"name": asset.original_file_name, "fp": asset.checksum or asset.id,
                                     "taken_at": taken_at, "taken_source": taken_source, "tz": tz,
                                     "size": int(getattr(asset, "file_size", 0) or 0),
-                                    "wh": _original_size(asset), "snap": asset_snapshot(asset)}
+                                    "wh": _original_size(asset), "snap": asset_snapshot(asset),
+                                    "camera": getattr(asset, "camera", None)}
         bar.close()
         self.new_cursor = high.isoformat() if high else self.cursor
         self.stacks = {st.id: (st.primary_asset_id, list(st.asset_ids)) for st in self.client.stacks.list()}
@@ -174,7 +175,8 @@ class ImmichSource:
             refs.append(PhotoRef(id=asset_id, name=info["name"], fingerprint=info["fp"], size=info["size"],
                                  taken_at=info["taken_at"], taken_source=info["taken_source"],
                                  tz_offset=info.get("tz"), width=(info.get("wh") or (0, 0))[0],
-                                 height=(info.get("wh") or (0, 0))[1], extra={"asset": snap}))
+                                 height=(info.get("wh") or (0, 0))[1],
+                                 extra={"asset": snap, "camera": info.get("camera")}))
         return refs, other
 
     # ------------------------------------------------------------------ hash
