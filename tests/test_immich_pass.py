@@ -174,3 +174,6 @@ def test_a_tag_that_immichs_sidecar_read_back_drops_is_written_again(fake_immich
         assert keeper.is_favorite and "photo-organizer/best" in values, values
         assert sum(v.startswith("photo-organizer/group-") for v in values) == 1, values
     assert "lost to Immich's sidecar rewrite" in caplog.text
+    # recorded as applied once the tags read right: the next pass finds every group unchanged
+    again = run_immich_pass(settings(fake_immich, tmp_path, ActionFlags(tag=True, stack=True)))
+    assert all(g["actions"].get("unchanged_since_last_pass") for g in again.report["groups"]), again.report["groups"]

@@ -51,13 +51,14 @@ class _Settling:
     """Photos of one group whose tags are read back later: what each must have and must not."""
 
     rid: str
-    key: str  # the group's member key: forgotten as applied when its tags do not settle
+    key: str  # the group's member key: recorded as applied only once its tags settle
     due: float
     wanted: dict[str, set[str]]
     unwanted: dict[str, set[str]]
     tag_ids: dict[str, str]  # value -> id, for writing a lost tag again
     clean: int = 0
     rounds: int = 0
+    entry: dict[str, Any] | None = None  # the group's report entry, recorded as applied once settled
 
 
 class ImmichActions:
@@ -387,6 +388,7 @@ class ImmichActions:
             for i in targets:
                 item.wanted.pop(i, None)
                 item.unwanted.pop(i, None)
+        self._settled([item for item in self._settling if not item.wanted])
         self._settling = [item for item in self._settling if item.wanted]
         for i, n in self._write_tags(rid, targets, has, {i: wanted(i) for i in targets},
                                      {i: unwanted(i) for i in targets}, tag_ids, plan).items():
@@ -440,6 +442,13 @@ class ImmichActions:
             self._unsettled(self._settling)
             self._settling = []
 
+    def _settled(self, items: list[_Settling]) -> None:
+        """Groups whose tags read right (or are another group's now): recorded as applied at last."""
+        if self.record is not None and not self.dry_run:
+            for item in items:
+                if item.entry is not None:
+                    self.record.set_applied(item.key, self.flags.signature(), item.entry)
+
     def _unsettled(self, items: list[_Settling]) -> None:
         """Groups whose tags are not known to be right: not "unchanged" for the next pass."""
         if self.record is not None and not self.dry_run:
@@ -479,6 +488,8 @@ class ImmichActions:
                     if item.clean < 2:  # the second look later still: a busy server runs its jobs late
                         item.due = time.monotonic() + 2 * SETTLE_SECONDS
                         self._settling.append(item)
+                    else:
+                        self._settled([item])
                     continue
                 if item.rounds >= SETTLE_ROUNDS:
                     log.warning("Tags of group %s did not settle on the server (%d photos); the next pass "
@@ -715,8 +726,12 @@ class ImmichActions:
             return
         if entry.get("actions", {}).get("left_alone"):
             return
-        ids = [p["id"] for p in entry["photos"]]
-        self.record.set_applied(member_key(ids), self.flags.signature(), entry)
+        key = member_key([p["id"] for p in entry["photos"]])
+        waiting = next((item for item in self._settling if item.key == key), None)
+        if waiting is not None:  # "unchanged" only once its tags read right: a pass killed before keeps it open
+            waiting.entry = entry
+            return
+        self.record.set_applied(key, self.flags.signature(), entry)
 
     def finish(self, report: dict[str, Any]) -> None:
         """Take apart what we made for groups that no longer exist (a photo trashed from a pair,
