@@ -465,9 +465,9 @@ class ImmichActions:
         removed can come back (seen on the real server for about 1 photo in 5 tagged right after
         a favourite). Those photos are read again SETTLE_SECONDS after our last write, lost tags
         are written again, and a photo is settled once it reads right twice in a row, the second
-        time 2 x SETTLE_SECONDS after the first. Checking
-        later groups' photos while the pass goes on, rather than waiting per group, costs the
-        pass no time; ``wait`` (the end of a pass, or a stop) waits for what is still due.
+        time 2 x SETTLE_SECONDS after the first. Checking while the pass goes on with later
+        groups, rather than waiting per group, costs the pass no time; ``wait`` (the end of a
+        pass, or a stop) waits for what is still due.
         """
         while self._settling:
             now = time.monotonic()
