@@ -6,17 +6,21 @@ what the files say, before any pixel is compared:
 - the same base name once the known suffixes are stripped (``IMG_1234.CR2`` / ``IMG_1234.JPG``;
   ``PXL_20240101_120000123.RAW-01.COVER.jpg`` / ``PXL_….RAW-02.ORIGINAL.dng``; ``IMG_1234-edited.jpg``,
   ``IMG_1234_edited.jpg``, ``IMG_1234 (edited).jpg``, Google Takeout's localised ``-bearbeitet`` …;
-  Apple's ``IMG_E1234.JPG``; Lightroom's export of a virtual copy ``IMG_1234-2.jpg``),
+  Apple's ``IMG_E1234.JPG``; Lightroom's export of a virtual copy ``IMG_1234-2.jpg``; Pixel tags of
+  every camera mode, ``PXL_….NIGHT.RAW-01.COVER.jpg``; motion photos ``….MP.jpg`` beside a DNG; an
+  Epson FastFoto scan ``x_0001.jpg`` with its enhanced copy ``x_0001_a.jpg`` and back ``x_0001_b.jpg``),
 - the same capture time (within :data:`TWIN_SECONDS`),
 - and images that agree: their 64-bit hashes (already computed for grouping) are close. A name that
-  only *may* be an edit (``-2``) needs closer agreement than an explicit one.
+  only *may* be an edit (``-2``) needs closer agreement than an explicit one. The back of a scanned
+  print is another picture: it joins its front by name and scan time alone.
 
 Files of one format with the same name (two ``IMG_0001.JPG`` from two cameras or two folders) are
 never twins: telling a copy from another camera's shot is the ordinary grouping's job.
 
 The pipeline groups one representative per twin set (the original JPEG, else HEIC, …, else the
 RAW), so a twin set inside a burst joins the burst once, then every twin goes into the burst's group.
-A twin set no burst holds becomes its own group of kind "pair" (formats) or "edit" (an edited copy).
+A twin set no burst holds becomes its own group of kind "pair" (formats), "edit" (an edited copy)
+or "scan" (a FastFoto scan, its enhanced copy on top).
 The cover of a twin set is chosen by :data:`PAIR_COVERS` (the edit for edits), and a group's best
 shot is the cover of the twin set that scored best. Live-photo videos (``IMG_1234.MOV`` beside
 ``IMG_1234.HEIC``) are not photos: local mode never lists them and Immich lists them as hidden
@@ -46,7 +50,9 @@ COPY_MAX_DISTANCE = 8
 PAIR_COVERS = ("jpeg", "raw")
 DEFAULT_PAIR_COVER = "jpeg"
 #: Bumped when the rules change: part of a pass's grouping parameters (resume compatibility).
-TWINS_VERSION = "names-1"
+TWINS_VERSION = "names-2"
+#: Kinds of a group that is one twin set alone.
+TWIN_KINDS = ("pair", "edit", "scan")
 
 JPEG_EXTENSIONS = {".jpg", ".jpeg", ".jpe"}
 HEIC_EXTENSIONS = {".heic", ".heif", ".hif"}
@@ -57,8 +63,19 @@ _EDIT_SUFFIX = re.compile(rf"^(?P<base>.+?)(?:[-_](?:{_EDIT_WORDS})| ?\((?:{_EDI
 _APPLE_EDIT = re.compile(r"^IMG_E(?P<num>\d{4})$", re.IGNORECASE)
 #: Lightroom names the export of a virtual copy IMG_1234-2; only after a camera-style name ending in digits.
 _COPY_SUFFIX = re.compile(r"^(?P<base>[A-Za-z_]*\d{3,}(?:_\d+)*)-(?P<n>[2-9])$")
-#: Pixel: PXL_YYYYMMDD_HHMMSSmmm followed by dotted tags (RAW-01, COVER, RAW-02, ORIGINAL, MP).
-_PIXEL = re.compile(r"^(?P<base>PXL_\d{8}_\d{6,9})(?P<tags>(?:\.(?:RAW-\d{2}|COVER|ORIGINAL|MP))+)$", re.IGNORECASE)
+#: Pixel: PXL_YYYYMMDD_HHMMSSmmm followed by dotted tags: the camera mode (NIGHT, PORTRAIT, MOTION,
+#: LONG_EXPOSURE, PANO…, any upper-case word, with an index like RAW-01 or MOTION-02), COVER,
+#: ORIGINAL and MP (a motion photo). Google adds modes over the years, so the tags are not listed.
+_PIXEL = re.compile(r"^(?P<base>PXL_\d{8}_\d{6,9})(?P<tags>(?:\.[A-Z][A-Z_]*(?:-\d{2})?)+)$", re.IGNORECASE)
+#: Google's motion photos are named ``….MP.jpg`` by any phone that writes them, not Pixels alone.
+_MOTION_PHOTO = ".mp"
+#: Epson FastFoto: ``x_0001.jpg`` (the scan), ``x_0001_a.jpg`` (colours restored), ``x_0001_b.jpg``
+#: (the back of the print). Only after a name ending in a scan number, so ``holiday_b.jpg`` is a title.
+_SCAN_SIDE = re.compile(r"^(?P<base>.+_\d+)_(?P<side>[ab])$")
+_SCAN_ROLES = {"a": "enhanced", "b": "back"}
+#: A FastFoto scan's files are written one after the other (the back in the same pass, the enhanced
+#: copy once restored); without EXIF their capture time is the file's, seconds apart.
+SCAN_SECONDS = 10.0
 
 
 class NameParts(NamedTuple):
@@ -66,7 +83,8 @@ class NameParts(NamedTuple):
 
     base: str  # lower-cased, the key twins share
     fmt: str  # "jpeg", "heic", "raw" or "other"
-    edit: str | None = None  # "edit" (named as such) or "copy" (may be an edit: -2)
+    #: "edit" (named as such), "copy" (may be an edit: -2), or a FastFoto scan's "enhanced" / "back"
+    edit: str | None = None
 
 
 _FORMATS = {**dict.fromkeys(JPEG_EXTENSIONS, "jpeg"), **dict.fromkeys(HEIC_EXTENSIONS, "heic"),
@@ -94,6 +112,12 @@ def parse_name(name: str) -> NameParts:
         m = _PIXEL.match(stem)
         if m:
             return NameParts(m.group("base").lower(), fmt)
+    if low.endswith(_MOTION_PHOTO):  # IMG_20231026_205800.MP.jpg beside IMG_20231026_205800.dng
+        stem, low = stem[:-len(_MOTION_PHOTO)], low[:-len(_MOTION_PHOTO)]
+    if low.endswith(("_a", "_b")):
+        m = _SCAN_SIDE.match(stem)
+        if m:
+            return NameParts(m.group("base").lower(), fmt, _SCAN_ROLES[m.group("side")])
     if low.startswith("img_e"):
         m = _APPLE_EDIT.match(stem)
         if m:
@@ -147,9 +171,10 @@ def find_twins(refs: list[PhotoRef], hashed: dict[str, tuple[Any, ...]], pair_co
         if len(bucket) < 2:
             continue
         bucket.sort(key=lambda rp: (hashed[rp[0].id][2], rp[0].id))
+        window = _window(bucket, seconds)
         cluster: list[tuple[PhotoRef, NameParts]] = []
         for item in bucket + [None]:  # type: ignore[list-item]
-            if item is not None and cluster and hashed[item[0].id][2] - hashed[cluster[0][0].id][2] <= seconds:
+            if item is not None and cluster and hashed[item[0].id][2] - hashed[cluster[0][0].id][2] <= window:
                 cluster.append(item)
                 continue
             if len(cluster) >= 2:
@@ -160,29 +185,51 @@ def find_twins(refs: list[PhotoRef], hashed: dict[str, tuple[Any, ...]], pair_co
     return sets
 
 
+def _window(bucket: list[tuple[PhotoRef, NameParts]], seconds: float) -> float:
+    """Seconds one shot's files may lie apart: a FastFoto scan's files are written one by one."""
+    if any(p.edit in _SCAN_ROLES.values() for _, p in bucket):
+        return max(seconds, SCAN_SECONDS)
+    return seconds
+
+
+def _member_role(parts: NameParts) -> str:
+    """A twin's role in the report: its format, "edit", or a scan's "enhanced" / "back"."""
+    if parts.edit in ("edit", "copy"):
+        return "edit"
+    return parts.edit or parts.fmt
+
+
 def _twin_set(cluster: list[tuple[PhotoRef, NameParts]], hashed: dict[str, tuple[Any, ...]],
               pair_cover: str) -> TwinSet | None:
     originals = [(r, p) for r, p in cluster if p.edit is None]
     formats = [p.fmt for _, p in originals]
     if len(set(formats)) != len(formats):
         return None  # two files of one format and name: copies or another camera's shot, not twins
-    pool = originals or cluster
+    # The back of a print shows another picture: it can follow a front, never stand for the shot.
+    pool = originals or [(r, p) for r, p in cluster if p.edit != "back"]
+    if not pool:
+        return None
     rep = min(pool, key=lambda rp: (_REP_ORDER[rp[1].fmt], rp[0].name, rp[0].id))[0]
     rep_hash = hashed[rep.id][1]
     members = [rep]
-    roles = {rep.id: "edit" if not originals else _role(rep, cluster)}
+    roles = {rep.id: _member_role(next(p for r, p in cluster if r.id == rep.id))}
     for ref, parts in sorted(cluster, key=lambda rp: (rp[0].name, rp[0].id)):
         if ref.id == rep.id:
             continue
         limit = COPY_MAX_DISTANCE if parts.edit == "copy" else TWIN_MAX_DISTANCE
-        if _distance(hashed[ref.id][1], rep_hash) > limit:
+        if parts.edit != "back" and _distance(hashed[ref.id][1], rep_hash) > limit:
             continue  # same name and time, another picture: not a twin
         members.append(ref)
-        roles[ref.id] = "edit" if parts.edit else parts.fmt
+        roles[ref.id] = _member_role(parts)
     if len(members) < 2:
         return None
     edits = [r for r in members if roles[r.id] == "edit"]
-    if edits and originals:
+    scan = [r for r in members if roles[r.id] in _SCAN_ROLES.values()]
+    if scan:
+        kind = "scan"  # the enhanced scan on top, else the front; never the back
+        enhanced = sorted((r for r in members if roles[r.id] == "enhanced"), key=lambda r: (r.name, r.id))
+        cover = enhanced[0].id if enhanced else rep.id
+    elif edits and originals:
         kind = "edit"
         cover = min(edits, key=lambda r: (_COVER_ORDER["jpeg"][file_format(r.name)], r.name, r.id)).id
     else:
@@ -190,14 +237,15 @@ def _twin_set(cluster: list[tuple[PhotoRef, NameParts]], hashed: dict[str, tuple
         order = _COVER_ORDER[pair_cover]
         cover = min(members, key=lambda r: (order[file_format(r.name)], r.name, r.id)).id
     names = " + ".join(sorted(r.name for r in members))
-    what = "an edited copy and its original" if kind == "edit" else "the same shot in " + " and ".join(
-        sorted({file_format(r.name).upper() for r in members}))
+    if kind == "scan":
+        what = "a scanned print with its " + " and ".join(
+            sorted({"enhanced copy" if roles[r.id] == "enhanced" else "back" for r in scan}))
+    elif kind == "edit":
+        what = "an edited copy and its original"
+    else:
+        what = "the same shot in " + " and ".join(sorted({file_format(r.name).upper() for r in members}))
     return TwinSet([r.id for r in members], kind, cover, roles,
                    f"{what}: same name and capture time, matching images ({names})")
-
-
-def _role(ref: PhotoRef, cluster: list[tuple[PhotoRef, NameParts]]) -> str:
-    return next(p.fmt for r, p in cluster if r.id == ref.id)
 
 
 @dataclass
@@ -297,5 +345,5 @@ class TwinPlan:
             s = self.set_of.get(p["id"])
             if s is not None:
                 p["twin"] = {"set": s.members[0], "role": s.roles[p["id"]], "cover": p["id"] == s.cover}
-        if in_group and result.info.get("kind") not in ("pair", "edit"):
+        if in_group and result.info.get("kind") not in TWIN_KINDS:
             result.info["twins"] = [s.describe(names) for s in in_group]

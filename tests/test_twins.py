@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import run_cli
 from photo_factory import save_jpeg, scene, variant
-from PIL import Image, ImageEnhance, ImageOps
+from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
 from bench.twin_files import write_dng, write_heic
 from organizer.local_pass import run_local_pass
@@ -175,3 +175,74 @@ def test_cached_raw_entries_timed_by_mtime_under_the_old_rule_are_hashed_again()
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     assert set(hash_cache.decode(buf.getvalue())) == {"/p/IMG_2.CR2", "/p/IMG_1.JPG"}
+
+
+# ------------------------------------------------------------------ issue 18: immich-go's names
+#: Pixel RAW pairs in every camera mode, motion photos (``.MP``) beside their DNG, also outside
+#: ``PXL_`` names (immich-go's filenames tests and issue #94).
+PIXEL_PAIRS = [
+    ("PXL_20231026_210642603.NIGHT.RAW-01.COVER.jpg", "PXL_20231026_210642603.NIGHT.RAW-02.ORIGINAL.dng"),
+    ("PXL_20240615_204528165.PORTRAIT.RAW-01.COVER.jpg", "PXL_20240615_204528165.PORTRAIT.RAW-02.ORIGINAL.dng"),
+    ("PXL_20230809_203029471.LONG_EXPOSURE.RAW-01.COVER.jpg",
+     "PXL_20230809_203029471.LONG_EXPOSURE.RAW-02.ORIGINAL.dng"),
+    ("PXL_20231207_032108788.RAW-01.MP.COVER.jpg", "PXL_20231207_032108788.RAW-02.ORIGINAL.dng"),
+    ("PXL_20231026_205755225.MP.jpg", "PXL_20231026_205755225.dng"),
+    ("IMG_20231026_205800.MP.jpg", "IMG_20231026_205800.dng"),
+]
+
+
+def test_pixel_raw_pairs_of_every_mode_and_motion_photos_with_a_dng_are_pairs_with_the_jpeg_on_top(tmp_path):
+    src = tmp_path / "src"
+    for k, (jpeg, dng) in enumerate(PIXEL_PAIRS):
+        when = T0 + timedelta(minutes=10 * k)
+        save_jpeg(scene(50 + k), src / jpeg, when)
+        write_dng(scene(50 + k), src / dng, when)
+    report = run_local_pass(LocalSource(src), tmp_path / "out", PassSettings(processes=1), tmp_path / "state.pkl",
+                            CountingProgress()).report
+    groups = {frozenset(p["id"] for p in g["photos"]): g for g in report["groups"]}
+    assert set(groups) == {frozenset(pair) for pair in PIXEL_PAIRS}
+    for jpeg, dng in PIXEL_PAIRS:  # one shot in two formats, never "duplicates" with the DNG on top
+        g = groups[frozenset({jpeg, dng})]
+        assert (g["kind"], g["best"]) == ("pair", jpeg)
+
+
+@pytest.mark.parametrize(("name", "base", "fmt", "edit"), [
+    ("PXL_20231026_210642603.NIGHT.RAW-01.COVER.jpg", "pxl_20231026_210642603", "jpeg", None),
+    ("PXL_20240615_204528165.NIGHT.RAW-02.ORIGINAL.dng", "pxl_20240615_204528165", "raw", None),
+    ("PXL_20230817_175514506.PANO.jpg", "pxl_20230817_175514506", "jpeg", None),
+    ("PXL_20230809_203029471.LONG_EXPOSURE-01.COVER.jpg", "pxl_20230809_203029471", "jpeg", None),
+    ("PXL_20231207_032108788.RAW-01.MP.COVER.jpg", "pxl_20231207_032108788", "jpeg", None),
+    ("IMG_20231026_205800.MP.jpg", "img_20231026_205800", "jpeg", None),
+    ("SceneryAndWildlife_0001_a.jpg", "sceneryandwildlife_0001", "jpeg", "enhanced"),
+    ("SceneryAndWildlife_0001_b.jpg", "sceneryandwildlife_0001", "jpeg", "back"),
+    ("holiday_b.jpg", "holiday_b", "jpeg", None),  # no scan number before the side: a title
+])
+def test_names_of_immich_go_twins(name, base, fmt, edit):
+    parts = parse_name(name)
+    assert (parts.base, parts.fmt, parts.edit) == (base, fmt, edit)
+
+
+def test_an_epson_fastfoto_scan_its_enhanced_copy_and_its_back_are_one_group_with_the_enhanced_on_top(tmp_path):
+    """FastFoto writes x.jpg (the scan), x_a.jpg (colour restored) and x_b.jpg (the back of the print)."""
+    src = tmp_path / "src"
+    front, back = scene(60), Image.new("RGB", (640, 480), (236, 232, 220))
+    ImageDraw.Draw(back).text((40, 200), "Summer 1987, grandma's garden", fill=(40, 40, 90))
+    for k, name in enumerate(("SceneryAndWildlife_0001", "SceneryAndWildlife_0002")):
+        when = T0 + timedelta(minutes=10 * k)
+        save_jpeg(variant(front, k), src / f"{name}.jpg", when)
+        save_jpeg(warm(variant(front, k)), src / f"{name}_a.jpg", when + timedelta(seconds=1))
+        if k == 0:
+            save_jpeg(back, src / f"{name}_b.jpg", when + timedelta(seconds=1))
+    save_jpeg(scene(61), src / "SceneryAndWildlife_0003.jpg", T0 + timedelta(minutes=30))
+    save_jpeg(back, src / "SceneryAndWildlife_0003_b.jpg", T0 + timedelta(minutes=90))  # an hour later: not its back
+    report = run_local_pass(LocalSource(src), tmp_path / "out", PassSettings(processes=1), tmp_path / "state.pkl",
+                            CountingProgress()).report
+    groups = {frozenset(p["id"] for p in g["photos"]): g for g in report["groups"]}
+    one = frozenset({"SceneryAndWildlife_0001.jpg", "SceneryAndWildlife_0001_a.jpg", "SceneryAndWildlife_0001_b.jpg"})
+    two = frozenset({"SceneryAndWildlife_0002.jpg", "SceneryAndWildlife_0002_a.jpg"})
+    assert set(groups) == {one, two}
+    assert groups[one]["best"] == "SceneryAndWildlife_0001_a.jpg" and groups[one]["kind"] == "scan"
+    assert groups[two]["best"] == "SceneryAndWildlife_0002_a.jpg"
+    roles = {p["id"]: p["twin"]["role"] for p in groups[one]["photos"]}
+    assert roles == {"SceneryAndWildlife_0001.jpg": "jpeg", "SceneryAndWildlife_0001_a.jpg": "enhanced",
+                     "SceneryAndWildlife_0001_b.jpg": "back"}
