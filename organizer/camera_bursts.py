@@ -8,8 +8,9 @@ whatever the hashes and verification say: the subject may cross the frame, the e
 (organizer.pipeline joins them before and keeps them together after verification).
 
 Phones without a burst id name the frames of a burst alike (Samsung ``20240701_120000_001.jpg``,
-Huawei ``IMG_20240701_120000_BURST001_COVER.jpg``, older Pixels and Sony Xperias
-``00001IMG_00001_BURST20171130122447887.jpg`` / ``DSC_0035_BURST20180519122319483.JPG``). A name is
+Huawei ``IMG_20240701_120000_BURST001_COVER.jpg``, older Pixels, Nothing phones and Sony Xperias
+``00001IMG_00001_BURST20171130122447887.jpg`` / ``00001IMG_00001_BURST1723801037429_COVER.jpg`` /
+``DSC_0035_BURST20180519122319483.JPG``, Pixel Top Shot ``PXL_….MOTION-01.COVER.jpg``). A name is
 weaker evidence: two frames whose names say "same burst" only become candidates when their capture
 times are within :data:`NAME_SECONDS` and their hashes within :data:`NAME_HASH_BITS`, and
 verification still has to confirm them. A name never joins different moments on its own.
@@ -60,7 +61,7 @@ _APPLE_BURST_UUID = 0x000B
 CAMERA = "camera burst id"
 #: Names what decides a camera burst here; part of the pass parameters (a resumed run of an
 #: earlier version starts fresh instead of mixing two rules).
-RULES = "camera-burst-1"
+RULES = "camera-burst-2"
 NAME = "burst file names"
 
 
@@ -164,9 +165,15 @@ class BurstName:
 _NAME_PATTERNS = (
     # Huawei, Honor, older Pixels: IMG_20240701_120000_BURST001(_COVER).jpg
     re.compile(r"^(?P<key>(?:IMG|MVIMG)_\d{8}_\d{6})_BURST(?P<frame>\d{1,4})(?P<cover>_COVER)?$", re.I),
-    # Pixel (2016-2018), Sony Xperia: 00001IMG_00001_BURST20171130122447887(_COVER).jpg,
-    # DSC_0035_BURST20180519122319483(_COVER).JPG: the burst's start time names it
-    re.compile(r"^(?:(?P<frame>\d{5})IMG_\d{5}|[A-Z]{3}_?\d{4,5})_BURST(?P<key>\d{14,17})(?P<cover>_COVER)?$", re.I),
+    # Pixel (2016-2018), Nothing phones: 00001IMG_00001_BURST20171130122447887(_COVER).jpg, its portrait
+    # bursts 00100lPORTRAIT_00100_BURST…; the burst's start names it (Nothing: Unix time in ms, 13 digits)
+    re.compile(r"^(?P<frame>\d{5})(?:IMG|l?PORTRAIT)_\d{5}_BURST(?P<key>\d{13,17})(?P<cover>_COVER)?$", re.I),
+    # Sony Xperia: DSC_0035_BURST20180519122319483(_COVER).JPG (the burst's start time)
+    re.compile(r"^[A-Z]{3}_?\d{4,5}_BURST(?P<key>\d{14,17})(?P<frame>)(?P<cover>_COVER)?$", re.I),
+    # Pixel Top Shot and other modes saving several frames of one press: PXL_…MOTION-01.COVER.jpg (the
+    # frame the phone chose) and PXL_…MOTION-02.ORIGINAL.jpg (the shutter's); RAW-01/RAW-02 are twins
+    re.compile(r"^(?P<key>PXL_\d{8}_\d{6,9})\.(?:[A-Z_]+\.)*(?!RAW-)[A-Z_]+-(?P<frame>\d{2})(?:\.MP)?"
+               r"(?:(?P<cover>\.COVER)|\.ORIGINAL)$", re.I),
     # Samsung: 20240701_120000_001.jpg (frames of a burst share the second they started in)
     re.compile(r"^(?P<key>\d{8}_\d{6})_(?P<frame>\d{3})(?P<cover>)$"),
 )

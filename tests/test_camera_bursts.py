@@ -90,6 +90,25 @@ def test_burst_name_patterns(name, key):
     assert (found.key if found else None) == key
 
 
+@pytest.mark.parametrize("name, key, frame, cover", [
+    # Nothing phones: the burst's start as a 13-digit Unix time in milliseconds (immich-go #743, docs)
+    ("00001IMG_00001_BURST1723801037429_COVER.jpg", "1723801037429", 1, True),
+    ("00002IMG_00002_BURST1723801037429.jpg", "1723801037429", 2, False),
+    # Pixel portrait bursts (immich-go's Nexus tests)
+    ("00100lPORTRAIT_00100_BURST20181229213517346_COVER.jpg", "20181229213517346", 100, True),
+    ("00000PORTRAIT_00000_BURST20190828181853475.jpg", "20190828181853475", 0, False),
+    # Pixel Top Shot: the frame the phone chose as cover and the one the shutter took
+    ("PXL_20230330_184138390.MOTION-01.COVER.jpg", "PXL_20230330_184138390", 1, True),
+    ("PXL_20230330_184138390.MOTION-02.ORIGINAL.jpg", "PXL_20230330_184138390", 2, False),
+    # not bursts: a RAW pair is one shot in two formats (organizer.twins), a mode tag alone names no burst
+    ("PXL_20231207_032111247.RAW-01.COVER.jpg", None, 0, False),
+    ("PXL_20230816_132648337.NIGHT.jpg", None, 0, False),
+    ("IMG_1234_BURST1723801037429.jpg", None, 0, False)])
+def test_burst_names_of_immich_go_tests_and_docs(name, key, frame, cover):
+    found = burst_name(name)
+    assert (found.key, found.frame, found.cover) == (key, frame, cover) if key else found is None
+
+
 def test_local_burst_ids_are_read_once_and_kept_in_the_hash_cache_across_runs(tmp_path, monkeypatch):
     from organizer import camera_bursts
     from organizer.local_pass import run_local_pass
