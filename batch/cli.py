@@ -34,6 +34,7 @@ from organizer.settings import (
     SettingsError,
     describe_settings,
     load_env_file,
+    parse_burst_cover,
     parse_min_group_size,
     parse_pair_cover,
     parse_taken,
@@ -89,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("-o", "--output", type=Path,
                      help="folder to copy groups into (local mode), or to download groups into (Immich)")
     out.add_argument("--report", type=Path, help="JSON report path (default: OUTPUT/reports/latest.json)")
-    grp = p.add_argument_group("grouping (a flag wins over $THRESHOLD, $TIME_WINDOW, $MIN_GROUP_SIZE, $PAIR_COVER and .env)")
+    grp = p.add_argument_group("grouping (a flag wins over $THRESHOLD, $TIME_WINDOW, $MIN_GROUP_SIZE, $PAIR_COVER, "
+                              "$BURST_COVER and .env)")
     grp.add_argument("-t", "--threshold", type=_checked(parse_threshold), default=None,
                      help=f"max Hamming distance between 64-bit hashes, 0-64 ($THRESHOLD, default "
                           f"{DEFAULT_THRESHOLD})")
@@ -102,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
                      metavar="{jpeg,raw}",
                      help="cover of RAW+JPEG and HEIC+JPEG twins: the JPEG, or the RAW (HEIC) file; an edited "
                           "copy is always the cover of its original ($PAIR_COVER, default jpeg)")
+    grp.add_argument("--burst-cover", type=_checked(parse_burst_cover), default=None,
+                     metavar="{best,camera}",
+                     help="keeper of a burst the phone named (…_COVER.jpg): the best-scored frame, or the "
+                          "frame the phone marked as its cover ($BURST_COVER, default best)")
     grp.add_argument("--limit", type=_positive_int, help="only look at the first N photos (try-outs)")
     grp.add_argument("--taken-after", type=_checked(parse_taken), metavar="DATE",
                      help="only photos taken at or after this ISO date or date-time (no offset = UTC)")
@@ -207,7 +213,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "url": args.immich_url, "api_key": args.immich_api_key, "state_dir": args.state_dir,
         "threshold": args.threshold, "time_window": args.time_window, "min_group_size": args.min_group_size,
-        "pair_cover": args.pair_cover, "limit": args.limit, "taken_after": args.taken_after, "taken_before": args.taken_before,
+        "pair_cover": args.pair_cover, "burst_cover": args.burst_cover, "limit": args.limit, "taken_after": args.taken_after, "taken_before": args.taken_before,
         "tag": args.tag_only or None, "albums": args.create_albums or None,
         "favorite_best": args.mark_best_favorite or None, "archive_non_best": args.archive_non_best or None,
         "stack": args.stack or None, "album_prefix": args.album_prefix, "tag_parent": args.tag_parent,
@@ -282,7 +288,7 @@ def run_local(args: argparse.Namespace, argv: list[str], resolved: ImmichSetting
     report_path = (args.report or output / "reports" / "latest.json").expanduser()
     settings = PassSettings(threshold=resolved.threshold, time_window=resolved.time_window,
                             min_group_size=resolved.min_group_size, pair_cover=resolved.pair_cover,
-                            limit=args.limit, dry_run=args.dry_run,
+                            burst_cover=resolved.burst_cover, limit=args.limit, dry_run=args.dry_run,
                             processes=args.threads, resume=args.resume, force_fresh=args.force_fresh,
                             taken_after=_timestamp(args.taken_after), taken_before=_timestamp(args.taken_before))
     stop = StopToken()

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .models import PhotoRef
+from .models import GroupResult, PhotoRef
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,11 @@ _APPLE_NOTE = b"Apple iOS\x00"
 _APPLE_BURST_UUID = 0x000B
 
 CAMERA = "camera burst id"
+#: BURST_COVER: which frame of a named burst is kept: the best-scored ("best") or the one the phone
+#: marked as the burst's cover (``…_COVER.jpg``, ``….COVER.jpg``: "camera").
+BURST_COVERS = ("best", "camera")
+DEFAULT_BURST_COVER = "best"
+COVER_EVIDENCE = "the phone's cover frame"
 #: Names what decides a camera burst here; part of the pass parameters (a resumed run of an
 #: earlier version starts fresh instead of mixing two rules).
 RULES = "camera-burst-2"
@@ -408,3 +413,23 @@ def names_evidence(refs: Iterable[PhotoRef]) -> str | None:
     """The shared burst name of a group's frames, for the report (None when they share none)."""
     keys = {bn.key for r in refs if (bn := burst_name(r.name)) is not None}
     return keys.pop() if len(keys) == 1 else None
+
+
+def camera_cover(result: GroupResult, burst_cover: str) -> None:
+    """With ``BURST_COVER=camera`` the frame the phone marked as its burst's cover becomes the best.
+
+    The phone's choice wins over the scores because the user asked for it (the phone saw the whole
+    burst, and its gallery shows that frame). A group without a cover frame keeps its best-scored
+    shot; one holding the covers of several bursts keeps the best-scored of those covers.
+    """
+    if burst_cover != "camera":
+        return
+    covers = [p for p in result.photos if (bn := burst_name(p["name"])) is not None and bn.cover]
+    if not covers:
+        return
+    result.best = max(covers, key=lambda p: (p.get("score", 0.0), [-ord(c) for c in p["id"]]))["id"]
+    for p in result.photos:
+        p["best"] = p["id"] == result.best
+    evidence = result.info.get("evidence")
+    if isinstance(evidence, dict):
+        result.info["evidence"] = evidence | {"cover": COVER_EVIDENCE}

@@ -70,6 +70,8 @@ class PassSettings:
     taken_before: float | None = None
     #: which twin of a RAW+JPEG / HEIC+JPEG pair is the cover: "jpeg" or "raw" (organizer.twins)
     pair_cover: str = DEFAULT_PAIR_COVER
+    #: which frame of a named burst is kept: "best" (scored) or "camera" (the phone's _COVER frame)
+    burst_cover: str = camera_bursts.DEFAULT_BURST_COVER
 
     def grouping_params(self) -> dict[str, Any]:
         """Everything that changes which groups a pass finds (resume compatibility key)."""
@@ -77,7 +79,7 @@ class PassSettings:
                   "min_group_size": self.min_group_size, "limit": self.limit,
                   "hash": f"{HASH_ALGORITHM}-{HASH_SIZE}", "chain_guard": "leader-2t",
                   "max_gap": self.max_gap, "verify": VERIFY_VERSION if self.verify else "off",
-                  "twins": f"{TWINS_VERSION}/{self.pair_cover}", "camera_bursts": camera_bursts.RULES}
+                  "twins": f"{TWINS_VERSION}/{self.pair_cover}", "camera_bursts": f"{camera_bursts.RULES}/{self.burst_cover}"}
         if self.taken_after is not None or self.taken_before is not None:
             params["taken_range"] = (self.taken_after, self.taken_before)
         return params
@@ -383,6 +385,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                 result.index = n
                 # the candidate's own word on the group (camera burst ids may have joined verified parts)
                 result.info = public_info(info)
+                camera_bursts.camera_cover(result, settings.burst_cover)  # BURST_COVER=camera
                 twin_plan.settle(result)  # the best shot's cover by PAIR_COVER
                 for photo in result.photos:
                     if photo["id"] in outcome.thumbs:

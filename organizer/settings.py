@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .camera_bursts import BURST_COVERS, DEFAULT_BURST_COVER
 from .hashing import default_processes
 from .pipeline import DEFAULT_THRESHOLD, DEFAULT_TIME_WINDOW
 from .twins import DEFAULT_PAIR_COVER, PAIR_COVERS
@@ -69,6 +70,14 @@ def parse_pair_cover(text: str) -> str:
     return value
 
 
+def parse_burst_cover(text: str) -> str:
+    """Which frame of a named burst is kept: "best" (the best-scored) or "camera" (the phone's cover)."""
+    value = str(text).strip().lower()
+    if value not in BURST_COVERS:
+        raise SettingsError(f"{text!r} is not a burst cover (one of: {', '.join(BURST_COVERS)})")
+    return value
+
+
 def parse_taken(text: str) -> datetime:
     """An ISO date or date-time; without an offset it is read as UTC (as capture times without one are)."""
     try:
@@ -91,6 +100,7 @@ GROUPING_VARIABLES = {
     "time_window": ("TIME_WINDOW", parse_time_window),
     "min_group_size": ("MIN_GROUP_SIZE", parse_min_group_size),
     "pair_cover": ("PAIR_COVER", parse_pair_cover),
+    "burst_cover": ("BURST_COVER", parse_burst_cover),
 }
 
 
@@ -166,6 +176,7 @@ class ImmichSettings:
     time_window: float = DEFAULT_TIME_WINDOW
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE
     pair_cover: str = DEFAULT_PAIR_COVER  # cover of RAW+JPEG / HEIC+JPEG twins: "jpeg" or "raw"
+    burst_cover: str = DEFAULT_BURST_COVER  # keeper of a named burst: "best" (scored) or "camera" (_COVER)
     actions: ActionFlags = field(default_factory=ActionFlags)
     download_concurrency: int = 8
     #: worker processes for hashing, verification and scoring (default: all cores)
@@ -257,6 +268,7 @@ SHOWN = (
     ("TIME_WINDOW", "time_window", lambda s: s.time_window),
     ("MIN_GROUP_SIZE", "min_group_size", lambda s: s.min_group_size),
     ("PAIR_COVER", "pair_cover", lambda s: s.pair_cover),
+    ("BURST_COVER", "burst_cover", lambda s: s.burst_cover),
     ("ACTION_*", "actions", lambda s: s.actions.signature()),
     ("ALBUM_PREFIX", "album_prefix", lambda s: s.actions.album_prefix),
     ("TAG_PARENT", "tag_parent", lambda s: s.actions.tag_parent),

@@ -156,3 +156,52 @@ def test_heic_keeps_its_metadata_after_the_image_and_is_read_locally_all_the_sam
     assert file_burst_id(str(tmp_path / "xmp.heic")) == "HEIC-B1"
     assert file_burst_id(str(tmp_path / "apple.heic")) == "0F3F3B8E-5F7C-4B7A-9C1B-2D7E1A2B3C4D"
     assert file_burst_id(str(tmp_path / "none.heic")) is None
+
+
+def _named_burst(src: Path) -> list[str]:
+    """A Huawei-named burst whose phone-chosen cover (frame 1) is the softest frame."""
+    from datetime import timedelta
+
+    from photo_factory import save_jpeg, variant
+
+    base, names = scene(90), []
+    for k, blur in enumerate((2.5, 0.0, 1.5)):
+        name = f"IMG_20240701_120000_BURST{k + 1:03d}{'_COVER' if k == 0 else ''}.jpg"
+        save_jpeg(variant(base, k, blur), src / name, datetime(2024, 7, 1, 12) + timedelta(seconds=k))
+        names.append(name)
+    return names
+
+
+def test_burst_cover_camera_keeps_the_phones_cover_frame_and_best_keeps_the_best_scored(tmp_path):
+    import json
+
+    from cli_helpers import run_cli
+
+    from organizer.local_pass import run_local_pass
+    from organizer.progress import CountingProgress
+    from organizer.sources import LocalSource
+
+    src = tmp_path / "src"
+    cover, sharp, _ = _named_burst(src)
+    (default,) = run_local_pass(LocalSource(src), tmp_path / "a", PassSettings(processes=1), tmp_path / "a.pkl",
+                                CountingProgress()).report["groups"]
+    assert default["best"] == sharp and len(default["photos"]) == 3
+    # through the command: the flag wins over the environment
+    proc = run_cli("-s", str(src), "-o", str(tmp_path / "b"), "--no-progress", "--burst-cover", "camera",
+                   BURST_COVER="best")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "b" / "reports" / "latest.json").read_text())
+    (group,) = report["groups"]
+    assert group["best"] == cover and [p["id"] for p in group["photos"] if p["best"]] == [cover]
+    assert group["evidence"]["cover"] == "the phone's cover frame"
+    assert report["settings"]["burst_cover"] == "camera"
+
+
+def test_burst_cover_follows_the_settings_order_and_refuses_other_values():
+    from organizer.settings import SettingsError, resolve_settings
+
+    assert resolve_settings(env={}).burst_cover == "best"
+    assert resolve_settings(env={"BURST_COVER": "Camera"}).burst_cover == "camera"
+    assert resolve_settings({"burst_cover": "best"}, env={"BURST_COVER": "camera"}).burst_cover == "best"
+    with pytest.raises(SettingsError, match="BURST_COVER"):
+        resolve_settings(env={"BURST_COVER": "first"})

@@ -133,6 +133,7 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
                 review: bool = False) -> PassResult:
     pass_settings = PassSettings(threshold=settings.threshold, time_window=settings.time_window,
                                  min_group_size=settings.min_group_size, pair_cover=settings.pair_cover,
+                                 burst_cover=settings.burst_cover,
                                  dry_run=dry_run, resume=resume,
                                  force_fresh=force_fresh, keep_state_on_success=True, limit=settings.limit,
                                  processes=settings.processes)
