@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from bench.labelled_sets import START, LabelledSet, _ev, _handheld, _real
+from bench.labelled_sets import BRACKET_SOURCES, START, LabelledSet, _ev, _handheld, _real
 
 EXIF_IFD = 0x8769
 XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
@@ -194,4 +194,80 @@ def burst_names(root: Path) -> LabelledSet:
     return out
 
 
-BURST_SETS = {"camera_ids": camera_ids, "burst_names": burst_names}
+def _back_of_print(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+    """The back of a photo print as a scanner sees it: card-coloured paper and a handwritten line."""
+    h, w = size
+    card = np.full((h, w, 3), (214, 226, 232), dtype=np.uint8)
+    card = np.clip(card.astype(np.int16) + rng.normal(0, 3, card.shape).astype(np.int16), 0, 255).astype(np.uint8)
+    cv2.putText(card, "Summer 1987, the garden", (w // 10, h // 2), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
+                w / 700, (90, 50, 40), 2, cv2.LINE_AA)
+    return card
+
+
+def _save_dng(bgr: np.ndarray, root: Path, rel: str, taken: datetime) -> str:
+    from bench.twin_files import write_dng
+
+    write_dng(Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)), root / rel, taken, preview_side=512)
+    return rel
+
+
+def phone_names(root: Path) -> LabelledSet:
+    """Names from immich-go's tests and docs (issue 18): what a phone or scanner says belongs together.
+
+    - named bursts whose subject crosses three quarters of the frame in three frames (Huawei, Sony
+      Xperia, Nothing: the hashes drift apart and verification alone turns frames away);
+    - Pixel Top Shot ``….MOTION-01.COVER.jpg`` + ``….MOTION-02.ORIGINAL.jpg``;
+    - Pixel RAW pairs in a camera mode (``.NIGHT.RAW-01.COVER.jpg`` + ``.NIGHT.RAW-02.ORIGINAL.dng``)
+      and motion photos beside their DNG (``.MP.jpg``, also outside ``PXL_`` names): the JPEG is kept;
+    - an Epson FastFoto scan, its enhanced copy (kept) and the back of the print;
+    - a trap: Nothing-style names on three different scenes within a second.
+    """
+    rng = np.random.default_rng(123)
+    out = LabelledSet("phone_names", root / "phone_names")
+    subject = _real("2024-07-15/IMG_0203.jpg")
+    t = START + timedelta(days=5)
+
+    def add(ids: list[str], kind: str, keeper: str | None = None) -> None:
+        out.photos.extend(ids)
+        out.groups.append(ids)
+        out.keepers.append(keeper)
+        out.kinds.append(kind)
+
+    styles = {
+        "huawei": NAME_STYLES["huawei"],
+        "sony": NAME_STYLES["sony"],
+        "nothing": lambda s, k: f"{k + 1:05d}IMG_{k + 1:05d}_BURST{round(s.timestamp() * 1000)}"
+                                f"{'_COVER' if k == 0 else ''}.jpg",
+    }
+    scenes = ["2024-07-16/IMG_0401.jpg", "2024-07-16/IMG_0301.jpg", "2024-07-15/IMG_0212.jpg"]
+    for b, name in enumerate(styles.values()):
+        base, start = _real(scenes[b]), t + timedelta(minutes=10 * b)
+        add([_save(_crossing(base, subject, k, 3, rng), out.root, name(start, k),
+                   start + timedelta(milliseconds=300 * k)) for k in range(3)], "burst")
+    moment = t + timedelta(hours=1)
+    pxl = f"PXL_{moment:%Y%m%d_%H%M%S}123"
+    base = _real("2024-07-14/IMG_0112.jpg")
+    add([_save(_handheld(base, rng, 2.0), out.root, f"{pxl}.MOTION-01.COVER.jpg", moment),
+         _save(_handheld(base, rng, 2.0), out.root, f"{pxl}.MOTION-02.ORIGINAL.jpg", moment)], "burst")
+    pairs = [(f"{pxl[:-3]}456.NIGHT.RAW-01.COVER.jpg", f"{pxl[:-3]}456.NIGHT.RAW-02.ORIGINAL.dng"),
+             (f"{pxl[:-3]}789.MP.jpg", f"{pxl[:-3]}789.dng"),
+             (f"IMG_{moment:%Y%m%d}_130000.MP.jpg", f"IMG_{moment:%Y%m%d}_130000.dng")]
+    for k, (jpeg, dng) in enumerate(pairs):
+        when = moment + timedelta(minutes=10 * (k + 1))
+        shot = _handheld(_real(BRACKET_SOURCES[k]), rng, 2.0)
+        add([_save(shot, out.root, jpeg, when), _save_dng(shot, out.root, dng, when)], "pair", jpeg)
+    scan = t + timedelta(hours=2)
+    front = _real("2024-07-16/IMG_0402.jpg")
+    enhanced = np.clip((front.astype(np.float32) - 128) * 1.2 + 140, 0, 255).astype(np.uint8)
+    add([_save(front, out.root, "FastFoto_0001.jpg", scan),
+         _save(enhanced, out.root, "FastFoto_0001_a.jpg", scan + timedelta(seconds=1)),
+         _save(_back_of_print(rng, front.shape[:2]), out.root, "FastFoto_0001_b.jpg", scan + timedelta(seconds=1))],
+        "scan", "FastFoto_0001_a.jpg")
+    trap = t + timedelta(hours=3)
+    for k, src in enumerate(scenes):
+        out.photos.append(_save(_handheld(_real(src), rng), out.root, styles["nothing"](trap, k),
+                                trap + timedelta(milliseconds=200 * k)))
+    return out
+
+
+BURST_SETS = {"camera_ids": camera_ids, "burst_names": burst_names, "phone_names": phone_names}

@@ -290,9 +290,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
     min_size = 1 if twin_plan else settings.min_group_size  # a twin set counts its twins (below)
     index_groups = group_indices(times, hashes, settings.threshold, settings.time_window,
                                  min_size=min_size, max_gap=settings.max_gap or None)
-    index_groups = camera_bursts.join_candidates(index_groups, usable, taken,
-                                                 dict(zip((r.id for r in usable), hashes.tolist(), strict=True)),
-                                                 bursts, min_size)
+    index_groups = camera_bursts.join_candidates(index_groups, usable, taken, bursts, min_size)
     if twin_plan:
         index_groups = twin_plan.candidates(index_groups, usable, settings.min_group_size)
     bar.update(len(usable))
@@ -347,8 +345,11 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                     parts = [(list(p), dict(i)) for p, i in cached]
                 else:
                     outcome = _outcome(ahead, k, job(k), stop)
-                    parts = outcome.parts
-                    verify_seconds += outcome.verify_seconds
+                    started = time.perf_counter()
+                    # frames a burst name links that verification kept apart: a lenient second look
+                    parts = camera_bursts.confirm_named(cand_refs, outcome.parts, taken, source.load_for_scoring,
+                                                        settings.min_group_size)
+                    verify_seconds += outcome.verify_seconds + time.perf_counter() - started
                     state.set_extra(key, [(p, i) for p, i in parts])
             else:
                 parts = [(list(range(len(cand_refs))), {"kind": "burst"})]

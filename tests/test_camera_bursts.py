@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from photo_factory import scene
 
-from bench.burst_sets import burst_names, camera_ids, jpeg_bytes
+from bench.burst_sets import burst_names, camera_ids, jpeg_bytes, phone_names
 from bench.quality import Figures, run_set
 from organizer.camera_bursts import burst_id_from_head, burst_name
 from organizer.pipeline import PassSettings
@@ -27,7 +27,8 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def figures(name: str, root: Path) -> Figures:
     if name not in _cache:
-        make = {"ids": camera_ids, "noids": lambda r: camera_ids(r, with_ids=False, only=("PXL_MOVE0", "PXL_TWICE")), "names": burst_names}[name]
+        make = {"ids": camera_ids, "noids": lambda r: camera_ids(r, with_ids=False, only=("PXL_MOVE0", "PXL_TWICE")), "names": burst_names,
+                "phone": phone_names}[name]
         _cache[name] = run_set(make(root), PassSettings(processes=2))
     return _cache[name]
 
@@ -66,6 +67,21 @@ def test_phone_burst_names_join_frames_verification_confirms_and_never_different
     assert f.recall == 1.0  # without names 0.75: the Samsung burst's subject moves too far for the hash
     samsung = next(g for g in f.report["groups"] if g["photos"][0]["id"].startswith("2024"))
     assert samsung["evidence"]["burst file names"] == samsung["photos"][0]["id"][:15]
+
+
+def test_named_bursts_of_a_subject_crossing_the_frame_are_confirmed_leniently_and_phone_names_group(root):
+    """immich-go's names (bench/burst_sets.py phone_names): three named bursts of a subject crossing
+    three quarters of the frame in three frames, Pixel Top Shot, Pixel RAW and motion-photo pairs, a
+    FastFoto scan, and Nothing-style names on different scenes (the trap)."""
+    f = figures("phone", root)
+    assert f.precision == 1.0 and f.false_groups == 0  # the trap's scenes stay apart
+    assert f.recall == 1.0 and f.best_pick == 1.0
+    by_first = {g["photos"][0]["id"]: g for g in f.report["groups"]}
+    huawei = by_first["IMG_20240719_090000_BURST001_COVER.jpg"]  # verification alone turned it away
+    assert huawei["kind"] == "burst" and huawei["evidence"]["lenient_pairs"] >= 1
+    assert huawei["evidence"]["burst file names"] == "IMG_20240719_090000"
+    kinds = sorted(g["kind"] for g in f.report["groups"])
+    assert kinds == ["burst"] * 4 + ["pair"] * 3 + ["scan"]
 
 
 def test_burst_id_read_from_a_head_cut_anywhere_and_placeholders_ignored():
