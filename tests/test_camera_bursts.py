@@ -221,3 +221,29 @@ def test_burst_cover_follows_the_settings_order_and_refuses_other_values():
     assert resolve_settings({"burst_cover": "best"}, env={"BURST_COVER": "camera"}).burst_cover == "best"
     with pytest.raises(SettingsError, match="BURST_COVER"):
         resolve_settings(env={"BURST_COVER": "first"})
+
+
+def test_the_lenient_look_never_joins_different_pages_of_one_layout_named_as_one_burst(tmp_path):
+    """Look-alike pages (a letter, receipts) saved under one burst name within two seconds: only
+    the page photographed twice is one shot; the lenient second look keeps the others apart."""
+    from datetime import timedelta
+
+    import cv2
+
+    from bench.labelled_sets import LabelledSet, documents, receipts, save_photo
+    from bench.quality import run_set
+
+    named = LabelledSet("named_pages", tmp_path / "named")
+    for s, make in enumerate((documents, receipts)):
+        pages = make(tmp_path / "sets")
+        start = datetime(2024, 7, 1, 12, 10 * s)
+        rename = {}
+        for k, rel in enumerate(pages.photos):
+            rename[rel] = save_photo(cv2.imread(str(pages.root / rel)), named.root,
+                                     f"IMG_{start:%Y%m%d_%H%M%S}_BURST{k + 1:03d}.jpg",
+                                     start + timedelta(milliseconds=300 * k))
+        named.photos += rename.values()
+        named.groups += [[rename[p] for p in g] for g in pages.groups]
+        named.keepers += [None] * len(pages.groups)
+    f = run_set(named, PassSettings(processes=1))
+    assert f.false_groups == 0 and f.precision == 1.0 and f.recall == 1.0
