@@ -144,9 +144,9 @@ class TwinSet:
     """Files of one shot. ``members[0]`` is the representative the grouping sees."""
 
     members: list[str]
-    kind: str  # "pair" or "edit"
+    kind: str  # "pair", "edit" or "scan"
     cover: str
-    roles: dict[str, str]  # id -> "raw" | "jpeg" | "heic" | "other" | "edit"
+    roles: dict[str, str]  # id -> "raw" | "jpeg" | "heic" | "other" | "edit" | "enhanced" | "back"
     evidence: str
 
     def describe(self, names: dict[str, str]) -> dict[str, Any]:
