@@ -371,13 +371,15 @@ def confirm_named(refs: list[PhotoRef], parts: list[tuple[list[int], dict[str, A
 
     Verification asks every pair for the whole frame to match, which a subject crossing the frame
     defeats; frames the phone named as one burst, taken seconds apart, get :func:`lenient_same`
-    instead. Only those frames are decoded again (``load``: the source's decode for judging), nearest
-    in time first, and only until their groups are joined. Joined groups are of kind "burst", with
-    the lenient links in their evidence and a confidence of at most :data:`LENIENT_CONFIDENCE`.
+    instead. Only those frames are decoded again (``load``: the source's decode for judging), pairs
+    nearest in time first, until their groups are joined or :data:`LENIENT_LOOKS_PER_FRAME` looks
+    per frame are spent. Joined groups are of kind "burst", with the lenient links in their evidence and a
+    confidence of at most :data:`LENIENT_CONFIDENCE`.
     """
     links = name_links(refs, times)
     if not links:
         return parts
+    budget = LENIENT_LOOKS_PER_FRAME * len({p for link in links for p in link})
     unit = {p: u for u, (positions, _) in enumerate(parts) for p in positions}
     n = len(parts)
     parent = list(range(n + len(refs)))  # units: verified parts 0..n-1, then each frame n+p
@@ -390,6 +392,10 @@ def confirm_named(refs: list[PhotoRef], parts: list[tuple[list[int], dict[str, A
     for a, b in sorted(links, key=lambda ab: (abs(times[refs[ab[0]].id] - times[refs[ab[1]].id]), ab)):
         if _find(parent, of(a)) == _find(parent, of(b)):
             continue
+        if budget == 0:
+            log.info("Burst names: lenient looks spent on a candidate of %d photos", len(refs))
+            break
+        budget -= 1
         fa, fb = _features(a, refs, load, feats), _features(b, refs, load, feats)
         ev = lenient_same(fa, fb) if fa is not None and fb is not None else None
         if ev is not None:
@@ -411,6 +417,11 @@ def confirm_named(refs: list[PhotoRef], parts: list[tuple[list[int], dict[str, A
             lenient = [ev for a, ev in confirmed if _find(parent, of(a)) == root]
             out.append((positions, _lenient_info([parts[u][1] for u in units if u < n], lenient)))
     return sorted(out, key=lambda part: part[0][0])
+
+
+#: Lenient looks one candidate may spend, per named frame in it: a burst whose frames all differ
+#: (a close subject filling the frame) costs a few looks per frame, not one per pair within 3 s.
+LENIENT_LOOKS_PER_FRAME = 3
 
 
 def _features(p: int, refs: list[PhotoRef], load: Callable[[PhotoRef], Any], cache: dict[int, Any]) -> Any:

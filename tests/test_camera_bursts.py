@@ -247,3 +247,36 @@ def test_the_lenient_look_never_joins_different_pages_of_one_layout_named_as_one
         named.keepers += [None] * len(pages.groups)
     f = run_set(named, PassSettings(processes=1))
     assert f.false_groups == 0 and f.precision == 1.0 and f.recall == 1.0
+
+
+def test_the_lenient_look_joins_a_named_burst_verification_refused_within_a_budget_of_looks(tmp_path, monkeypatch):
+    """Ten frames under one burst name that verification refused altogether: eight of a subject
+    crossing the frame, two of another shot among them. The eight are joined, the other shot is a
+    group of its own, and the looks stay within their budget (45 pairs are within 3 s)."""
+    from datetime import timedelta
+
+    import cv2
+    import numpy as np
+
+    from bench.burst_sets import _crossing, _save
+    from bench.labelled_sets import _handheld, _real
+    from organizer import camera_bursts
+    from organizer.models import PhotoRef
+
+    rng, base, subject = np.random.default_rng(5), _real("2024-07-16/IMG_0401.jpg"), _real("2024-07-15/IMG_0203.jpg")
+    other = _real("2024-07-15/IMG_0212.jpg")
+    start = datetime(2024, 7, 1, 12)
+    frames = [_crossing(base, subject, k, 8, rng) for k in range(8)]
+    frames[3:3] = [_handheld(other, rng), _handheld(other, rng)]  # positions 3 and 4: another scene
+    refs, times = [], {}
+    for k, frame in enumerate(frames):
+        rel = _save(frame, tmp_path, f"{start:%Y%m%d_%H%M%S}_{k + 1:03d}.jpg", start)
+        refs.append(PhotoRef(id=rel, name=rel, fingerprint=rel, path=str(tmp_path / rel)))
+        times[rel] = (start + timedelta(milliseconds=300 * k)).timestamp()
+    looks: list[int] = []
+    real = camera_bursts.lenient_same
+    monkeypatch.setattr(camera_bursts, "lenient_same", lambda a, b: looks.append(1) or real(a, b))
+    parts = camera_bursts.confirm_named(refs, [], times, lambda ref: cv2.imread(ref.path))
+    assert [positions for positions, _ in parts] == [[0, 1, 2, 5, 6, 7, 8, 9], [3, 4]]
+    assert parts[0][1]["kind"] == "burst" and parts[0][1]["evidence"]["lenient_pairs"] == 7
+    assert len(looks) <= camera_bursts.LENIENT_LOOKS_PER_FRAME * len(frames)
