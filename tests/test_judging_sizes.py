@@ -81,7 +81,7 @@ def test_a_scene_with_nobody_gets_one_full_face_detection(scorer, monkeypatch):
     frames = [cv2.GaussianBlur(coffee, (0, 0), 1.5), coffee, cv2.GaussianBlur(coffee, (0, 0), 3)]
     full, probes = [], []
     analyze, probe = scorer.faces.analyze, scorer.faces.probe
-    monkeypatch.setattr(scorer.faces, "analyze", lambda img, detail=None: full.append(img) or analyze(img, detail))
+    monkeypatch.setattr(scorer.faces, "analyze", lambda img, detail=None, long_side=640: full.append(img) or analyze(img, detail, long_side))
     monkeypatch.setattr(scorer.faces, "probe", lambda img: probes.append(img) or probe(img))
     result = scorer.score_group([_inp(f"f{i}", f) for i, f in enumerate(frames)])
     assert len(full) == 1 and full[0] is frames[1]  # the sharpest frame

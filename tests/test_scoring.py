@@ -60,7 +60,8 @@ def test_scoring_is_deterministic_and_order_independent(scorer):
 
 def test_an_unreadable_member_scores_zero(scorer):
     result = scorer.score_group([_inp("ok", load_image_for_scoring(COFFEE)), _inp("bad", None)])
-    assert result[1].score == 0.0 and result[1].parts == {"unreadable": 1.0}
+    assert result[1].score == 0.0 and result[1].parts["unreadable"] == 1.0
+    assert result[1].parts["why"] == "Could not be read, so it could not be judged."
 
 
 def test_without_models_it_falls_back_to_no_face_scoring(tmp_path, caplog):
