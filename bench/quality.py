@@ -98,8 +98,47 @@ def run(quick: bool = False) -> None:
                   f"{_fmt(f.best_pick):>9} {f.seconds:8.2f} {f.report['summary'].get('verify_seconds', 0):10.2f} "
                   f"{_widest_span(f.report):15.0f}")
         twins(Path(tmp) / "twins")
+        people(Path(tmp) / "people")
         mixed(made, Path(tmp))
     stereo()
+
+
+def people(tmp: Path) -> None:
+    """Real group bursts (bench/people_sets.py): tune and check halves, and what the face search costs.
+
+    Before = the same pass with the sharpest frame searched at the whole-frame size (640 px) and no
+    crop search, eyes judged against the person's best by the old rule (closed under 0.6 of it,
+    nothing in between): the judgement before issue 18, measured in the same run.
+    """
+    import time
+
+    from bench.people_sets import PEOPLE_SETS
+    from organizer import scoring
+
+    print(f"\n{'real people':<16} {'photos':>6} {'precision':>9} {'recall':>7} {'best-pick before':>16} "
+          f"{'best-pick':>9} {'CPU/photo before':>16} {'CPU/photo':>9}")
+    for name, make in PEOPLE_SETS.items():
+        try:
+            labelled = make(tmp)
+        except RuntimeError as exc:
+            print(f"{name:<16} skipped: {exc}")
+            continue
+        figures = []
+        for before in (True, False):
+            saved = (scoring.REFERENCE_LONG_SIDE, scoring.Scorer._fill_missing, scoring.EYES_OPEN)
+            if before:
+                scoring.REFERENCE_LONG_SIDE = 640
+                scoring.Scorer._fill_missing = lambda *a, **k: None  # type: ignore[method-assign]
+                scoring.EYES_OPEN = scoring.EYES_SHUT + 1e-6
+            try:
+                cpu = time.process_time()
+                f = run_set(labelled, PassSettings(processes=1))
+                figures.append((f, (time.process_time() - cpu) / max(1, len(labelled.photos))))
+            finally:
+                scoring.REFERENCE_LONG_SIDE, scoring.Scorer._fill_missing, scoring.EYES_OPEN = saved
+        (b, cpu_b), (a, cpu_a) = figures
+        print(f"{name:<16} {a.photos:>6} {_fmt(a.precision):>9} {_fmt(a.recall):>7} {_fmt(b.best_pick):>16} "
+              f"{_fmt(a.best_pick):>9} {1000 * cpu_b:13.0f} ms {1000 * cpu_a:6.0f} ms")
 
 
 def stereo() -> None:

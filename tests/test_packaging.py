@@ -105,6 +105,19 @@ def test_env_example_lists_every_setting_the_code_reads():
     assert len(env_vars_read_by_the_code()) > 20
 
 
+def test_env_example_and_readme_give_the_code_s_grouping_defaults():
+    """Following the README's `cp .env.example .env` must not change a default (THRESHOLD=10 once
+    split a 4-frame burst in two while the code's default was 18)."""
+    from organizer.pipeline import DEFAULT_THRESHOLD, DEFAULT_TIME_WINDOW
+
+    example = dict(re.findall(r"^([A-Z_][A-Z0-9_]*)=(.*)$", (REPO / ".env.example").read_text(), flags=re.M))
+    assert int(example["THRESHOLD"]) == DEFAULT_THRESHOLD
+    assert int(example["TIME_WINDOW"]) == DEFAULT_TIME_WINDOW
+    readme = (REPO / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| `-t/--threshold"))
+    assert f"default {DEFAULT_THRESHOLD}" in row, row
+
+
 @pytest.mark.parametrize("target", ["serve", "install-webhook", "organize", "undo", "demo", "test", "bench"])
 def test_make_targets_exist(target):
     out = subprocess.run(["make", "-n", target], cwd=REPO, capture_output=True, text=True, timeout=60)
