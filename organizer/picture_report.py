@@ -413,6 +413,60 @@ def explain_group(photos: list[dict[str, Any]], best_id: str | None) -> dict[str
     return out
 
 
+#: How a face box is drawn, by how its eyes were judged (organizer.scoring's ``face_boxes``).
+EYES_CLASS = {"open": "eyes-open", "half closed": "eyes-half-closed", "closed": "eyes-closed"}
+PASSER_BY = "passer-by"
+
+
+@dataclass(frozen=True)
+class FaceMark:
+    """One face that decided, drawn over a thumbnail so the reason can be checked by eye."""
+
+    style: str  # left / top / width / height as % of the thumbnail (the box is in shares of the frame)
+    css: str  # eyes-open, eyes-half-closed, eyes-closed, passer-by or eyes-unknown
+    title: str  # "the person on the left: eyes closed"
+
+
+def _share(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return min(1.0, max(0.0, float(value)))
+
+
+def face_marks(parts: Any) -> list[FaceMark]:
+    """The faces of one photo's ``score_parts["face_boxes"]`` as boxes to draw; malformed ones are left out.
+
+    Why drawn at all: "the person on the left's eyes are closed" is only checkable when the page
+    shows which face that is and how the stage judged each one.
+    """
+    boxes = parts.get("face_boxes") if isinstance(parts, dict) else None
+    marks: list[FaceMark] = []
+    for face in boxes if isinstance(boxes, list) else []:
+        box = face.get("box") if isinstance(face, dict) else None
+        if not isinstance(box, list | tuple) or len(box) != 4:
+            continue
+        x, y, w, h = (_share(v) for v in box)
+        if x is None or y is None or w is None or h is None or w <= 0 or h <= 0:
+            continue
+        w, h = min(w, 1.0 - x), min(h, 1.0 - y)
+        who = str(face.get("who") or "a face")
+        eyes = str(face.get("eyes") or "")
+        if who == PASSER_BY:
+            css, title = PASSER_BY, "a passer-by (not counted)"
+        else:
+            css = EYES_CLASS.get(eyes, "eyes-unknown")
+            title = f"{who}: eyes {eyes}" if eyes else who
+        style = f"left:{x * 100:.2f}%;top:{y * 100:.2f}%;width:{w * 100:.2f}%;height:{h * 100:.2f}%"
+        marks.append(FaceMark(style=style, css=css, title=title))
+    return marks
+
+
+def photo_why(parts: Any) -> str:
+    """The best-shot stage's sentence for one photo (``score_parts["why"]``), or ""."""
+    why = parts.get("why") if isinstance(parts, dict) else None
+    return why.strip() if isinstance(why, str) else ""
+
+
 def _confidence(value: Any) -> tuple[str, float | None]:
     """Confidence as the page shows it ("87 %") and as a number for the filter."""
     number = _part_value(value)
@@ -424,25 +478,84 @@ def _confidence(value: Any) -> tuple[str, float | None]:
     return "", None
 
 
+#: Evidence keys verification and the burst rules write, put in words (organizer.verify,
+#: organizer.camera_bursts). Any other key is shown generically as "key: value", in words too.
+EVIDENCE_LABELS = {"weakest_link": "weakest link", "weakest_lenient_link": "weakest link joined by burst name"}
+
+
+def _count(n: Any, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _plain_value(value: Any) -> str:
+    """Any value as a person reads it: numbers rounded, lists and mappings flattened, never a repr."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".") if math.isfinite(value) else "unknown"
+    if isinstance(value, dict):
+        text = _part_text(value)
+        if text is not None:
+            return text
+        return ", ".join(f"{str(k).replace('_', ' ')} {_plain_value(v)}" for k, v in value.items()
+                         if v is not None and v != "")
+    if isinstance(value, list | tuple | set):
+        return ", ".join(_plain_value(v) for v in value)
+    return str(value)
+
+
+def _link_words(link: dict[str, Any]) -> str:
+    """One verified link between two frames (``PairEvidence.to_dict``) in words.
+
+    Why: "{'inliers': 210, 'coverage': 0.71}" says nothing to a person checking a group; "210
+    matching points, 71 % of the frame covered" can be checked against the two photos.
+    """
+    bits: list[str] = []
+    rest = dict(link)
+    if isinstance(rest.get("inliers"), int | float):
+        bits.append(_count(round(rest.pop("inliers")), "matching point", "matching points"))
+    if isinstance(rest.get("subject_inliers"), int | float):
+        bits.append(f"{round(rest.pop('subject_inliers'))} of them on the subject that moved")
+    if isinstance(rest.get("coverage"), int | float):
+        bits.append(f"{round(rest.pop('coverage') * 100)} % of the frame covered")
+    if isinstance(rest.get("agreement"), int | float):
+        bits.append(f"detail agrees {round(rest.pop('agreement') * 100)} %")
+    if isinstance(rest.get("cell_diff"), int | float):
+        bits.append(f"largest patch difference {round(rest.pop('cell_diff'))} of 255")
+    scale = rest.pop("scale", None)
+    if isinstance(scale, str) and scale:
+        bits.append("compared at half size" if "half" in scale else f"compared at {scale} size")
+    rest_text = _plain_value(rest) if rest else ""
+    return ", ".join(bits + ([rest_text] if rest_text else []))
+
+
+def _evidence_item(key: str, value: Any) -> str | None:
+    """One evidence entry in words; None when it says nothing (empty)."""
+    if value is None or value == "" or value == {} or value == []:
+        return None
+    if key == "method" and isinstance(value, str) and value.startswith("orb"):
+        return "checked frame against frame: matching points and fine detail"
+    if key == "pairs_confirmed" and isinstance(value, int):
+        return _count(value, "pair of frames confirmed", "pairs of frames confirmed")
+    if key == "lenient_pairs" and isinstance(value, int):
+        return _count(value, "pair joined by its burst name", "pairs joined by their burst name")
+    label = EVIDENCE_LABELS.get(key, key.replace("_", " "))
+    if isinstance(value, dict) and _part_text(value) is None and "inliers" in value:
+        return f"{label}: {_link_words(value)}"
+    return f"{label}: {_plain_value(value)}"
+
+
 def _evidence_lines(evidence: Any) -> list[str]:
-    """Any evidence shape (text, list, mapping) as short lines; the page escapes them."""
+    """Any evidence shape (text, list, mapping) as short lines in words; the page escapes them."""
     if evidence is None or evidence == "" or evidence == {} or evidence == []:
         return []
     if isinstance(evidence, str):
         return [evidence]
     if isinstance(evidence, dict):
-        lines = []
-        for key, value in evidence.items():
-            text = _part_text(value)
-            if text is None:
-                if isinstance(value, float):
-                    value = round(value, 3)
-                text = str(value)
-            lines.append(f"{str(key).replace('_', ' ')}: {text}")
-        return lines
+        return [line for key, value in evidence.items() if (line := _evidence_item(str(key), value))]
     if isinstance(evidence, list | tuple):
         return [t for item in evidence for t in (_evidence_lines(item) or [])]
-    return [str(evidence)]
+    return [_plain_value(evidence)]
 
 
 def _actions_lines(actions: Any) -> list[str]:
@@ -480,6 +593,7 @@ class PhotoView:
     taken_at: str
     size_text: str
     reasons: list[str] = field(default_factory=list)
+    faces: list[FaceMark] = field(default_factory=list)
 
 
 @dataclass
@@ -541,7 +655,8 @@ def group_view(group: dict[str, Any], thumbs: Callable[[str], bytes | None]) -> 
                                score=f"{score:.3f}" if isinstance(score, int | float) else "",
                                src=_data_uri(thumbs(str(p.get("id", "")))),
                                taken_at=str(p.get("taken_at") or "")[:19].replace("T", " "),
-                               size_text=_size_text(p), reasons=reasons))
+                               size_text=_size_text(p), reasons=reasons,
+                               faces=face_marks(p.get("score_parts"))))
         if is_best:
             best_name, best_reasons = views[-1].name, reasons
     views.sort(key=lambda v: not v.best)  # the best shot first, the others in capture order
@@ -559,6 +674,27 @@ def _environment() -> Environment:
                        trim_blocks=True, lstrip_blocks=True)
 
 
+#: Immich actions (``ActionFlags.signature``: "tag+stack", "report-only") in words.
+IMMICH_ACTIONS = {"tag": "tag each group", "albums": "an album per group", "favorite_best": "favourite the best",
+                  "archive_non_best": "archive the others", "stack": "stack each group under its best"}
+
+
+def _actions_fact(settings: dict[str, Any]) -> str:
+    """What the run does to the photos, in words.
+
+    Why not the run's true settings: those are checks and modes (verify, resume), not actions, and
+    "Actions: verify" told a reader the run would change something it never does.
+    """
+    signature = settings.get("actions")
+    if isinstance(signature, str) and signature:
+        if signature == "report-only":
+            return "none: report only, nothing changed in Immich"
+        return ", ".join(IMMICH_ACTIONS.get(a, a.replace("_", " ")) for a in signature.split("+"))
+    if settings.get("output"):
+        return "copy each group to its own folder in Output"
+    return ""
+
+
 def _run_facts(report: dict[str, Any]) -> list[tuple[str, str]]:
     settings = report.get("settings") or {}
     summary = report.get("summary") or {}
@@ -571,10 +707,13 @@ def _run_facts(report: dict[str, Any]) -> list[tuple[str, str]]:
         facts.insert(1, ("Album", str(scope.get("album_name") or scope.get("album_id"))))
     if settings.get("output"):
         facts.append(("Output", str(settings["output"])))
-    actions = [k.replace("_", " ") for k, v in settings.items()
-               if v is True and k not in ("dry_run",)]
+    actions = _actions_fact(settings)
     if actions:
-        facts.append(("Actions", ", ".join(actions)))
+        facts.append(("Actions", actions))
+    if settings.get("resume") is True:
+        facts.append(("Resumed", "yes: continued an interrupted run"))
+    if settings.get("verify") is False:
+        facts.append(("Checked frame by frame", "no: groups are by look-alike and time only"))
     if report.get("duration_seconds") is not None:
         facts.append(("Pass time", f"{report['duration_seconds']} s"))
     return facts
@@ -586,12 +725,14 @@ def render_chunks(report: dict[str, Any], thumbs: Callable[[str], bytes | None],
     groups: Iterable[dict[str, Any]] = report.get("groups") or []
     has_confidence = any(g.get("confidence") is not None for g in report.get("groups") or [])
     kinds = sorted({str(g["kind"]) for g in report.get("groups") or [] if g.get("kind")})
+    has_faces = any(isinstance(p.get("score_parts"), dict) and p["score_parts"].get("face_boxes")
+                    for g in report.get("groups") or [] for p in g.get("photos") or [])
     template = _environment().get_template(TEMPLATE)
     return template.generate(
         title="Photo groups" + (" — dry run" if (report.get("settings") or {}).get("dry_run") else ""),
         dry_run=bool((report.get("settings") or {}).get("dry_run")),
         generated=generated or time.strftime("%Y-%m-%d %H:%M"),
-        facts=_run_facts(report), kinds=kinds, has_confidence=has_confidence,
+        facts=_run_facts(report), kinds=kinds, has_confidence=has_confidence, has_faces=has_faces,
         group_count=len(report.get("groups") or []),
         skipped=(report.get("skipped") or [])[:200], skipped_total=len(report.get("skipped") or []),
         groups=(group_view(g, thumbs) for g in groups))
