@@ -160,6 +160,83 @@ def test_numeric_parts_are_put_in_words():
     assert faces["x"] == ["eyes the most open, the most faces visible"]
 
 
+def faces_group() -> dict[str, Any]:
+    """A group as the best-shot stage writes it: a sentence and the faces that decided, per photo."""
+    left, right = [0.1, 0.2, 0.2, 0.3], [0.6, 0.2, 0.2, 0.3]
+    return {"id": "g1", "index": 1, "best": "a", "photos": [
+        photo("a", "A.jpg", {"sharpness": 1.0, "sharpness_raw": 123.45,
+                             "why": "Kept: the only frame where both people have their eyes open; the sharpest.",
+                             "face_boxes": [{"box": left, "who": "the person on the left", "eyes": "open"},
+                                            {"box": right, "who": "the person on the right", "eyes": "open"}]}),
+        photo("b", "B.jpg", {"sharpness": 0.9, "sharpness_raw": 100.0,
+                             "why": "The person on the left's eyes are closed; a passer-by's face (not counted).",
+                             "face_boxes": [{"box": left, "who": "the person on the left", "eyes": "closed"},
+                                            {"box": right, "who": "the person on the right", "eyes": "half closed"},
+                                            {"box": [0.85, 0.9, 0.3, 0.3], "who": "passer-by", "eyes": ""},
+                                            {"box": "broken"}, {"box": [0.1, 0.1, 0.0, 0.2], "who": "x"}]})]}
+
+
+def test_faces_that_decided_are_drawn_over_the_thumbnails_coloured_by_eyes(tmp_path):
+    html = write(tmp_path, report_of([faces_group()]), {"a": jpeg(), "b": jpeg()})
+    page = assert_self_contained(html)
+    faces = page.all("span", "face")
+    assert [(f["class"], f["title"]) for f in faces] == [
+        ("face eyes-open", "the person on the left: eyes open"),
+        ("face eyes-open", "the person on the right: eyes open"),
+        ("face eyes-closed", "the person on the left: eyes closed"),
+        ("face eyes-half-closed", "the person on the right: eyes half closed"),
+        ("face passer-by", "a passer-by (not counted)")], "one box per good face; malformed ones left out"
+    assert faces[0]["style"] == "left:10.00%;top:20.00%;width:20.00%;height:30.00%"
+    assert faces[4]["style"] == "left:85.00%;top:90.00%;width:15.00%;height:10.00%", "kept inside the frame"
+    # each box sits in the frame of its own thumbnail, which the image sizes
+    assert html.count('<span class="frame"><img') == 2
+    assert "eyes open" in " ".join(page.text) and "Faces:" in html, "a legend says what the colours mean"
+
+
+def test_every_photo_shows_its_own_sentence_and_no_internal_name(tmp_path):
+    html = write(tmp_path, report_of([faces_group()]), {"a": jpeg(), "b": jpeg()})
+    page = Page(html)
+    reasons = [a for t, a in page.tags if t == "div" and a.get("class") == "reason"]
+    assert len(reasons) == 2, "the best shot's sentence is under its thumbnail too"
+    text = " ".join(" ".join(page.text).split())
+    assert "Kept: the only frame where both people have their eyes open; the sharpest." in text
+    assert "The person on the left's eyes are closed; a passer-by's face (not counted)." in text
+    assert "_raw" not in text and "face_boxes" not in text and "{'" not in text
+
+
+def test_evidence_is_put_in_words_never_a_python_dict(tmp_path):
+    evidence = {"method": "orb-detail-v2", "pairs_confirmed": 3,
+                "weakest_link": {"inliers": 210, "coverage": 0.7123, "agreement": 0.83, "scale": "half"},
+                "lenient_pairs": 1, "weakest_lenient_link": {"inliers": 130, "coverage": 0.5, "agreement": 0.61,
+                                                             "subject_inliers": 12, "cell_diff": 40.4},
+                "odd_thing": {"some_key": 0.12345, "nested": {"deep_key": [1, 2]}, "flag": True}}
+    lines = pr._evidence_lines(evidence)
+    assert lines == [
+        "checked frame against frame: matching points and fine detail",
+        "3 pairs of frames confirmed",
+        "weakest link: 210 matching points, 71 % of the frame covered, detail agrees 83 %, compared at half size",
+        "1 pair joined by its burst name",
+        "weakest link joined by burst name: 130 matching points, 12 of them on the subject that moved, "
+        "50 % of the frame covered, detail agrees 61 %, largest patch difference 40 of 255",
+        "odd thing: some key 0.123, nested deep key 1, 2, flag yes"]
+    group = {"id": "g", "index": 1, "best": "a", "evidence": evidence,
+             "photos": [photo("a", "A.jpg"), photo("b", "B.jpg")]}
+    html = write(tmp_path, report_of([group]))
+    assert "{'" not in html and "{&#39;" not in html and "weakest_link" not in html
+
+
+def test_the_actions_fact_says_what_the_run_does_not_its_checks(tmp_path):
+    local = Page(write(tmp_path, report_of([], verify=True, resume=False, output="/out")))
+    facts = " ".join(" ".join(local.text).split())
+    assert "Actions copy each group to its own folder in Output" in facts and "verify" not in facts
+    immich = Page(write(tmp_path, report_of([], verify=False, actions="tag+stack")))
+    facts = " ".join(" ".join(immich.text).split())
+    assert "Actions tag each group, stack each group under its best" in facts
+    assert "Checked frame by frame no" in facts
+    report_only = " ".join(Page(write(tmp_path, report_of([], verify=True, actions="report-only"))).text)
+    assert "nothing changed in Immich" in report_only
+
+
 def test_the_page_is_written_as_a_stream_one_group_at_a_time():
     """Thumbnails are read while the page is produced, not all first (flat memory on 100k photos)."""
     calls: list[str] = []
