@@ -38,6 +38,7 @@ from organizer.immich import decisions
 from organizer.immich.record import Record, record_path
 from organizer.immich.run import LIBRARY, make_client
 from organizer.locks import ScopeBusy
+from organizer.picture_report import explain_group, face_marks, photo_why
 from organizer.settings import ImmichSettings
 
 log = logging.getLogger(__name__)
@@ -182,20 +183,37 @@ def _open_record() -> Record | None:
     return Record(cache["path"]) if cache["path"].exists() else None
 
 
+def _keeper_words(photos: list[dict[str, Any]], best_id: str | None, chosen: bool) -> str:
+    """Why the group's best is the best, as one sentence a person reads.
+
+    The best-shot stage's own sentence (``score_parts["why"]``) when it wrote one; for a proposal
+    kept before it did, the picture report's words for the numeric parts. Never the raw parts
+    ("sharpness_raw 123.45" told a reviewer nothing and leaked internal names).
+    """
+    if chosen:
+        return "Best chosen by you."
+    best = next((ph for ph in photos if ph.get("id") == best_id), None)
+    if best is None:
+        return ""
+    why = photo_why(best.get("score_parts"))
+    if why:
+        return why
+    words = explain_group(photos, best_id).get(str(best_id)) or []
+    return ("Kept: " + "; ".join(words) + ".") if words else "Kept: the highest score."
+
+
 def group_view(p: dict[str, Any]) -> dict[str, Any]:
-    """What the template shows of one proposal."""
+    """What the template shows of one proposal: every photo with its own sentence and the faces that decided."""
     entry = p["entry"]
     photos = entry["photos"]
-    best = next((ph for ph in photos if ph["id"] == entry.get("best")), photos[0] if photos else {})
-    parts = best.get("score_parts") or {}
-    reasons = ", ".join(f"{k} {v:.2f}" if isinstance(v, int | float) else f"{k} {v}"
-                        for k, v in sorted(parts.items(), key=lambda kv: -abs(kv[1])
-                                           if isinstance(kv[1], int | float) else 0)[:4])
+    best_id = entry.get("best") or (photos[0]["id"] if photos else None)
+    chosen = any(ph.get("chosen_by_you") for ph in photos)
     return {"key": p["found_key"], "status": p["status"], "taken": (p.get("taken") or "")[:16].replace("T", " "),
             "kind": entry.get("kind") or "", "confidence": p.get("confidence"), "best": entry.get("best"),
-            "chosen": any(ph.get("chosen_by_you") for ph in photos), "reasons": reasons,
+            "chosen": chosen, "reasons": _keeper_words(photos, best_id, chosen),
             "photos": [{"id": ph["id"], "name": ph.get("name") or ph["id"], "score": ph.get("score"),
-                        "best": ph["id"] == entry.get("best")} for ph in photos]}
+                        "best": ph["id"] == entry.get("best"), "why": photo_why(ph.get("score_parts")),
+                        "faces": face_marks(ph.get("score_parts"))} for ph in photos]}
 
 
 @bp.get("/")
@@ -221,6 +239,7 @@ def page() -> Any:
     thumb_base = url_for("review.thumb", asset_id="_")[:-1]  # one url_for, not one per photo
     return render_template("review.html", groups=groups, scope=scope, csrf=session.get("csrf", ""),
                            thumb_base=thumb_base, scopes=scopes,
+                           has_faces=any(ph["faces"] for g in groups for ph in g["photos"]),
                            counts=counts, review_mode=_settings().review)
 
 
