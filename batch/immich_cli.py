@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from immich_client import ImmichError, ImmichUnavailable
+from immich_client import ImmichError, ImmichUnavailable, ImmichUnreachable, check_server
 from organizer.atomic import write_json_atomic
 from organizer.locks import ScopeBusy
 from organizer.picture_report import ThumbnailSpool, immich_thumbnail_cache, write_immich_picture_report
@@ -30,6 +30,11 @@ def run(args: argparse.Namespace, argv: list[str], settings: ImmichSettings | No
         return EXIT_USAGE
     if not settings.api_key:
         print("error: set the API key with IMMICH_API_KEY (or --immich-api-key)", file=sys.stderr)
+        return EXIT_USAGE
+    try:  # one quick look first: a wrong IMMICH_URL is said in seconds, not after minutes of retries
+        check_server(make_client(settings).http)
+    except ImmichUnreachable as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     stop = StopToken()
     signals = _Signals(stop)
@@ -61,7 +66,8 @@ def run(args: argparse.Namespace, argv: list[str], settings: ImmichSettings | No
         return EXIT_ERROR
     except ImmichUnavailable as exc:  # the server may come back: what is done is kept
         print(f"error: {exc}", file=sys.stderr)
-        print(f"Progress is saved; resume with: {_resume_hint(argv)}", file=sys.stderr)
+        if any(Path(settings.state_dir).glob("*.pkl")):  # only when a pass got far enough to save
+            print(f"Progress is saved; resume with: {_resume_hint(argv)}", file=sys.stderr)
         return EXIT_ERROR
     except ImmichError as exc:  # wrong key, missing permission, unknown album…: a resume would fail alike
         print(f"error: {exc}", file=sys.stderr)

@@ -1,6 +1,7 @@
 """A small typed client for the Immich v3 REST API: only what Photo Album Organizer uses."""
 
 from .client import ImmichClient
+from .contact import ImmichUnreachable, check_server
 from .dtos import Album, Asset, Stack, StackInfo, Tag, User, Workflow
 from .errors import (
     ImmichAuthError,
@@ -16,4 +17,4 @@ from .http import normalize_base_url
 
 __all__ = ["ImmichClient", "Album", "Asset", "Stack", "StackInfo", "Tag", "User", "Workflow", "ImmichError",
            "ImmichAuthError", "ImmichBadRequest", "ImmichNoAccess", "ImmichNotFound", "ImmichNotReady", "ImmichPermissionError",
-           "ImmichUnavailable", "normalize_base_url"]
+           "ImmichUnavailable", "ImmichUnreachable", "check_server", "normalize_base_url"]
