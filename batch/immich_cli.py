@@ -91,8 +91,18 @@ def run(args: argparse.Namespace, argv: list[str], settings: ImmichSettings | No
     _print_summary(report, report_path, time.time() - started, picture_path)
     journal = report["scope"].get("journal")
     if journal and not args.dry_run:
-        print(f"Undo these changes with: photo-organizer undo --last   (journal {journal})")
+        print(f"Undo these changes with: {undo_hint(report['scope'].get('album_name'))}   (journal {journal})")
     return 0
+
+
+def undo_hint(album: str | None) -> str:
+    """The undo command for the scope a pass ran on, as it works when typed (an album pass's runs are
+    the album's scope: a bare ``undo --last`` looks in the library's and finds nothing)."""
+    import shlex
+
+    cmd = ["photo-organizer", "undo", "--last"] + (["--immich-album", album] if album else [])
+    make = "make undo" + (f" ALBUM={shlex.quote(album)}" if album else "")
+    return f"{shlex.join(cmd)}   (or: {make})"
 
 
 def _resume_hint(argv: list[str]) -> str:
