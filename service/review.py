@@ -199,7 +199,24 @@ def _keeper_words(photos: list[dict[str, Any]], best_id: str | None, chosen: boo
     if why:
         return why
     words = explain_group(photos, best_id).get(str(best_id)) or []
-    return ("Kept: " + "; ".join(words) + ".") if words else "Kept: the highest score."
+    return (KEPT + "; ".join(words) + ".") if words else KEPT + "the highest score."
+
+
+KEPT = "Kept: "
+
+
+def _photo_words(photo: dict[str, Any], chosen: bool) -> str:
+    """One photo's sentence; once you chose another best, the stage's "Kept:" is no longer true.
+
+    The scored keeper then says "Scored best: …" and your pick says it was yours before what the
+    scoring found against it, so no sentence calls a photo kept that is not.
+    """
+    why = photo_why(photo.get("score_parts"))
+    if not chosen:
+        return why
+    if photo.get("chosen_by_you"):
+        return "Chosen by you." + (f" {why}" if why and not why.startswith(KEPT) else "")
+    return "Scored best: " + why[len(KEPT):] if why.startswith(KEPT) else why
 
 
 def group_view(p: dict[str, Any]) -> dict[str, Any]:
@@ -212,7 +229,7 @@ def group_view(p: dict[str, Any]) -> dict[str, Any]:
             "kind": entry.get("kind") or "", "confidence": p.get("confidence"), "best": entry.get("best"),
             "chosen": chosen, "reasons": _keeper_words(photos, best_id, chosen),
             "photos": [{"id": ph["id"], "name": ph.get("name") or ph["id"], "score": ph.get("score"),
-                        "best": ph["id"] == entry.get("best"), "why": photo_why(ph.get("score_parts")),
+                        "best": ph["id"] == entry.get("best"), "why": _photo_words(ph, chosen),
                         "faces": face_marks(ph.get("score_parts"))} for ph in photos]}
 
 

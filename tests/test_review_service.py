@@ -172,7 +172,11 @@ def test_the_best_is_explained_in_a_sentence_never_in_raw_score_parts(monkeypatc
     new = view(proposal(WHY_PARTS))
     assert new["reasons"] == WHY_PARTS["a"]["why"]
     assert [ph["why"] for ph in new["photos"]] == [WHY_PARTS["a"]["why"], WHY_PARTS["b"]["why"]]
-    assert view(proposal(WHY_PARTS, best="b", chosen="b"))["reasons"] == "Best chosen by you."
+    rechosen = view(proposal(WHY_PARTS, best="b", chosen="b"))
+    assert rechosen["reasons"] == "Best chosen by you."
+    assert [ph["why"] for ph in rechosen["photos"]] == [
+        "Scored best: the only frame where both people have their eyes open; the sharpest.",
+        "Chosen by you. " + WHY_PARTS["b"]["why"]], "no photo is said to be kept that is not"
     page = render(monkeypatch, [proposal(RAW_PARTS) | {"found_key": "g01"}, proposal(WHY_PARTS)])
     reasons = [a for t, a in page.tags if t == "span" and a.get("class") == "reasons"]
     assert len(reasons) == 2
