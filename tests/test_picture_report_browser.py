@@ -2,8 +2,7 @@
 
 Needs the system browser at /usr/bin/chromium (`make setup` installs it when run as root) and the
 `playwright` package (a dev dependency) to drive it; Playwright's own browser download is never
-used. Without either the test is skipped with one line saying what is missing. Set
-``UPDATE_SCREENSHOT=1`` to refresh docs/picture-report.png from the demo run.
+used. Without either the test is skipped with one line saying what is missing.
 """
 
 from __future__ import annotations
@@ -66,9 +65,6 @@ def test_the_demo_page_renders_from_disk_with_every_image(tmp_path):
             faces = page.evaluate(FACE_RECTS)
             assert len(faces) >= 7 and all(inside(f) and f["visible"] for f in faces), faces
             assert any(f["title"] == "the person: eyes half closed" for f in faces)
-            if os.environ.get("UPDATE_SCREENSHOT"):
-                page.evaluate("window.scrollTo(0, 0)")
-                page.screenshot(path=str(REPO / "docs" / "picture-report.png"))
             assert errors == []
             assert all(u.startswith(("file:", "data:")) for u in requests), requests
         finally:
