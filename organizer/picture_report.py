@@ -2,9 +2,12 @@
 
 Why a page and not only JSON: nobody can judge a group from ids and numbers. The page shows each
 group's thumbnails with the best shot marked, its kind and confidence when the report has them, and
-the reasons for the choice in words. It must open from disk on any machine, so it has no external
-resource at all: the thumbnails are small WebP images embedded as ``data:`` URIs, the CSS and the bit of
-JavaScript are inline.
+the reasons for the choice in words: each photo's own sentence from the best-shot stage under its
+thumbnail, with the faces that decided boxed on it (coloured by how the eyes were judged), so a
+reason like "the person on the left's eyes are closed" can be checked by eye. Evidence and run
+facts are in words too, never a dict or an internal name. It must open from disk on any machine, so
+it has no external resource at all: the thumbnails are small WebP images embedded as ``data:`` URIs,
+the CSS and the bit of JavaScript are inline.
 
 Large runs stay light: thumbnails are at most :data:`THUMB_SIDE` px WebP (3-4 KB each), images are
 ``loading="lazy"``, and the page is rendered by Jinja2 as a stream of chunks written straight to a

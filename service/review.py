@@ -5,7 +5,9 @@ its own sign-in (the ``CONTROL_TOKEN`` once, then an HttpOnly, SameSite=Strict c
 a key derived from that token, so every gunicorn worker and a restarted service accept it), a CSRF
 token on every write, and a rate limit on refused sign-ins. Thumbnails are proxied from Immich so
 the browser never sees the API key. Every decision goes to ``organizer.immich.decisions``, which
-keeps it in the shared record: it survives restarts and binds every later pass.
+keeps it in the shared record: it survives restarts and binds every later pass. Each photo shows
+the best-shot stage's sentence and the faces that decided, drawn as the picture report draws them
+(organizer.picture_report), so a reviewer can check a reason against the photo before approving.
 """
 
 from __future__ import annotations
