@@ -61,6 +61,8 @@ class Features:
     detail: np.ndarray  # high-pass of the equalised grey (fine detail for the agreement test)
     sharpness: float = 0.0  # Laplacian variance / intensity variance: how much fine detail survives
     coarse: Features | None = field(default=None, repr=False)  # the same at half size, on demand
+    image: np.ndarray | None = field(default=None, repr=False)  # the photo, for the fine look on demand
+    _fine: np.ndarray | None = field(default=None, repr=False)
 
     def half(self) -> Features:
         """This photo at half the size, where a shaken or soft frame still has its detail."""
@@ -81,6 +83,7 @@ class PairEvidence:
     agreement: float = 0.0  # share of detailed cells whose fine detail agrees after alignment
     subject_inliers: int = 0  # inliers of a second motion (a subject moving over the background)
     scale: str = "full"  # "half": confirmed at half size (one frame much softer than the other)
+    unexplained: float = 0.0  # share of content cells neither frame finds in the other
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"inliers": self.inliers, "coverage": round(self.coverage, 3),
@@ -109,7 +112,32 @@ _clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
 
 def features(image: np.ndarray) -> Features:
     """ORB keypoints of a photo; equalised first so that exposure steps keep their keypoints."""
-    return _features_of(_grey(image))
+    out = _features_of(_grey(image))
+    out.image = image
+    return out
+
+
+#: Long side of the fine look at what differs: text of a receipt on a desk is a few pixels high at
+#: VERIFY_SIDE, where two receipts' lines look alike; at twice the size their words differ.
+FINE_SIDE = 1024
+#: Fine detail: equalised grey minus its Gaussian blur of this sigma (px at FINE_SIDE), then a
+#: Gaussian of FINE_BAND against sensor noise on plain surfaces.
+FINE_HIGHPASS = 3.0
+FINE_BAND = 1.0
+
+
+def fine_detail(f: Features) -> np.ndarray:
+    """Band-passed detail at FINE_SIDE (from the photo when it is kept, else the grey upscaled)."""
+    if f._fine is None:
+        src = f.image if f.image is not None else f.grey
+        grey = cv2.cvtColor(src, cv2.COLOR_BGR2GRAY) if src.ndim == 3 else src
+        h, w = grey.shape
+        gh, gw = f.grey.shape
+        size = (round(gw * FINE_SIDE / max(gh, gw)), round(gh * FINE_SIDE / max(gh, gw)))
+        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA if max(h, w) > FINE_SIDE else cv2.INTER_LINEAR)
+        eq = _clahe.apply(grey).astype(np.float32)
+        f._fine = cv2.GaussianBlur(eq - cv2.GaussianBlur(eq, (0, 0), FINE_HIGHPASS), (0, 0), FINE_BAND)
+    return f._fine
 
 
 def _features_of(grey: np.ndarray) -> Features:
@@ -152,12 +180,19 @@ MIN_SUBJECT_INLIERS = 12
 SUBJECT_MIN_MOVE = 0.05
 
 
-def _inlier_cells(pa: np.ndarray, pb: np.ndarray, w: int, h: int) -> tuple[np.ndarray | None, np.ndarray, int]:
-    """Fit the dominant homography; returns (homography, cells of a holding inliers, inliers)."""
+def _fit(pa: np.ndarray, pb: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """The dominant homography (b → a) and which matches it explains."""
     hom, mask = cv2.findHomography(pb, pa, HOMOGRAPHY_METHOD, RANSAC_PX, maxIters=MAX_ITERS, confidence=0.99)
     if hom is None or mask is None:
+        return None, np.zeros(len(pa), dtype=bool)
+    return hom, mask.ravel().astype(bool)
+
+
+def _inlier_cells(pa: np.ndarray, pb: np.ndarray, w: int, h: int) -> tuple[np.ndarray | None, np.ndarray, int]:
+    """Fit the dominant homography; returns (homography, cells of a holding inliers, inliers)."""
+    hom, inl = _fit(pa, pb)
+    if hom is None:
         return None, np.zeros((GRID, GRID), dtype=np.int64), 0
-    inl = mask.ravel().astype(bool)
     return hom, _cell_counts(pa[inl], w, h), int(inl.sum())
 
 
@@ -217,9 +252,10 @@ def _compare(a: Features, b: Features, screenshot: bool = False) -> PairEvidence
     motions = [hom]
     subject = 0
     if rest.sum() >= MIN_SUBJECT_INLIERS:
-        hom2, counts2, inl2 = _inlier_cells(pa[rest], pb[rest], w, h)
+        hom2, mask2 = _fit(pa[rest], pb[rest])
+        inl2 = int(mask2.sum())
         if hom2 is not None and inl2 >= MIN_SUBJECT_INLIERS:
-            counts = counts + counts2
+            counts = counts + _cell_counts(pa[rest][mask2], w, h)
             motions.append(hom2)
             centre = np.array([[[w / 2, h / 2]]], dtype=np.float64)
             apart = np.linalg.norm(cv2.perspectiveTransform(centre, hom2) - cv2.perspectiveTransform(centre, hom))
@@ -233,6 +269,9 @@ def _compare(a: Features, b: Features, screenshot: bool = False) -> PairEvidence
     ev.agreement = agreement(a, b, motions) if plausible else 0.0
     ev.same = (ev.inliers >= MIN_INLIERS and coverage >= MIN_COVERAGE
                and (ev.agreement >= MIN_AGREEMENT or ev.inliers >= STRONG_INLIERS))
+    if ev.same and not screenshot:  # what differs must be a subject that moved, not other content
+        ev.unexplained = unexplained(a, b, motions)
+        ev.same = ev.unexplained <= MAX_UNEXPLAINED
     if screenshot:
         ev.cell_diff = _worst_cell_diff(a.grey, b.grey, hom)
         ev.same = ev.same and ev.cell_diff <= SCREENSHOT_MAX_CELL_DIFF
@@ -243,8 +282,8 @@ def _compare(a: Features, b: Features, screenshot: bool = False) -> PairEvidence
 DETAIL_GRID = 12
 
 
-def _cells_of(img: np.ndarray, ch: int, cw: int) -> np.ndarray:
-    return img[:ch * DETAIL_GRID, :cw * DETAIL_GRID].reshape(DETAIL_GRID, ch, DETAIL_GRID, cw)
+def _cells_of(img: np.ndarray, ch: int, cw: int, grid: int = DETAIL_GRID) -> np.ndarray:
+    return img[:ch * grid, :cw * grid].reshape(grid, ch, grid, cw)
 
 
 def agreement(a: Features, b: Features, motions: list[np.ndarray]) -> float:
@@ -274,6 +313,166 @@ def agreement(a: Features, b: Features, motions: list[np.ndarray]) -> float:
     # Cells without detail in b (clipped by +2 EV, crushed by −2 EV) say nothing either way.
     detailed &= seen
     return float((best[detailed] > 0.5).mean()) if detailed.any() else 0.0
+
+
+#: The difference test looks at detail a little coarser than the agreement test (a Gaussian of
+#: this many px over the high-pass), so that sensor noise on a plain surface is not "content".
+BAND_SIGMA = 1.0
+#: A cell holds content when its band-passed detail varies this much (grey levels, equalised).
+CONTENT_STD = 3.0
+#: Cells of the difference test. Measured: 24 × 24 cells are small enough for another page's text
+#: to find look-alike words nearby (pages on a desk 0.22 → 0.09); 12 × 12 kept.
+DIFF_GRID = 12
+#: Local search (px at VERIFY_SIDE) around each cell's aligned place: a page nudged on the desk,
+#: a subject that moved a little more than the background.
+LOCAL_SHIFT = 3
+#: A cell's content is found in the other frame when the best local NCC reaches this.
+FOUND_NCC = 0.5
+#: Most of the frame (share of all detail cells) whose content neither frame finds in the other.
+#: Above it, the frames differ by content - another page, another product - not by a moved subject.
+MAX_UNEXPLAINED = 0.19
+#: ORB features looked for inside the differing region alone (a subject on a busy surface gets few
+#: of the whole frame's ORB_FEATURES, the surface takes them).
+REGION_FEATURES = 500
+
+
+def _band(detail: np.ndarray) -> np.ndarray:
+    return cv2.GaussianBlur(detail, (0, 0), BAND_SIGMA)
+
+
+def _found_cells(da: np.ndarray, db: np.ndarray,
+                 motions: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per detail cell of a: (holds content, holds comparable content in both frames, its content
+    is found in b).
+
+    ``da``/``db`` are band-passed detail images; each motion maps b onto a. Found: under some
+    motion, the cell's content reappears within LOCAL_SHIFT px (NCC >= FOUND_NCC).
+    """
+    h, w = da.shape
+    ch, cw = h // DIFF_GRID, w // DIFF_GRID
+    m = round(LOCAL_SHIFT * w / VERIFY_SIDE) if w > h else round(LOCAL_SHIFT * h / VERIFY_SIDE)
+    sa = _cells_of(da, ch, cw, DIFF_GRID).std(axis=(1, 3))
+    best = np.full((DIFF_GRID, DIFF_GRID), -1.0, np.float32)
+    own = sa > CONTENT_STD
+    content = own.copy()
+    for k, hom in enumerate(motions):
+        warped = cv2.warpPerspective(db, hom, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if k == 0:  # content in b too, where the background's motion puts it
+            content &= _cells_of(warped, ch, cw, DIFF_GRID).std(axis=(1, 3)) > CONTENT_STD
+        padded = cv2.copyMakeBorder(warped, m, m, m, m, cv2.BORDER_REPLICATE)
+        for r, c in zip(*np.nonzero(content & (best < FOUND_NCC)), strict=True):
+            tmpl = da[r * ch:(r + 1) * ch, c * cw:(c + 1) * cw]
+            win = padded[r * ch:(r + 1) * ch + 2 * m, c * cw:(c + 1) * cw + 2 * m]
+            best[r, c] = max(best[r, c], float(cv2.matchTemplate(win, tmpl, cv2.TM_CCOEFF_NORMED).max()))
+    return own, content, best >= FOUND_NCC
+
+
+def _to_a(cells: np.ndarray, hom_ab: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A boolean cell map of b's frame, seen in a's frame through ``hom_ab`` (b → a)."""
+    h, w = shape
+    img = cv2.resize(cells.astype(np.uint8) * 255, (w, h), interpolation=cv2.INTER_NEAREST)
+    warped = cv2.warpPerspective(img, hom_ab, (w, h), flags=cv2.INTER_NEAREST)
+    ch, cw = h // DIFF_GRID, w // DIFF_GRID
+    return _cells_of(warped.astype(np.float32), ch, cw, DIFF_GRID).mean(axis=(1, 3)) >= 127
+
+
+def _unexplained_cells(da: np.ndarray, db: np.ndarray,
+                       motions: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cells (in a's frame) holding content in both frames that neither frame finds in the other.
+
+    A subject that moved is found both ways: a's subject in b under its own motion, and where b's
+    subject now covers the background, b's content in a. Another page or product is found in
+    neither direction. Returns (content cells, unexplained cells, cells of a not found in b,
+    cells of b - in b's frame - not found in a).
+    """
+    own, content, found_ab = _found_cells(da, db, motions)
+    inverses = [np.linalg.inv(hm) for hm in motions]
+    _, content_b, found_ba = _found_cells(db, da, inverses)
+    explained_by_b = _to_a(found_ba & content_b, motions[0], da.shape)
+    return own, content & ~found_ab & ~explained_by_b, content & ~found_ab, content_b & ~found_ba
+
+
+def _cell_mask(cells: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A pixel mask of the given detail cells, grown by half a cell (a subject overhangs its cells)."""
+    h, w = shape
+    ch, cw = h // DIFF_GRID, w // DIFF_GRID
+    mask = np.zeros((h, w), np.uint8)
+    mask[:ch * DIFF_GRID, :cw * DIFF_GRID] = np.kron(cells.astype(np.uint8) * 255, np.ones((ch, cw), np.uint8))
+    return cv2.dilate(mask, np.ones((ch, cw), np.uint8))
+
+
+def _region_motion(a: Features, b: Features, cells_a: np.ndarray, cells_b: np.ndarray) -> np.ndarray | None:
+    """A motion of the content where the frames differ (``cells_a`` in a, ``cells_b`` in b), found
+    with ORB features detected there alone."""
+    orb = cv2.ORB_create(nfeatures=REGION_FEATURES, fastThreshold=10, nlevels=ORB_LEVELS)
+    ka, desc_a = orb.detectAndCompute(_clahe.apply(a.grey), _cell_mask(cells_a, a.grey.shape))
+    kb, desc_b = orb.detectAndCompute(_clahe.apply(b.grey), _cell_mask(cells_b, b.grey.shape))
+    if desc_a is None or desc_b is None or len(ka) < MIN_SUBJECT_INLIERS or len(kb) < MIN_SUBJECT_INLIERS:
+        return None
+    knn = _matcher.knnMatch(desc_a, desc_b, k=2)
+    good = [m[0] for m in knn if len(m) == 2 and m[0].distance < RATIO * m[1].distance]
+    if len(good) < MIN_SUBJECT_INLIERS:
+        return None
+    pa = np.array([ka[m.queryIdx].pt for m in good], np.float32)
+    pb = np.array([kb[m.trainIdx].pt for m in good], np.float32)
+    hom2, inl = _fit(pa, pb)
+    return hom2 if hom2 is not None and inl.sum() >= MIN_SUBJECT_INLIERS else None
+
+
+#: A region re-found by template search must match this well (NCC of the softened equalised grey).
+TRANSLATION_NCC = 0.6
+
+
+def _translation_motion(a: Features, b: Features, cells_a: np.ndarray, hom: np.ndarray) -> np.ndarray | None:
+    """Where did a's differing region go? Its largest connected part, searched for over all of b
+    (aligned by the background's motion) as a template of softened equalised grey: a subject
+    slid over the surface. None when it is nowhere (another page, another product)."""
+    n, _, stats, _ = cv2.connectedComponentsWithStats(cells_a.astype(np.uint8), connectivity=8)
+    if n < 2:
+        return None
+    x, y, bw, bh, _ = stats[1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))]
+    h, w = a.grey.shape
+    ch, cw = h // DIFF_GRID, w // DIFF_GRID
+    soft_a = cv2.GaussianBlur(_clahe.apply(a.grey), (0, 0), 2.0)
+    soft_b = cv2.GaussianBlur(cv2.warpPerspective(_clahe.apply(b.grey), hom, (w, h), borderMode=cv2.BORDER_REPLICATE),
+                              (0, 0), 2.0)
+    tmpl = soft_a[y * ch:(y + bh) * ch, x * cw:(x + bw) * cw]
+    res = cv2.matchTemplate(soft_b, tmpl, cv2.TM_CCOEFF_NORMED)
+    _, best, _, (bx, by) = cv2.minMaxLoc(res)
+    if best < TRANSLATION_NCC:
+        return None
+    shift = np.array([[1.0, 0.0, x * cw - bx], [0.0, 1.0, y * ch - by], [0.0, 0.0, 1.0]])
+    return shift @ hom
+
+
+def unexplained(a: Features, b: Features, motions: list[np.ndarray]) -> float:
+    """Share of the frame's content cells that differ without a reason a burst would have.
+
+    After alignment, what is left over between two frames of one shot is a subject that moved
+    (found again elsewhere, under a second motion) or nothing. Between two pages laid one after the
+    other on one textured desk, the desk matches and the pages are content neither frame finds in
+    the other. When the leftover is large, its own ORB features get one more chance to show a
+    motion (on a busy surface the frame's features go to the surface, not to the subject).
+    """
+    lo, hi = sorted((a.sharpness, b.sharpness))
+    if a.image is not None and b.image is not None and hi <= SOFT_RATIO * max(lo, 1e-6):
+        da, db = fine_detail(a), fine_detail(b)
+    else:  # a softer frame (or one compared at half size) has no fine detail to tell pages apart by
+        da, db = _band(a.detail), _band(b.detail)
+    sa, sb = da.shape[1] / a.grey.shape[1], db.shape[1] / b.grey.shape[1]
+
+    def fine(hom: np.ndarray) -> np.ndarray:  # a motion between the grey images, between the fine ones
+        return np.diag([sa, sa, 1.0]) @ hom @ np.diag([1 / sb, 1 / sb, 1.0])
+
+    content, left, left_a, left_b = _unexplained_cells(da, db, [fine(m) for m in motions])
+    share = float(left.sum()) / max(int(content.sum()), 1)
+    if share > MAX_UNEXPLAINED:
+        extra = [m for m in (_region_motion(a, b, left_a, left_b), _translation_motion(a, b, left_a, motions[0]))
+                 if m is not None]
+        if extra:
+            content, left, _, _ = _unexplained_cells(da, db, [fine(m) for m in [*motions, *extra]])
+            share = float(left.sum()) / max(int(content.sum()), 1)
+    return share
 
 
 def _worst_cell_diff(a: np.ndarray, b: np.ndarray, hom: np.ndarray) -> float:
