@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
+from required_parts import missing
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 #: Without the background-networking flags Chromium keeps dialling out, which this network refuses.
@@ -29,9 +29,9 @@ RENDERED_WIDTHS = """async () => {
 def sync_playwright():  # type: ignore[no-untyped-def]
     """Playwright's sync API, or one skip line saying what is missing."""
     if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium not installed (apt-get install -y chromium, or `make browser` as root)")
+        missing("Chromium not installed (apt-get install -y chromium, or `make browser` as root)")
     try:
         from playwright.sync_api import sync_playwright as start
     except ImportError:
-        pytest.skip("playwright not installed (pip install -e '.[dev]')")
+        missing("playwright not installed (pip install -e '.[dev]')")
     return start()

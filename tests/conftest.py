@@ -15,12 +15,16 @@ import pytest  # noqa: E402
 
 @pytest.fixture
 def fake_immich():
-    """A running fake Immich; the test fails if any request or response broke the real spec."""
+    """A running fake Immich; the test fails if any request or response broke the real spec.
+
+    Missing spec: one skip line per test outside CI, a failure under CI (see required_parts.py).
+    """
     from fake_immich import spec_path, start_fake
+    from required_parts import missing
 
     if spec_path() is None:
-        pytest.skip("Immich OpenAPI spec not found: set IMMICH_OPENAPI_SPEC or put ../shared/immich/ beside "
-                    "the repository")
+        missing("Immich OpenAPI spec not found: set IMMICH_OPENAPI_SPEC or put ../shared/immich/ beside "
+                "the repository")
     server = start_fake()
     try:
         yield server
@@ -34,19 +38,24 @@ def real_immich_server():
     """The real Immich v3.1.0 from ../shared/immich-real, started once per test run.
 
     Missing kit: one skip line per test outside CI, a failure under CI (CI=true), where every
-    Immich-facing test must run against the real server.
+    Immich-facing test must run against the real server (see required_parts.py).
     """
-    import os
-
     from real_immich import KitMissing, RealImmich, start
+    from required_parts import missing
 
     try:
         url, key = start()
     except KitMissing as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{exc} — under CI the real server is required")
-        pytest.skip(str(exc))
+        missing(str(exc))
     return RealImmich(url, key)
+
+
+@pytest.fixture(scope="session")  # before any module fixture that would load the models
+def face_models():
+    """The face models (``make setup``): a skip line outside CI, a failure under CI when missing."""
+    from required_parts import require_models
+
+    require_models()
 
 
 @pytest.fixture

@@ -12,12 +12,10 @@ import re
 from pathlib import Path
 
 import pytest
+from required_parts import needs_models
 
 from organizer import reasons
-from organizer.model_store import missing_models
 from organizer.pipeline import PassSettings
-
-needs_models = pytest.mark.skipif(bool(missing_models()), reason="face models not fetched: run `make setup`")
 
 
 def _people_set(tmp: Path, half: str):  # noqa: ANN202

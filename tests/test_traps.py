@@ -13,15 +13,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from required_parts import needs_models
 
 from bench.labelled_sets import ALL_SETS, LOOKALIKE_SETS
 from bench.quality import Figures, run_set
 from organizer.kinds import is_screenshot
-from organizer.model_store import missing_models
 from organizer.models import PhotoRef
 from organizer.pipeline import PassSettings
-
-needs_models = pytest.mark.skipif(bool(missing_models()), reason="face models not fetched: run `make setup`")
 
 
 @pytest.fixture(scope="module")
