@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from .cli import EXIT_ERROR, EXIT_USAGE, _setup_logging
+from .common import EXIT_ERROR, EXIT_USAGE, _setup_logging
 
 
 def run_subcommand(name: str, argv: list[str]) -> int:

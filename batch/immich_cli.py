@@ -15,13 +15,11 @@ from organizer.picture_report import ThumbnailSpool, immich_thumbnail_cache, wri
 from organizer.progress import PassInterrupted, StopToken, TqdmProgress
 from organizer.settings import ImmichSettings
 
-from .cli import EXIT_ERROR, EXIT_USAGE, _print_summary, _resume_command, _Signals
+from .common import EXIT_ERROR, EXIT_USAGE, _print_summary, _resume_command, _Signals, settings_from_args
 
 
 def run(args: argparse.Namespace, argv: list[str], settings: ImmichSettings | None = None) -> int:
     from organizer.immich.run import make_client, run_immich_pass, state_path_for
-
-    from .cli import settings_from_args
 
     settings = settings or settings_from_args(args)
     settings.processes = getattr(args, "threads", None) or settings.processes

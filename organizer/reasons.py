@@ -108,10 +108,10 @@ def explain(frames: list[FrameFacts], names: list[str], best: int, bracket: bool
             out.append(_best_words(frames, names, best, bracket))
             continue
         lines = _eye_lines(names, f.eyes)
-        if f.face_sharpness < FACES_BLURRED <= top.face_sharpness and n:
+        if f.sharpness < SOFTER * top.sharpness:  # the whole frame: camera shake, focus
+            lines.append("the whole frame is softer")
+        elif f.face_sharpness < FACES_BLURRED <= top.face_sharpness and n:  # the people moved
             lines.append("the faces are blurred" if n > 1 else "the face is blurred")
-        elif f.sharpness < SOFTER * top.sharpness:
-            lines.append("softer")
         stops = _stops(f, top)
         if stops:
             lines.append(stops)
@@ -151,12 +151,12 @@ def _best_words(frames: list[FrameFacts], names: list[str], best: int, bracket: 
             bits.append(("the only frame where " if only else "") + everyone)
         else:
             bits.append(f"the fewest closed eyes ({closed(top)} of {people_count(n)})")
-    else:
-        bits.append("nobody is seen in more than one frame: judged on sharpness and exposure")
     if bracket:
         bits.append("the best exposed frame of the bracket")
     elif all(top.sharpness >= f.sharpness for f in frames):
         bits.append("the sharpest")
+    if not bits:  # nobody in the photos: sharpness and exposure decided
+        bits.append("the best on sharpness and exposure together")
     if top.passers_by:
         bits.append(_passers(top.passers_by))
     text = "; ".join(bits)
