@@ -135,10 +135,15 @@ def test_a_burst_uploaded_in_two_halves_ends_with_one_stack_album_and_group_tag(
     s = settings(immich, tmp_path)
     first = upload_burst(immich, 3, range(3))
     run_immich_pass(s)
+    (half_album,) = immich.albums()
+    (half_tag,) = group_tags(immich.asset(first[0]))
     second = upload_burst(immich, 3, range(3, 6))
     result = run_immich_pass(s)
     burst = first + second
     assert len(result.report["groups"]) == 1
+    # one lineage: the group that grew keeps the album and the group tag its first half got
+    assert [al["id"] for al in immich.albums()] == [half_album["id"]]
+    assert all(group_tags(immich.asset(i)) == [half_tag] for i in burst)
     stacks = immich.stacks()
     assert len(stacks) == 1 and sorted(a["id"] for a in stacks[0]["assets"]) == sorted(burst)
     assert stacks[0]["primaryAssetId"] == first[0]
@@ -203,8 +208,15 @@ def test_an_undone_group_stays_undone_until_redo(immich, tmp_path):
     run = Path(first.report["scope"]["journal"]).stem
     proc = run_cli("redo", run, **env)
     assert proc.returncode == 0, proc.stderr
-    run_immich_pass(s)
-    assert len(immich.stacks()) == 1
+    redone = run_immich_pass(s)
+    burst = redone.report["groups"][0]
+    ids = [p["id"] for p in burst["photos"]]
+    (stack,) = immich.stacks()
+    assert stack["primaryAssetId"] == burst["best"] == first.report["groups"][0]["best"]
+    assert sorted(a["id"] for a in stack["assets"]) == sorted(ids) == sorted(
+        p["id"] for p in first.report["groups"][0]["photos"])
+    assert role_tags(immich.asset(burst["best"])) == ["photo-organizer/best"]
+    assert all(len(group_tags(immich.asset(i))) == 1 for i in ids)
 
 
 def test_a_stack_the_user_removed_stays_removed_and_intact_ones_get_no_note(immich, tmp_path):
@@ -232,6 +244,14 @@ def test_photos_of_another_user_are_never_written(immich, real_immich_server, tm
     immich.call("PUT", f"/albums/{album}/assets", json={"ids": mine})
     before = owner.snapshot()
     env = cli_env(immich, tmp_path)
+    # tags and an album first (Immich refuses no such write: only our owner check keeps them off theirs)
+    proc = run_cli("--source-type", "immich", "--immich-album", "Shared trip", "--tag-only", "--create-albums",
+                   "--no-progress", **env)
+    assert proc.returncode == 0, proc.stderr
+    ours = [al["id"] for al in immich.albums() if al["id"] != album]
+    assert [sorted(immich.album_assets(a)) for a in ours] == [sorted(mine)], "our album holds only our photos"
+    assert all(not immich.asset(i)["tags"] for i in theirs)
+    assert owner.snapshot() == before
     proc = run_cli("--source-type", "immich", "--immich-album", "Shared trip", "--stack", "--tag-only",
                    "--no-progress", **env)
     assert proc.returncode == 0, proc.stderr
