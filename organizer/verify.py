@@ -217,14 +217,52 @@ def compare(a: Features, b: Features, screenshot: bool = False) -> PairEvidence:
         grey = cv2.GaussianBlur(sharp.grey, (0, 0), sigma)
         if _sharpness(grey) <= 1.5 * soft.sharpness:
             break
-    matched = _features_of(grey)
-    pair = (matched, soft) if sharp is a else (soft, matched)
-    for x, y, scale in ((pair[0], pair[1], "matched"), (pair[0].half(), pair[1].half(), "matched-half")):
-        again = _compare(x, y, screenshot)
-        if again.same:
-            again.scale = scale
-            return again
+    for matched, name in ((_features_of(grey), "matched"), (_motion_matched(sharp, soft), "motion")):
+        pair = (matched, soft) if sharp is a else (soft, matched)
+        for x, y, scale in ((pair[0], pair[1], name), (pair[0].half(), pair[1].half(), f"{name}-half")):
+            again = _compare(x, y, screenshot)
+            if again.same:
+                again.scale = scale
+                return again
     return ev
+
+
+#: Directions tried for a motion blur (degrees) and its lengths (px at VERIFY_SIDE).
+BLUR_ANGLES = tuple(range(0, 180, 15))
+BLUR_LENGTHS = (3, 5, 7, 9, 12, 15, 19, 24, 30, 38)
+
+
+def _line_kernel(length: int, angle: float) -> np.ndarray:
+    """A motion blur: a line ``length`` px long at ``angle`` degrees, normalised."""
+    k = np.zeros((length, length), np.float32)
+    k[length // 2, :] = 1.0
+    rot = cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), angle, 1.0)
+    k = cv2.warpAffine(k, rot, (length, length))
+    return k / k.sum()
+
+
+def _directional_energy(grey: np.ndarray) -> np.ndarray:
+    """Mean squared derivative of the grey image along each of BLUR_ANGLES."""
+    g = grey.astype(np.float32)
+    gx, gy = cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1)
+    rad = np.deg2rad(BLUR_ANGLES)
+    return np.array([float(((np.cos(t) * gx + np.sin(t) * gy) ** 2).mean()) for t in rad])
+
+
+def _motion_matched(sharp: Features, soft: Features) -> Features:
+    """The sharp frame blurred like the soft one: a moving camera or subject smears the soft frame
+    along one direction (its derivative along that direction drops the most), so the sharp frame
+    gets a line blur in that direction, as long as needed to be as soft. A Gaussian blur (the other
+    look) softens every direction and leaves the blurred frame's cross-wise detail unmatched."""
+    ratio = _directional_energy(soft.grey) / (_directional_energy(sharp.grey) + 1e-6)
+    angle = float(BLUR_ANGLES[int(np.argmin(ratio))])
+    # image rows grow downwards: a derivative at +angle is a kernel line at -angle in cv2's rotation
+    grey = sharp.grey
+    for length in BLUR_LENGTHS:
+        grey = cv2.filter2D(sharp.grey, -1, _line_kernel(length, -angle), borderType=cv2.BORDER_REFLECT)
+        if _sharpness(grey) <= 1.2 * soft.sharpness:
+            break
+    return _features_of(grey)
 
 
 def _compare(a: Features, b: Features, screenshot: bool = False) -> PairEvidence:
@@ -359,6 +397,12 @@ def _found_cells(da: np.ndarray, db: np.ndarray,
         warped = cv2.warpPerspective(db, hom, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if k == 0:  # content in b too, where the background's motion puts it
             content &= _cells_of(warped, ch, cw, DIFF_GRID).std(axis=(1, 3)) > CONTENT_STD
+        # in place first (one vectorised NCC per cell); the local search only where that fails
+        tb = _cells_of(warped, ch, cw, DIFF_GRID)
+        ta = _cells_of(da, ch, cw, DIFF_GRID)
+        ncc = ((ta - ta.mean(axis=(1, 3), keepdims=True)) * (tb - tb.mean(axis=(1, 3), keepdims=True))).mean(
+            axis=(1, 3)) / (sa * tb.std(axis=(1, 3)) + 1e-6)
+        best = np.maximum(best, ncc.astype(np.float32))
         padded = cv2.copyMakeBorder(warped, m, m, m, m, cv2.BORDER_REPLICATE)
         for r, c in zip(*np.nonzero(content & (best < FOUND_NCC)), strict=True):
             tmpl = da[r * ch:(r + 1) * ch, c * cw:(c + 1) * cw]
@@ -548,7 +592,7 @@ def verify_group(feats: list[Features | None], screenshot: list[bool], min_size:
 
 def _to_pixels(ev: PairEvidence, shape_a: tuple[int, int], shape_b: tuple[int, int]) -> np.ndarray:
     """A link's homography (b → a, on verification's grey images) in the photos' own pixels."""
-    half = 0.5 if ev.scale in ("half", "matched-half") else 1.0
+    half = 0.5 if ev.scale in ("half", "matched-half", "motion-half") else 1.0
     sa = half * VERIFY_SIDE / max(shape_a)
     sb = half * VERIFY_SIDE / max(shape_b)
     return np.diag([1 / sa, 1 / sa, 1.0]) @ ev.homography @ np.diag([sb, sb, 1.0])

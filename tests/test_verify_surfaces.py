@@ -123,3 +123,44 @@ def test_a_surface_set_through_the_pass_keeps_reshots_and_refuses_other_pages(tm
         pytest.skip(str(exc))
     f = run_set(labelled)
     assert f.recall == 1.0 and (f.precision or 0.0) >= 0.97, (f.precision, f.recall)
+
+
+def _people_burst(n: int, backdrop: str) -> np.ndarray:
+    from bench.labelled_sets import _group_photo, _people, _real
+
+    return _group_photo(_people(n), _real(backdrop))
+
+
+@pytest.mark.parametrize("people,share,angle,subject_only", [
+    (3, 0.045, 30.0, False),   # the camera moved during the exposure
+    (1, 0.05, 110.0, False),
+    (4, 0.045, 15.0, True),    # the people moved, the camera did not
+])
+def test_a_motion_blurred_frame_stays_in_its_burst(people, share, angle, subject_only):
+    """A frame smeared along one direction (4-5 % of the width) is the same shot as a sharp one:
+    the sharp frame is compared again blurred along the direction the soft frame lost detail in."""
+    from bench.labelled_sets import _handheld
+    from bench.surface_sets import _blur_people, motion_blur
+
+    rng = np.random.default_rng(people)
+    base = _people_burst(people, "2024-07-16/IMG_0403.jpg")
+    sharp = _handheld(base, rng, 1.5)
+    frame = _handheld(base, rng, 1.5)
+    length = int(frame.shape[1] * share)
+    blurred = _blur_people(frame, people, length, angle) if subject_only else motion_blur(frame, length, angle)
+    ev = _same(sharp, blurred)
+    assert ev.same, f"a motion-blurred frame left its burst: {ev.to_dict()}"
+
+
+@pytest.mark.parametrize("surface,length", [("gravel.png", 40), ("grass.png", 25), ("brick.png", 40)])
+def test_a_blurred_look_alike_is_still_refused(surfaces, surface, length):
+    """The motion-matched look must not make another page the same shot. (Limit, measured: when
+    the other page lies within ~4 % of the first one's place, a blur of 15 px smears its text
+    enough to be confirmed - before this change too - and the motion look adds 25-40 px.)"""
+    from bench.surface_sets import _place, motion_blur
+
+    desk = surfaces[surface]
+    first = _shot(_place(_page(21), desk, (0.36, 0.5), 0.85, 1.0), 21)
+    second = motion_blur(_shot(_place(_page(22), desk, (0.5, 0.5), 0.85, -1.0), 22), length, 20.0)
+    ev = _same(first, second)
+    assert not ev.same, f"a blurred other page confirmed as the same shot: {ev.to_dict()}"
