@@ -16,6 +16,7 @@ from typing import Any
 
 from bench.burst_sets import BURST_SETS
 from bench.labelled_sets import FACE_SETS, PLAIN_SETS, TWIN_SETS, LabelledSet
+from bench.surface_sets import SURFACE_SETS
 from organizer.hashing import default_processes
 from organizer.pipeline import PassSettings, run_pass
 from organizer.progress import SilentProgress
@@ -86,7 +87,7 @@ def run(quick: bool = False) -> None:
           f"{'best-pick':>9} {'pass (s)':>8} {'verify (s)':>10} {'widest span (s)':>15}")
     made: list[LabelledSet] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, make in {**PLAIN_SETS, **FACE_SETS, **BURST_SETS}.items():
+        for name, make in {**PLAIN_SETS, **FACE_SETS, **BURST_SETS, **SURFACE_SETS}.items():
             try:
                 labelled = make(Path(tmp) / "sets")
             except RuntimeError as exc:  # face sets without the models
