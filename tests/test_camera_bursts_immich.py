@@ -54,10 +54,12 @@ class CountingClient(ImmichClient):
     def __init__(self, url: str, key: str) -> None:
         super().__init__(url, key)
         self.heads = 0
+        self.read: list[str] = []  # which photos' heads, in order
         original = self.assets.original_head
 
         def counted(asset_id: str, length: int = 65536) -> bytes:
             self.heads += 1
+            self.read.append(asset_id)
             return original(asset_id, length)
 
         self.assets.original_head = counted  # type: ignore[method-assign]
@@ -76,9 +78,10 @@ def test_a_batch_pass_reads_the_burst_id_by_range_once_and_any_scope_reuses_it(i
     (g,) = first.report["groups"]
     assert g["kind"] == "burst" and g["evidence"]["camera burst id"] == "PXL-BURS"
     assert client.heads == 4 and first.report["summary"]["camera_burst_ids"]["range_reads"] == 4
+    assert sorted(client.read) == sorted(ids), "each frame's head read once, and no other photo's"
     again = CountingClient(immich.url, immich.api_key)
     assert groups(run_immich_pass(s, client=again)) == [sorted(ids)]
-    assert again.heads == 0  # no change: nothing read
+    assert again.heads == 0 and again.read == []  # no change: nothing read
     immich.make_album("Trip", ids)
     album = CountingClient(immich.url, immich.api_key)
     assert groups(run_immich_pass(s, "Trip", client=album)) == [sorted(ids)]
