@@ -1,0 +1,50 @@
+"""Immich's XMP sidecar read-back, replayed on demand so the race tests fail every time without
+their fix (issue 21 part 2). The real-server versions (test_immich_real.py: "an undo right after
+the pass stays undone", "a keeper that inherits only a favourite keeps its tags") lose the race only
+1 time in 2 to 5; the fake replays the read-back for the keeper's tags
+(test_immich_pass.py::test_a_tag_that_immichs_sidecar_read_back_drops_is_written_again).
+
+Here, on the real server, a hook on undo's client plays the stale sidecar: right after undo puts
+the keeper's rating and description back, the run's values are written again, as Immich's late
+read-back of the sidecar the run left does (seen on 2 of 4 keepers undone right after their pass).
+"""
+
+from __future__ import annotations
+
+from test_immich_real import TAG_STACK, settings, upload_burst
+
+from organizer.immich.run import make_client, run_immich_pass
+from organizer.immich.undo import undo_run
+
+
+def test_undo_puts_the_keeper_right_again_after_the_sidecar_read_back_returns_the_runs_values(
+        immich, real_immich_server, tmp_path):
+    burst = upload_burst(immich, 66, range(2))
+    immich.call("PUT", f"/assets/{burst[1]}", json={"rating": 4, "description": "Pier"})
+    real_immich_server.wait_sidecars()
+    assert immich.asset(burst[1])["exifInfo"]["rating"] == 4
+    s = settings(immich, tmp_path, TAG_STACK)
+    result = run_immich_pass(s)
+    assert result.report["groups"][0]["actions"]["keeper_gains"] == {"rating": 4, "description": "Pier"}
+    real_immich_server.wait_sidecars()
+
+    client = make_client(s)
+    put_right = client.assets.update
+    echoed: list[dict] = []
+
+    def update_then_stale_read_back(ids, **fields):  # noqa: ANN001, ANN003, ANN202
+        put_right(ids, **fields)
+        if burst[0] in ids and not echoed:
+            echoed.append(fields)  # the stale sidecar: the run's values come back, once
+            immich.call("PUT", f"/assets/{burst[0]}", json={"rating": 4, "description": "Pier"})
+
+    client.assets.update = update_then_stale_read_back  # type: ignore[method-assign]
+    summary = undo_run(client, s.state_dir, None)
+    assert echoed, "undo never put the keeper's rating back: the hook had nothing to replay"
+    real_immich_server.wait_sidecars()
+    keeper = immich.asset(burst[0])["exifInfo"]
+    assert ((keeper["rating"] or 0), keeper["description"] or "") == (0, ""), \
+        f"the run's rating and description came back for good: {keeper['rating']}, {keeper['description']!r}"
+    assert not [k for k in summary["left_alone"] if "coming back" in k]
+    theirs = immich.asset(burst[1])["exifInfo"]
+    assert (theirs["rating"], theirs["description"]) == (4, "Pier"), "the user's own stay"
