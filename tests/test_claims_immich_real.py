@@ -117,6 +117,8 @@ def test_a_frame_that_leaves_a_group_leaves_our_album(immich, tmp_path):
     decisions.drop_photo(s, proposal["found_key"], burst[3])
     (after,) = immich.albums()
     assert after["id"] == album["id"]
-    assert sorted(immich.album_assets(album["id"])) == sorted(burst[:3])
+    held = immich.album_assets(album["id"])
+    assert burst[3] not in held, "the frame the user dropped is still in our album"
+    assert sorted(held) == sorted(burst[:3])
     assert _members(immich.stack_of(burst[0])) == sorted(burst[:3])
     assert not group_tags(immich.asset(burst[3])) and not role_tags(immich.asset(burst[3]))
