@@ -2,7 +2,7 @@
 
 from .client import ImmichClient
 from .contact import ImmichUnreachable, check_server
-from .dtos import Album, Asset, Stack, StackInfo, Tag, User, Workflow
+from .dtos import Album, Asset, FaceBox, Stack, StackInfo, Tag, User, Workflow
 from .errors import (
     ImmichAuthError,
     ImmichBadRequest,
@@ -15,6 +15,6 @@ from .errors import (
 )
 from .http import normalize_base_url
 
-__all__ = ["ImmichClient", "Album", "Asset", "Stack", "StackInfo", "Tag", "User", "Workflow", "ImmichError",
+__all__ = ["ImmichClient", "Album", "Asset", "FaceBox", "Stack", "StackInfo", "Tag", "User", "Workflow", "ImmichError",
            "ImmichAuthError", "ImmichBadRequest", "ImmichNoAccess", "ImmichNotFound", "ImmichNotReady", "ImmichPermissionError",
            "ImmichUnavailable", "ImmichUnreachable", "check_server", "normalize_base_url"]

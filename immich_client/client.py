@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from .dtos import Album, Asset, Stack, Tag, User, Workflow
+from .dtos import Album, Asset, FaceBox, Stack, Tag, User, Workflow
 from .errors import ImmichError, ImmichNotFound, ImmichNotReady
 from .http import Http
 
@@ -286,6 +286,14 @@ class Workflows(_Group):
                                                     what="updating the workflow"))
 
 
+class Faces(_Group):
+    def of(self, asset_id: str) -> list[FaceBox]:
+        """The faces Immich knows on one asset (machine learning's or a person's), with their people.
+        An asset machine learning has not looked at yet has none."""
+        found = self.http.request("GET", "/faces", params={"id": asset_id}, what=f"reading faces of {asset_id}") or []
+        return [f for f in (FaceBox.from_json(d) for d in found) if f is not None]
+
+
 class ImmichClient:
     """Entry point: ``ImmichClient(url, api_key).assets.search(...)``."""
 
@@ -301,6 +309,7 @@ class ImmichClient:
         self.tags = Tags(self.http)
         self.stacks = Stacks(self.http)
         self.workflows = Workflows(self.http)
+        self.faces = Faces(self.http)
 
     @property
     def base_url(self) -> str:

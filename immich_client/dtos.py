@@ -140,3 +140,25 @@ class Workflow:
     def from_json(cls, d: dict[str, Any]) -> Workflow:
         return cls(id=d["id"], name=d.get("name") or "", trigger=d["trigger"], enabled=bool(d.get("enabled")),
                    steps=tuple(d.get("steps") or ()))
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """A face Immich's machine learning (or a person, by hand) found on an asset: its box as shares of
+    the image (x1, y1, x2, y2 in 0..1, so it holds on the preview whatever size ML saw), and the person."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    person_id: str | None = None
+    person_name: str | None = None
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> FaceBox | None:
+        w, h = d.get("imageWidth") or 0, d.get("imageHeight") or 0
+        if w <= 0 or h <= 0:
+            return None
+        person = d.get("person") or {}
+        return cls(x1=d["boundingBoxX1"] / w, y1=d["boundingBoxY1"] / h, x2=d["boundingBoxX2"] / w,
+                   y2=d["boundingBoxY2"] / h, person_id=person.get("id"), person_name=person.get("name") or None)

@@ -68,6 +68,7 @@ class Face:
     area: float  # face area / image area
     mouth_open: float = 0.0  # inner-lip gap / outer-eye distance (talking, yawning: 0.1+)
     mesh: np.ndarray | None = field(default=None, repr=False)  # 468 FaceMesh points, image pixels
+    name: str | None = None  # the person's name where the source knows it (Immich's people)
 
     @property
     def centre(self) -> tuple[float, float]:

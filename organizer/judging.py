@@ -30,7 +30,7 @@ import numpy as np
 
 from .capture_time import iso
 from .imaging import UnreadablePhoto
-from .models import GroupResult, PhotoRef
+from .models import GroupResult, Hinted, KnownFace, PhotoRef
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +47,25 @@ class Prepared:
 
     image: np.ndarray
     source: str | bytes
+    faces: list[KnownFace] | None = None
 
 
-#: What a worker decodes: a file path (local), encoded bytes (an Immich preview), pixels already
-#: decoded by a source that offers nothing else, or a photo decoded in a fetch thread (judged in
-#: the pass's process); None when the photo could not be fetched.
-Payload = str | bytes | np.ndarray | Prepared | None
+#: What a worker decodes: a file path (local), encoded bytes (an Immich preview), either with the
+#: faces the source knows, pixels already decoded by a source that offers nothing else, or a photo
+#: decoded in a fetch thread (judged in the pass's process); None when the photo could not be fetched.
+Payload = str | bytes | Hinted | np.ndarray | Prepared | None
+
+
+def encoded(payload: Payload) -> str | bytes | None:
+    """What a payload decodes from (a path or encoded bytes), whatever it is wrapped in."""
+    if isinstance(payload, Hinted | Prepared):
+        return payload.source
+    return payload if isinstance(payload, str | bytes) else None
+
+
+def known_faces(payload: Payload) -> list[KnownFace] | None:
+    """The faces the source found on the photo, or None when it does not know (search for them)."""
+    return payload.faces if isinstance(payload, Hinted | Prepared) else None
 
 #: Below this many photos to judge, workers cost more to start than they save.
 POOL_THRESHOLD = 24
@@ -124,7 +137,7 @@ def judge(job: Job, scorer: Any) -> Outcome:
                 images[i] = payload.image
             else:
                 try:
-                    images[i] = load_image_for_judging(payload)
+                    images[i] = load_image_for_judging(encoded(payload))  # type: ignore[arg-type]
                 except UnreadablePhoto as exc:
                     warnings.append(f"Cannot read {job.refs[i].id}: {exc}")
                     images[i] = None
@@ -134,8 +147,7 @@ def judge(job: Job, scorer: Any) -> Outcome:
     def detail(i: int) -> np.ndarray | None:
         """Photo i decoded larger, once, for its small faces (None: there is nothing larger)."""
         if i not in details:
-            payload = payload_of(i)
-            source = payload.source if isinstance(payload, Prepared) else payload
+            source = encoded(payload_of(i))
             details[i] = None
             if isinstance(source, str | bytes):
                 try:
@@ -160,7 +172,8 @@ def judge(job: Job, scorer: Any) -> Outcome:
             continue
         groups[gid] = _score(gid, [job.refs[p] for p in positions], [job.entries[p] for p in positions],
                              [image(p) for p in positions], scorer, info,
-                             [lambda p=p: detail(p) for p in positions])
+                             [lambda p=p: detail(p) for p in positions],
+                             [known_faces(payload_of(p)) for p in positions])
         if job.thumbs:
             from .picture_report import thumbnail_from_bgr
 
@@ -201,14 +214,16 @@ def _verify(job: Job, image: Callable[[int], np.ndarray | None]) -> Parts:
 
 def _score(gid: str, members: list[PhotoRef], entries: list[HashEntry], images: list[np.ndarray | None],
            scorer: Any, info: dict[str, Any],
-           details: list[Callable[[], np.ndarray | None]] | None = None) -> GroupResult:
+           details: list[Callable[[], np.ndarray | None]] | None = None,
+           faces: list[list[KnownFace] | None] | None = None) -> GroupResult:
     from .scoring import ScoreInput
 
     inputs = []
     for k, (ref, entry, img) in enumerate(zip(members, entries, images, strict=True)):
         width, height = _size(ref, entry)
         inputs.append(ScoreInput(id=ref.id, image=img, width=width, height=height,
-                                 file_size=ref.size, name=ref.name, detail=details[k] if details else None))
+                                 file_size=ref.size, name=ref.name, detail=details[k] if details else None,
+                                 known_faces=faces[k] if faces else None))
     shapes = [img.shape[:2] if img is not None else None for img in images]
     scored = scorer.score_group(inputs, kind=info.get("kind", "burst"),
                                 alignment=_to_pixels(info.get(ALIGNMENT), shapes))
@@ -496,10 +511,11 @@ class JudgeAhead:
         self.slots.clear()
 
 
-def _prepare(source: str | bytes) -> Prepared:
+def _prepare(payload: str | bytes | Hinted) -> Prepared:
     from .scoring import load_image_for_judging
 
-    return Prepared(load_image_for_judging(source), source)
+    source = encoded(payload)
+    return Prepared(load_image_for_judging(source), source, known_faces(payload))  # type: ignore[arg-type]
 
 
 def _hand_over(done: Future[Outcome], to: Future[Outcome]) -> None:

@@ -80,3 +80,17 @@ class GroupResult:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "index": self.index, "best": self.best, "photos": self.photos,
                 "actions": self.actions} | self.info
+
+
+#: A face the source already knows (Immich's machine learning): x1, y1, x2, y2 as shares of the
+#: image, and the person's name (None: nobody named them).
+KnownFace = tuple[float, float, float, float, str | None]
+
+
+@dataclass
+class Hinted:
+    """A photo to decode (a path or encoded bytes) with the faces its source already found on it:
+    the best-shot stage judges those faces instead of searching the whole frame again."""
+
+    source: str | bytes
+    faces: list[KnownFace]

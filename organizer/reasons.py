@@ -29,8 +29,14 @@ def ordinal(k: int) -> str:
     return f"{k}{suffix}"
 
 
-def person_names(xs: list[float]) -> list[str]:
-    """Each person named by where they stand, left to right (``xs``: their centres, any unit)."""
+def person_names(xs: list[float], given: list[str | None] | None = None) -> list[str]:
+    """Each person by their name where the source knows it (Immich's people), otherwise by where
+    they stand, left to right (``xs``: their centres, any unit)."""
+    placed = _by_place(xs)
+    return [g if g else p for g, p in zip(given or [None] * len(xs), placed, strict=True)]
+
+
+def _by_place(xs: list[float]) -> list[str]:
     n = len(xs)
     rank = {i: r for r, i in enumerate(sorted(range(n), key=lambda i: xs[i]))}
     if n == 1:
@@ -77,7 +83,7 @@ def _eye_lines(names: list[str], eyes: list[str]) -> list[str]:
             lines.append(f"{name}'s eyes are half closed")
         elif state == "missing":
             lines.append(f"{name} is not seen (turned away or hidden)")
-    return [line[0].upper() + line[1:] if k == 0 else line for k, line in enumerate(lines)]
+    return lines
 
 
 def _stops(frame: FrameFacts, best: FrameFacts) -> str | None:

@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from . import reasons
-from .faces import REFERENCE_LONG_SIDE, FaceAnalyzer
+from .faces import MIN_FACE_FRACTION, REFERENCE_LONG_SIDE, FaceAnalyzer
 from .imaging import open_photo, to_rgb_upright
 from .models import ScoredPhoto
 
@@ -91,6 +91,9 @@ class ScoreInput:
     #: The same photo decoded larger (long side <= DETAIL_SIDE), on demand: small faces are cropped
     #: from it. None: ``image`` is all there is.
     detail: Callable[[], np.ndarray | None] | None = None
+    #: Faces the source already found (Immich's machine learning): (x1, y1, x2, y2) as shares of the
+    #: image and the person's name or None. None: the source does not know; search the frame.
+    known_faces: list[tuple[float, float, float, float, str | None]] | None = None
 
 
 def load_image_for_scoring(source: str | os.PathLike[str] | bytes, max_side: int = DETAIL_SIDE) -> np.ndarray:
@@ -264,7 +267,8 @@ class Scorer:
         max_res = max((m.width * m.height for m in members), default=0)
         max_size = max((m.file_size for m in members), default=0)
         per_person = [self._person_parts(p, len(members)) for p in people]
-        names = reasons.person_names([_person_x(p, alignment, sizes) for p in people])
+        names = reasons.person_names([_person_x(p, alignment, sizes) for p in people],
+                                     [_person_name(p) for p in people])
         if kind == "bracket":
             weights = BRACKET_FACE_WEIGHTS if people else BRACKET_WEIGHTS
         else:
@@ -345,6 +349,11 @@ class Scorer:
         readable = [i for i, m in enumerate(members) if m.image is not None]
         if not self.faces_available or not readable:
             return out
+        if any(members[i].known_faces for i in readable):  # the source's own faces (Immich's ML)
+            for i in readable:
+                out[i] = self._known(members[i])
+            self._fill_missing(members, out, readable, alignment)
+            return out
         first = max(readable, key=lambda i: (raw[i] or {}).get("sharpness_raw", 0.0))
         out[first] = self.faces.analyze(members[first].image, members[first].detail, REFERENCE_LONG_SIDE)
         others = [i for i in readable if i != first]
@@ -352,6 +361,22 @@ class Scorer:
             for i in others:
                 out[i] = self.faces.analyze(members[i].image, members[i].detail)
             self._fill_missing(members, out, readable, alignment)
+        return out
+
+    def _known(self, member: ScoreInput) -> list[Any]:
+        """The faces the source found, judged where it found them: each is confirmed on a crop at the
+        size it needs (find_at gives the landmarks the eyes are levelled by) and keeps its person's
+        name. The whole frame is never searched: that is the detector's largest cost, and Immich's
+        machine learning has done it already."""
+        h, w = member.image.shape[:2]
+        out = []
+        for x1, y1, x2, y2, name in member.known_faces or []:
+            if max(x2 - x1, (y2 - y1) * h / w) * w < MIN_FACE_FRACTION * max(h, w):
+                continue  # as small as the detector's own floor: says nothing about the shot
+            face = self.faces.find_at(member.image, (x1 * w, y1 * h, (x2 - x1) * w, (y2 - y1) * h), member.detail)
+            if face is not None:
+                face.name = name
+                out.append(face)
         return out
 
     def _fill_missing(self, members: list[ScoreInput], out: list[list[Any]], readable: list[int],
@@ -406,6 +431,12 @@ def eyes_open_share(openness: float, best: float) -> float:
     if openness < BLINK_ABSOLUTE or best <= 0:
         return 0.0
     return float(np.clip((openness / best - EYES_SHUT) / (EYES_OPEN - EYES_SHUT), 0.0, 1.0))
+
+
+def _person_name(person: dict[int, Any]) -> str | None:
+    """The name the source gave this person's faces (the most frequent one), or None."""
+    names = [f.name for f in person.values() if getattr(f, "name", None)]
+    return max(set(names), key=names.count) if names else None
 
 
 def _person_x(person: dict[int, Any], alignment: Alignment | None, sizes: list[tuple[int, int]]) -> float:

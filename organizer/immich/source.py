@@ -20,7 +20,7 @@ from immich_client import ImmichClient, ImmichError, ImmichNotFound, ImmichUnava
 
 from ..hashing import hash_bytes
 from ..imaging import UnreadablePhoto
-from ..models import HashResult, PhotoRef
+from ..models import HashResult, Hinted, PhotoRef
 from ..progress import Progress
 from .asset_index import AssetIndex
 
@@ -233,16 +233,26 @@ class ImmichSource:
         return self.burst_reader(refs, should_stop, advance) if self.burst_reader else {}
 
     # ------------------------------------------------------------------ score
-    def scoring_input(self, ref: PhotoRef) -> bytes:
-        """The preview (~1440 px) as Immich encoded it: decoded by a scoring worker (organizer.judging)."""
+    def scoring_input(self, ref: PhotoRef) -> Hinted:
+        """The preview (~1440 px) as Immich encoded it, decoded by a scoring worker (organizer.judging),
+        with the faces Immich's machine learning found on it and their people's names: the best-shot
+        stage judges those instead of searching every frame again, and its reasons name the people."""
         try:
-            return self.client.assets.thumbnail(ref.id, size="preview")
+            preview = self.client.assets.thumbnail(ref.id, size="preview")
         except ImmichUnavailable:
             raise
         except ImmichError as exc:
             raise UnreadablePhoto(f"preview download failed: {exc}") from exc
+        try:
+            faces = [(f.x1, f.y1, f.x2, f.y2, f.person_name) for f in self.client.faces.of(ref.id)]
+        except ImmichUnavailable:
+            raise
+        except ImmichError as exc:  # an older server, a key without face.read: search the frame ourselves
+            log.debug("faces of %s not readable (%s): the best-shot stage finds them itself", ref.id, exc)
+            faces = []
+        return Hinted(preview, faces)
 
     def load_for_scoring(self, ref: PhotoRef) -> np.ndarray:
         from ..scoring import load_image_for_judging
 
-        return load_image_for_judging(self.scoring_input(ref))
+        return load_image_for_judging(self.scoring_input(ref).source)

@@ -368,6 +368,12 @@ class FakeImmich:
             a = readable(asset_id)
             return jsonify(fake._asset_json(a, with_owner=True)) if a else err(400, "Not found or no asset.read access")
 
+        @app.get("/api/faces")
+        def faces() -> Any:
+            # Machine learning off, as on the real kit: an asset has no faces until a person adds some.
+            a = readable(request.args.get("id", ""))
+            return jsonify([]) if a else err(400, "Not found or no asset.read access")
+
         @app.get("/api/assets/<asset_id>/thumbnail")
         def thumbnail(asset_id: str) -> Any:
             a = readable(asset_id)

@@ -1,0 +1,111 @@
+"""Immich's own faces first (issue 19, point 2): where Immich's machine learning has found the faces,
+the best-shot stage judges those (named, on crops) and never searches a whole frame again.
+
+The kit runs with machine learning off; ``POST /people`` and ``POST /faces`` put boxes on the photos
+the way machine learning would. The boxes come from our own detector on the originals, named by
+where each person stands in the burst.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+import cv2
+import pytest
+from PIL import Image
+
+from organizer import faces as faces_module
+from organizer.immich.run import run_immich_pass
+from organizer.model_store import missing_models
+from organizer.settings import ActionFlags, ImmichSettings
+
+pytestmark = pytest.mark.skipif(bool(missing_models()), reason="face models not fetched: run `make setup`")
+NAMES = ["Anna", "Ben", "Chloe", "Dev", "Emil", "Fatou", "Gus"]
+
+
+def _people_set(tmp):  # noqa: ANN001, ANN202
+    from bench.people_sets import real_people
+
+    try:
+        return real_people(tmp, "check")
+    except RuntimeError as exc:
+        if "cannot fetch" in str(exc) and os.environ.get("CI", "").lower() != "true":
+            pytest.skip(str(exc))
+        raise
+
+
+def _upload_with_faces(immich, labelled, groups: list[int]) -> dict[str, str]:  # noqa: ANN001
+    """Upload the bursts and give each the faces machine learning would find, one named person per
+    place in the burst. Returns asset id -> file name."""
+    analyzer = faces_module.FaceAnalyzer()
+    names: dict[str, str] = {}
+    for g in groups:
+        ids = []
+        for pid in labelled.groups[g]:
+            with Image.open(labelled.root / pid) as img:
+                taken = datetime.strptime(img.getexif().get_ifd(0x8769)[0x9003], "%Y:%m:%d %H:%M:%S")
+            ids.append(immich.upload((labelled.root / pid).read_bytes(), pid, taken, wait=False))
+            names[ids[-1]] = pid
+        immich.wait_ready(ids, timeout=120)
+        people: list[tuple[float, str]] = []  # x centre (share of the width), person id
+        for aid, pid in zip(ids, labelled.groups[g], strict=True):
+            bgr = cv2.imread(str(labelled.root / pid))
+            h, w = bgr.shape[:2]
+            for box, _, _ in analyzer.detect(bgr, 1280):
+                cx = (box[0] + box[2]) / 2 / w
+                near = [p for x, p in people if abs(x - cx) < 0.04]
+                if near:
+                    person = near[0]
+                else:
+                    person = immich.call("POST", "/people", json={"name": NAMES[len(people) % len(NAMES)]})["id"]
+                    people.append((cx, person))
+                immich.call("POST", "/faces", json={
+                    "assetId": aid, "personId": person, "imageWidth": w, "imageHeight": h,
+                    "x": int(box[0]), "y": int(box[1]), "width": int(box[2] - box[0]), "height": int(box[3] - box[1])})
+    return names
+
+
+def test_immich_s_faces_are_judged_by_name_and_no_frame_is_searched_whole(immich, tmp_path, monkeypatch):
+    labelled = _people_set(tmp_path / "sets")
+    groups = [1, 3, 8, 9]  # 2-5 people, a stranger, a laughing man with his eyes shut throughout
+    names = _upload_with_faces(immich, labelled, groups)
+    sizes: list[int] = []
+    detect = faces_module.FaceAnalyzer.detect
+    monkeypatch.setattr(faces_module.FaceAnalyzer, "detect",
+                        lambda self, image, long_side=640, threshold=0.5: sizes.append(long_side)
+                        or detect(self, image, long_side, threshold))
+    s = ImmichSettings(url=immich.url, api_key=immich.api_key, state_dir=tmp_path / "state",
+                       actions=ActionFlags(stack=True), processes=1)  # in this process: the spy sees it
+    report = run_immich_pass(s, dry_run=True).report
+    assert len(report["groups"]) == len(groups)
+    assert sizes and all(size < 640 for size in sizes), sorted(set(sizes))  # crops only (288 px)
+    best = {p["name"]: p["best"] for g in report["groups"] for p in g["photos"]}
+    assert set(best) == set(names.values())
+    right = sum(1 for g in groups if best.get(labelled.keepers[g]))
+    assert right >= len(groups) - 1, right
+    whys = [p["score_parts"]["why"] for g in report["groups"] for p in g["photos"] if not p["best"]]
+    print("reasons:", whys)
+    named = [w for w in whys if w.split("'s eyes")[0] in NAMES]
+    assert len(named) >= len(whys) // 2, whys  # "Anna's eyes are closed", not "the person on the left"
+
+
+def test_without_immich_s_faces_the_frames_are_searched_as_before(immich, tmp_path, monkeypatch):
+    labelled = _people_set(tmp_path / "sets")
+    ids = []
+    for pid in labelled.groups[1]:
+        with Image.open(labelled.root / pid) as img:
+            taken = datetime.strptime(img.getexif().get_ifd(0x8769)[0x9003], "%Y:%m:%d %H:%M:%S")
+        ids.append(immich.upload((labelled.root / pid).read_bytes(), pid, taken, wait=False))
+    immich.wait_ready(ids, timeout=120)
+    sizes: list[int] = []
+    detect = faces_module.FaceAnalyzer.detect
+    monkeypatch.setattr(faces_module.FaceAnalyzer, "detect",
+                        lambda self, image, long_side=640, threshold=0.5: sizes.append(long_side)
+                        or detect(self, image, long_side, threshold))
+    s = ImmichSettings(url=immich.url, api_key=immich.api_key, state_dir=tmp_path / "state",
+                       actions=ActionFlags(stack=True), processes=1)
+    report = run_immich_pass(s, dry_run=True).report
+    assert faces_module.REFERENCE_LONG_SIDE in sizes  # machine learning has not run: we search ourselves
+    best = [p["name"] for g in report["groups"] for p in g["photos"] if p["best"]]
+    assert best == [labelled.keepers[1]]
