@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from immich_client import ImmichClient, ImmichError, ImmichNotFound, ImmichUnavailable
+from immich_client import ImmichClient, ImmichError, ImmichNotFound, ImmichPermissionError, ImmichUnavailable
 
 from ..hashing import hash_bytes
 from ..imaging import UnreadablePhoto
@@ -88,6 +88,7 @@ class ImmichSource:
         self.new_cursor: str | None = cursor
         self.owner_id = owner_id
         self.concurrency = concurrency
+        self.read_faces = True  # Immich's faces for the best shot, until the key turns out not to allow it
         self.full = full or cursor is None
         self.listed = 0
         #: every stack of the user (search results do not say which photo is in a stack)
@@ -243,13 +244,18 @@ class ImmichSource:
             raise
         except ImmichError as exc:
             raise UnreadablePhoto(f"preview download failed: {exc}") from exc
-        try:
-            faces = [(f.x1, f.y1, f.x2, f.y2, f.person_name) for f in self.client.faces.of(ref.id)]
-        except ImmichUnavailable:
-            raise
-        except ImmichError as exc:  # an older server, a key without face.read: search the frame ourselves
-            log.debug("faces of %s not readable (%s): the best-shot stage finds them itself", ref.id, exc)
-            faces = []
+        faces: list[tuple[float, float, float, float, str | None]] = []
+        if self.read_faces:
+            try:
+                faces = [(f.x1, f.y1, f.x2, f.y2, f.person_name) for f in self.client.faces.of(ref.id)]
+            except ImmichUnavailable:
+                raise
+            except ImmichPermissionError as exc:  # a key without face.read: asked once, not per photo
+                log.warning("Immich's faces are not readable with this API key (%s): the best shot finds the "
+                            "faces itself. Add face.read to the key to use Immich's.", exc)
+                self.read_faces = False
+            except ImmichError as exc:  # one asset's faces: search that frame ourselves
+                log.debug("faces of %s not readable (%s): the best-shot stage finds them itself", ref.id, exc)
         return Hinted(preview, faces)
 
     def load_for_scoring(self, ref: PhotoRef) -> np.ndarray:
