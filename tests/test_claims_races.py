@@ -35,8 +35,13 @@ def test_undo_puts_the_keeper_right_again_after_the_sidecar_read_back_returns_th
     def update_then_stale_read_back(ids, **fields):  # noqa: ANN001, ANN003, ANN202
         put_right(ids, **fields)
         if burst[0] in ids and not echoed:
-            echoed.append(fields)  # the stale sidecar: the run's values come back, once
+            echoed.append(fields)
+            # the stale sidecar, once: after the server's own jobs for undo's update are done (so none
+            # of them can put it right behind our back), the run's values come back and stay
+            real_immich_server.wait_sidecars()
             immich.call("PUT", f"/assets/{burst[0]}", json={"rating": 4, "description": "Pier"})
+            real_immich_server.wait_sidecars()
+            assert immich.asset(burst[0])["exifInfo"]["rating"] == 4
 
     client.assets.update = update_then_stale_read_back  # type: ignore[method-assign]
     summary = undo_run(client, s.state_dir, None)
