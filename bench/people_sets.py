@@ -411,3 +411,32 @@ def people_check(root: Path) -> LabelledSet:
 
 
 PEOPLE_SETS = {"people_tune": people_tune, "people_check": people_check}
+
+
+def cached_people(half: str) -> PeopleSet:
+    """One half made once per version of this module and of the face models' detector placement, kept
+    in .cache/people/sets (tests in several processes share it: a lock makes one of them build it)."""
+    import fcntl
+    import hashlib
+    import pickle
+
+    from bench.people_photos import CACHE
+
+    here = Path(__file__).parent
+    digest = hashlib.sha1(b"".join((here / f).read_bytes() for f in ("people_sets.py", "people_photos.py",
+                                                                     "labelled_sets.py"))).hexdigest()[:12]
+    root = CACHE / "sets" / f"{half}-{digest}"
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f".{half}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        meta = root / "set.pkl"
+        if meta.exists():
+            with open(meta, "rb") as f:
+                return pickle.load(f)
+        built = real_people(root.parent / f"build-{half}-{digest}", half)
+        built.root.rename(root)
+        built.root = root
+        with open(root / "set.pkl.tmp", "wb") as f:
+            pickle.dump(built, f)
+        (root / "set.pkl.tmp").rename(meta)
+        return built

@@ -25,10 +25,10 @@ NAMES = ["Anna", "Ben", "Chloe", "Dev", "Emil", "Fatou", "Gus"]
 
 
 def _people_set(tmp):  # noqa: ANN001, ANN202
-    from bench.people_sets import real_people
+    from bench.people_sets import cached_people
 
     try:
-        return real_people(tmp, "check")
+        return cached_people("check")
     except RuntimeError as exc:
         if "cannot fetch" in str(exc) and os.environ.get("CI", "").lower() != "true":
             pytest.skip(str(exc))

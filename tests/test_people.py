@@ -19,10 +19,10 @@ from organizer.pipeline import PassSettings
 
 
 def _people_set(tmp: Path, half: str):  # noqa: ANN202
-    from bench.people_sets import real_people
+    from bench.people_sets import cached_people
 
     try:
-        return real_people(tmp, half)
+        return cached_people(half)
     except RuntimeError as exc:
         if "cannot fetch" in str(exc) and os.environ.get("CI", "").lower() != "true":
             pytest.skip(str(exc))

@@ -21,10 +21,10 @@ pytestmark = needs_models  # missing models: a skip line outside CI, a failure u
 
 
 def test_real_group_bursts_keep_the_frame_where_everyone_s_eyes_are_open(immich, tmp_path):
-    from bench.people_sets import real_people
+    from bench.people_sets import cached_people
 
     try:
-        labelled = real_people(tmp_path / "sets", "check")
+        labelled = cached_people("check")
     except RuntimeError as exc:
         if "cannot fetch" in str(exc) and os.environ.get("CI", "").lower() != "true":
             pytest.skip(str(exc))
