@@ -41,6 +41,33 @@ DEFAULT_TIME_WINDOW = 300.0
 REPORT_VERSION = 1
 #: Skip reasons starting with this are transient (e.g. a thumbnail not generated yet).
 TRANSIENT_PREFIX = "retry: "
+#: A photo still "not ready" after this many passes (its bytes unchanged) is one the server could not
+#: make a thumbnail of (a damaged or truncated upload): reported once as unreadable, by its file name,
+#: and no longer asked for every pass. A photo that changes is tried again from the start.
+NOT_READY_PASSES = 3
+NOT_READY = "not_ready"  # state.extra: photo id -> (fingerprint, passes it was not ready in)
+
+
+def _not_ready(state: ProcessingState, photo_id: str, fingerprint: str, name: str, reason: str) -> str:
+    """Count one more pass in which ``photo_id`` was not ready; past NOT_READY_PASSES it is unreadable."""
+    tries = state.extra.setdefault(NOT_READY, {})
+    seen, passes, _ = tries.get(photo_id, (fingerprint, 0, ""))
+    passes = passes + 1 if seen == fingerprint else 1
+    state.touch_extra(NOT_READY)
+    if passes < NOT_READY_PASSES:
+        tries[photo_id] = (fingerprint, passes, "")
+        return reason
+    # Kept with the hash cache (a run's own skips are forgotten when the next run starts).
+    given_up = (f"{name or photo_id}: still {reason.removeprefix(TRANSIENT_PREFIX)} after {passes} passes: the "
+                f"server could not make one (a damaged or unsupported file?); skipped until it changes")
+    tries[photo_id] = (fingerprint, passes, given_up)
+    return given_up
+
+
+def _given_up(state: ProcessingState, ref: PhotoRef) -> str | None:
+    """The reason a photo was given up on in an earlier pass (never ready), while it is unchanged."""
+    seen = state.extra.get(NOT_READY, {}).get(ref.id)
+    return seen[2] if seen and seen[0] == ref.fingerprint and seen[2] else None
 
 
 class Actions(Protocol):
@@ -224,6 +251,10 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
         if old_skip is not None and old_skip[0] == ref.fingerprint:
             skipped[ref.id] = old_skip[1]
             continue
+        given_up = _given_up(state, ref) if NOT_READY in state.extra else None
+        if given_up:
+            skipped[ref.id] = given_up
+            continue
         todo.append(ref)
     progress.message(f"Computing hashes for {len(refs)} photos...")
     if hashed or skipped:
@@ -231,10 +262,13 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
     if todo:
         progress.message(f"Processing {len(todo)} new photos...")
         todo_fp = {r.id: r.fingerprint for r in todo}
+        names = {r.id: r.name for r in todo}
         bar = progress.bar("hash", len(todo))
         try:
             for photo_id, out in source.hash_photos(todo, settings.processes, stop.is_set):
                 if isinstance(out, str):
+                    if out.startswith(TRANSIENT_PREFIX):
+                        out = _not_ready(state, photo_id, todo_fp.get(photo_id, ""), names.get(photo_id, ""), out)
                     skipped[photo_id] = out
                     if out.startswith(TRANSIENT_PREFIX):
                         log.info("Not yet: %s: %s", photo_id, out)  # not cached: retried next pass
@@ -242,6 +276,8 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                         state.record_skip(photo_id, todo_fp.get(photo_id, ""), out)
                         log.warning("Skipping %s: %s", photo_id, out)
                 else:
+                    if state.extra.get(NOT_READY, {}).pop(photo_id, None) is not None:
+                        state.touch_extra(NOT_READY)
                     entry = (out.fingerprint, out.hash, out.taken_at, out.taken_source, out.tz_offset,
                              out.width, out.height)
                     state.record_hash(photo_id, entry)
