@@ -46,3 +46,21 @@ def test_a_missing_part_fails_under_ci_and_skips_with_one_line_outside(case):
     out = local.stdout + local.stderr
     assert local.returncode == 0 and " skipped" in out.splitlines()[-1], out[-2000:]
     assert line in out
+
+
+def test_no_test_skips_by_itself_but_through_required_parts():
+    """A new ``pytest.skip`` / ``skipif`` / ``importorskip`` in a test would skip silently under CI too.
+    Allowed: in required_parts.py, or right after a line that checks CI (the fetch of a labelled set
+    that re-raises its error under CI)."""
+    from pathlib import Path
+
+    offenders = []
+    for path in sorted((REPO / "tests").rglob("*.py")):
+        if path.name in ("required_parts.py", Path(__file__).name):
+            continue
+        lines = path.read_text().splitlines()
+        for n, line in enumerate(lines):
+            if any(s in line for s in ("pytest.skip(", ".skipif(", "importorskip(")):
+                if not any('"CI"' in before for before in lines[max(0, n - 3):n]):
+                    offenders.append(f"{path.relative_to(REPO)}:{n + 1}: {line.strip()}")
+    assert not offenders, "skip through required_parts.missing() (fails under CI):\n" + "\n".join(offenders)
