@@ -34,8 +34,9 @@ class Source(Protocol):
     def hash_photos(self, refs: list[PhotoRef], processes: int,
                     should_stop: Callable[[], bool]) -> Iterator[tuple[str, HashResult | str]]: ...
     def load_for_scoring(self, ref: PhotoRef) -> np.ndarray: ...
-    # Optional: ``scoring_input(ref) -> str | bytes``, what a scoring worker decodes itself (a path,
-    # encoded bytes); without it, workers receive the decoded pixels of ``load_for_scoring``.
+    # Optional: ``scoring_input(ref) -> str | bytes | Hinted``, what a scoring worker decodes itself (a
+    # path, encoded bytes, either with the faces the source already knows: models.Hinted); without
+    # it, workers receive the decoded pixels of ``load_for_scoring``.
 
 
 class SourceError(Exception):
