@@ -109,3 +109,31 @@ def test_without_immich_s_faces_the_frames_are_searched_as_before(immich, tmp_pa
     assert faces_module.REFERENCE_LONG_SIDE in sizes  # machine learning has not run: we search ourselves
     best = [p["name"] for g in report["groups"] for p in g["photos"] if p["best"]]
     assert best == [labelled.keepers[1]]
+
+
+def test_a_key_without_face_read_is_told_once_and_the_faces_are_found_anyway(immich, tmp_path, caplog):
+    import json
+    from pathlib import Path
+
+    import requests
+    from real_immich import PASSWORD
+
+    labelled = _people_set(tmp_path / "sets")
+    _upload_with_faces(immich, labelled, [1])
+    spec = json.loads((Path(__file__).resolve().parents[2] / "shared" / "immich" /
+                       "immich-openapi-specs.json").read_text())
+    permissions = [p for p in spec["components"]["schemas"]["Permission"]["enum"]
+                   if p != "all" and not p.startswith("face.")]
+    token = requests.post(f"{immich.url}/api/auth/login", json={"email": immich.email, "password": PASSWORD},
+                          timeout=30).json()["accessToken"]
+    key = requests.post(f"{immich.url}/api/api-keys", json={"name": "no faces", "permissions": permissions},
+                        headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    key.raise_for_status()
+    s = ImmichSettings(url=immich.url, api_key=key.json()["secret"], state_dir=tmp_path / "state",
+                       actions=ActionFlags(stack=True), processes=1)
+    with caplog.at_level("WARNING"):
+        report = run_immich_pass(s, dry_run=True).report
+    told = [r for r in caplog.records if "face.read" in r.getMessage()]
+    assert len(told) == 1, [r.getMessage() for r in told]  # once, not once per photo
+    best = [p["name"] for g in report["groups"] for p in g["photos"] if p["best"]]
+    assert best == [labelled.keepers[1]]  # the faces were found by the organizer itself

@@ -9,6 +9,7 @@ so an incremental pass asks only for assets updated since the last one (``update
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator, MutableMapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
@@ -89,6 +90,7 @@ class ImmichSource:
         self.owner_id = owner_id
         self.concurrency = concurrency
         self.read_faces = True  # Immich's faces for the best shot, until the key turns out not to allow it
+        self._faces_lock = threading.Lock()
         self.full = full or cursor is None
         self.listed = 0
         #: every stack of the user (search results do not say which photo is in a stack)
@@ -250,10 +252,12 @@ class ImmichSource:
                 faces = [(f.x1, f.y1, f.x2, f.y2, f.person_name) for f in self.client.faces.of(ref.id)]
             except ImmichUnavailable:
                 raise
-            except ImmichPermissionError as exc:  # a key without face.read: asked once, not per photo
-                log.warning("Immich's faces are not readable with this API key (%s): the best shot finds the "
-                            "faces itself. Add face.read to the key to use Immich's.", exc)
-                self.read_faces = False
+            except ImmichPermissionError as exc:  # a key without face.read: said once, not asked again
+                with self._faces_lock:  # previews are fetched by several threads at once
+                    first, self.read_faces = self.read_faces, False
+                if first:
+                    log.warning("Immich's faces are not readable with this API key (%s): the best shot finds "
+                                "the faces itself. Add face.read to the key to use Immich's.", exc)
             except ImmichError as exc:  # one asset's faces: search that frame ourselves
                 log.debug("faces of %s not readable (%s): the best-shot stage finds them itself", ref.id, exc)
         return Hinted(preview, faces)
