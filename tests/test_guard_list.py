@@ -42,7 +42,8 @@ def test_each_break_applies_to_todays_code_and_its_tests_exist(guard, tmp_path):
     target = REPO / guard["file"]
     assert target.is_file(), guard["file"]
     assert target.read_text().count(guard["old"]) == 1, \
-        f"{guard['name']}: the break's text must occur exactly once in {guard['file']}"
+        f"{guard['name']}: the break's text must occur exactly once in {guard['file']}: the code changed, so " \
+        "update the guard's `old`/`new` in tests/guards.toml (and docs/test-breaks.md) to break it again"
     copy = tmp_path / guard["file"]
     copy.parent.mkdir(parents=True)
     copy.write_text(target.read_text())
