@@ -48,13 +48,19 @@ def _page(seed: int, receipt: bool = False) -> np.ndarray:
     return page(np.random.default_rng(seed), seed % 8, receipt)
 
 
-@pytest.mark.parametrize("surface,receipt", [("brick.png", False), ("ihc.png", True), ("gravel.png", False)])
-def test_two_pages_at_other_places_on_one_textured_desk_are_not_one_shot(surfaces, surface, receipt):
+#: (surface, receipts?, how far the second item lies from the first, in frame widths): pairs the
+#: surface's inliers and agreeing detail confirmed as one shot before the difference test.
+NEIGHBOURS_ON_A_DESK = [("grass.png", False, 0.1), ("ihc.png", True, 0.1), ("gravel.png", False, 0.04),
+                        ("gravel.png", True, 0.2)]
+
+
+@pytest.mark.parametrize("surface,receipt,apart", NEIGHBOURS_ON_A_DESK)
+def test_two_pages_at_other_places_on_one_textured_desk_are_not_one_shot(surfaces, surface, receipt, apart):
     from bench.surface_sets import _place
 
     desk = surfaces[surface]
     first = _shot(_place(_page(1, receipt), desk, (0.32, 0.5), 0.85, 2.0), 1)
-    second = _shot(_place(_page(2, receipt), desk, (0.62, 0.5), 0.85, -3.0), 2)
+    second = _shot(_place(_page(2, receipt), desk, (0.32 + apart, 0.5), 0.85, -3.0), 2)
     ev = _same(first, second)
     assert not ev.same, f"another page on the same desk confirmed as the same shot: {ev.to_dict()}"
 
@@ -79,7 +85,6 @@ def test_a_page_reshot_where_it_lay_stays_one_shot(surfaces, surface):
     again = _shot(_place(page, desk, (0.41, 0.495), 0.85, 3.0), 6)  # picked up the phone, nudged the page
     ev = _same(first, again)
     assert ev.same, f"the same page shot twice was refused: {ev.to_dict()}"
-    assert ev.unexplained <= verify.MAX_UNEXPLAINED
 
 
 @pytest.mark.parametrize("surface,product", [("grass.png", 1), ("gravel.png", 0), ("moon.png", 2)])
