@@ -456,6 +456,8 @@ def face_marks(parts: Any) -> list[FaceMark]:
         eyes = str(face.get("eyes") or "")
         if who == PASSER_BY:
             css, title = PASSER_BY, "a passer-by (not counted)"
+        elif eyes == "blurred":
+            css, title = "eyes-unknown", f"{who}: face blurred"
         else:
             css = EYES_CLASS.get(eyes, "eyes-unknown")
             title = f"{who}: eyes {eyes}" if eyes else who

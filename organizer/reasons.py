@@ -63,7 +63,7 @@ class FrameFacts:
     """What the best-shot stage measured of one frame, as the words need it."""
 
     name: str
-    #: per person (same order as the names): "open", "half closed", "closed" or "missing"
+    #: per person (same order as the names): "open", "half closed", "closed", "missing" or "blurred"
     eyes: list[str] = field(default_factory=list)
     passers_by: int = 0  # faces seen in this frame only
     sharpness: float = 1.0  # share of the group's sharpest frame
@@ -83,6 +83,8 @@ def _eye_lines(names: list[str], eyes: list[str]) -> list[str]:
             lines.append(f"{name}'s eyes are half closed")
         elif state == "missing":
             lines.append(f"{name} is not seen (turned away or hidden)")
+        elif state == "blurred":
+            lines.append(f"{name}'s face is blurred")
     return lines
 
 
@@ -116,7 +118,8 @@ def explain(frames: list[FrameFacts], names: list[str], best: int, bracket: bool
         lines = _eye_lines(names, f.eyes)
         if f.sharpness < SOFTER * top.sharpness:  # the whole frame: camera shake, focus
             lines.append("the whole frame is softer")
-        elif f.face_sharpness < FACES_BLURRED <= top.face_sharpness and n:  # the people moved
+        elif (f.face_sharpness < FACES_BLURRED <= top.face_sharpness and n
+              and "blurred" not in f.eyes):  # the people moved (each blurred one is named above)
             lines.append("the faces are blurred" if n > 1 else "the face is blurred")
         stops = _stops(f, top)
         if stops:
@@ -143,7 +146,7 @@ def _best_words(frames: list[FrameFacts], names: list[str], best: int, bracket: 
             return sum(1 for s in f.eyes if s in ("closed", "missing"))
 
         others = [f for k, f in enumerate(frames) if k != best and not f.unreadable]
-        half = sum(1 for s in top.eyes if s == "half closed")
+        half = sum(1 for s in top.eyes if s in ("half closed", "blurred"))
         if closed(top) == 0:
             if half == 0:
                 everyone = ("the person has their eyes open" if n == 1 else

@@ -20,3 +20,13 @@ def test_demo_groups_and_keepers(tmp_path):
     assert {g["best"] for g in report["groups"]} == keepers
     assert sum(len(g["photos"]) for g in report["groups"]) == 16
     assert report["summary"]["other_files_skipped"] == {".txt": 1}
+
+    # Each frame that lost says what FILES.md says was done to it, in words (no internal names)
+    why = {p["id"]: p["score_parts"]["why"] for g in report["groups"] for p in g["photos"]}
+    said = {"face blurred": "face is blurred", "whole frame soft": "whole frame is softer",
+            "under-exposed": "stops darker"}
+    for f, _, what in rows:
+        for done, words in said.items():
+            if done in what:
+                assert words in why[f], (f, what, why[f])
+                assert "half closed" not in why[f] and "_" not in why[f], (f, why[f])
