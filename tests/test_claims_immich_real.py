@@ -5,7 +5,8 @@ here was seen to fail with the break named in tests/guards.toml (``scripts/check
 - a review pass writes nothing before approval, not even taking apart a group that ended;
 - a stack the user re-covered by hand stays so;
 - the keeper inherits the highest rating, and a description only when it has none;
-- a frame that leaves a group leaves our album.
+- a frame that leaves a group leaves our album;
+- undo leaves a stack whose cover the user changed since the run.
 """
 
 from __future__ import annotations
@@ -122,3 +123,20 @@ def test_a_frame_that_leaves_a_group_leaves_our_album(immich, tmp_path):
     assert sorted(held) == sorted(burst[:3])
     assert _members(immich.stack_of(burst[0])) == sorted(burst[:3])
     assert not group_tags(immich.asset(burst[3])) and not role_tags(immich.asset(burst[3]))
+
+
+def test_undo_leaves_a_stack_whose_cover_the_user_changed(immich, tmp_path):
+    """README: undo deletes a stack it created only if it is still as the run made it. The user put
+    another frame on top after the run: the stack is theirs now and stays, with their cover."""
+    s = settings(immich, tmp_path, TAG_STACK)
+    burst = upload_burst(immich, 67, range(3))
+    run_immich_pass(s)
+    stack = immich.stack_of(burst[0])
+    immich.call("PUT", f"/stacks/{stack['id']}", json={"primaryAssetId": burst[1]})
+    proc = run_cli("undo", "--last", **cli_env(immich, tmp_path))
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    now = immich.stack_of(burst[0])
+    assert now is not None, "undo deleted a stack whose cover the user had changed"
+    assert (now["id"], now["primaryAssetId"], _members(now)) == (stack["id"], burst[1], sorted(burst))
+    assert "cover was changed by hand" in proc.stdout, proc.stdout
+    assert all(not group_tags(immich.asset(i)) for i in burst), "the run's own tags are still undone"
