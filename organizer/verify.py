@@ -74,6 +74,7 @@ class Features:
     coarse: Features | None = field(default=None, repr=False)  # the same at half size, on demand
     image: np.ndarray | None = field(default=None, repr=False)  # the photo, for the fine look on demand
     _fine: np.ndarray | None = field(default=None, repr=False)
+    _fine_moments: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     def half(self) -> Features:
         """This photo at half the size, where a shaken or soft frame still has its detail."""
@@ -154,6 +155,15 @@ def fine_detail(f: Features) -> np.ndarray:
         high = cv2.subtract(eq, cv2.GaussianBlur(eq, (0, 0), FINE_HIGHPASS), dtype=cv2.CV_16S)
         f._fine = cv2.GaussianBlur(high, (0, 0), FINE_BAND).astype(np.float32)
     return f._fine
+
+
+def fine_moments(f: Features) -> tuple[np.ndarray, np.ndarray]:
+    """Cell means and deviations of the fine detail, kept: a photo is compared with several."""
+    if f._fine_moments is None:
+        d = fine_detail(f)
+        h, w = d.shape
+        f._fine_moments = _cell_moments(d[:h // DIFF_GRID * DIFF_GRID, :w // DIFF_GRID * DIFF_GRID])
+    return f._fine_moments
 
 
 def _features_of(grey: np.ndarray) -> Features:
@@ -410,20 +420,21 @@ def _cell_moments(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.sqrt(np.maximum(_cell_mean(img * img) - mean * mean, 0.0))
 
 
-def _found_cells(da: np.ndarray, db: np.ndarray, motions: list[np.ndarray],
-                 only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _found_cells(da: np.ndarray, db: np.ndarray, motions: list[np.ndarray], only: np.ndarray | None = None,
+                 moments_a: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per detail cell of a: (holds content, holds comparable content in both frames, its content
     is found in b).
 
     ``da``/``db`` are band-passed detail images; each motion maps b onto a. Found: under some
     motion, the cell's content reappears within LOCAL_SHIFT px (NCC >= FOUND_NCC). ``only``: the
-    cells worth the local search (elsewhere only the in-place NCC is asked).
+    cells worth the local search (elsewhere only the in-place NCC is asked). ``moments_a``: a's
+    cell means and deviations, when known.
     """
     h, w = da.shape
     ch, cw = h // DIFF_GRID, w // DIFF_GRID
     m = round(LOCAL_SHIFT * w / VERIFY_SIDE) if w > h else round(LOCAL_SHIFT * h / VERIFY_SIDE)
     crop_a = da[:ch * DIFF_GRID, :cw * DIFF_GRID]
-    mean_a, sa = _cell_moments(crop_a)
+    mean_a, sa = moments_a if moments_a is not None else _cell_moments(crop_a)
     best = np.full((DIFF_GRID, DIFF_GRID), -1.0, np.float32)
     own = sa > CONTENT_STD
     content = own.copy()
@@ -459,8 +470,9 @@ def _to_a(cells: np.ndarray, hom_ab: np.ndarray, shape: tuple[int, int]) -> np.n
     return _cells_of(warped.astype(np.float32), ch, cw, DIFF_GRID).mean(axis=(1, 3)) >= 127
 
 
-def _unexplained_cells(da: np.ndarray, db: np.ndarray, motions: list[np.ndarray],
-                       bound: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _unexplained_cells(da: np.ndarray, db: np.ndarray, motions: list[np.ndarray], bound: float = 1.0,
+                       moments: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Cells (in a's frame) holding content in both frames that neither frame finds in the other.
 
     A subject that moved is found both ways: a's subject in b under its own motion, and where b's
@@ -468,16 +480,18 @@ def _unexplained_cells(da: np.ndarray, db: np.ndarray, motions: list[np.ndarray]
     neither direction. Returns (a's content cells, unexplained cells, cells of a not found in b,
     cells of b - in b's frame - not found in a). When what a leaves unfound is already at most
     ``bound`` of its content, b's side is not looked at (it could only explain more): the
-    unexplained cells are then an upper bound, and the last map is empty.
+    unexplained cells are then an upper bound, and the last map is empty. ``moments``: both
+    images' cell means and deviations, when known.
     """
-    own, content, found_ab = _found_cells(da, db, motions)
+    ma, mb = moments if moments is not None else (None, None)
+    own, content, found_ab = _found_cells(da, db, motions, moments_a=ma)
     left_a = content & ~found_ab
     if left_a.sum() <= bound * max(int(own.sum()), 1):
         return own, left_a, left_a, np.zeros_like(left_a)
     inverses = [np.linalg.inv(hm) for hm in motions]
     # b's cells can only explain what a left unfound: judge those b cells (and their neighbours)
     near = cv2.dilate(left_a.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    _, content_b, found_ba = _found_cells(db, da, inverses, _to_a(near, inverses[0], db.shape))
+    _, content_b, found_ba = _found_cells(db, da, inverses, _to_a(near, inverses[0], db.shape), mb)
     explained_by_b = _to_a(found_ba & content_b, motions[0], da.shape)
     return own, left_a & ~explained_by_b, left_a, content_b & ~found_ba
 
@@ -545,8 +559,10 @@ def unexplained(a: Features, b: Features, motions: list[np.ndarray]) -> float:
     motion (on a busy surface the frame's features go to the surface, not to the subject).
     """
     lo, hi = sorted((a.sharpness, b.sharpness))
+    moments = None
     if a.image is not None and b.image is not None and hi <= SOFT_RATIO * max(lo, 1e-6):
         da, db = fine_detail(a), fine_detail(b)
+        moments = (fine_moments(a), fine_moments(b))
     else:  # a softer frame (or one compared at half size) has no fine detail to tell pages apart by
         da, db = _band(a.detail), _band(b.detail)
     sa, sb = da.shape[1] / a.grey.shape[1], db.shape[1] / b.grey.shape[1]
@@ -554,13 +570,14 @@ def unexplained(a: Features, b: Features, motions: list[np.ndarray]) -> float:
     def fine(hom: np.ndarray) -> np.ndarray:  # a motion between the grey images, between the fine ones
         return np.diag([sa, sa, 1.0]) @ hom @ np.diag([1 / sb, 1 / sb, 1.0])
 
-    content, left, left_a, left_b = _unexplained_cells(da, db, [fine(m) for m in motions], MAX_UNEXPLAINED)
+    content, left, left_a, left_b = _unexplained_cells(da, db, [fine(m) for m in motions], MAX_UNEXPLAINED, moments)
     share = float(left.sum()) / max(int(content.sum()), 1)
     if share > MAX_UNEXPLAINED:
         extra = [m for m in (_region_motion(a, b, left_a, left_b), _translation_motion(a, b, left_a, motions[0]))
                  if m is not None]
         if extra:
-            content, left, _, _ = _unexplained_cells(da, db, [fine(m) for m in [*motions, *extra]], MAX_UNEXPLAINED)
+            content, left, _, _ = _unexplained_cells(da, db, [fine(m) for m in [*motions, *extra]], MAX_UNEXPLAINED,
+                                                moments)
             share = float(left.sum()) / max(int(content.sum()), 1)
     return share
 
