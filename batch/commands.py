@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from .common import EXIT_ERROR, EXIT_USAGE, _setup_logging
 
@@ -20,6 +22,35 @@ def run_subcommand(name: str, argv: list[str]) -> int:
     if name == "install-webhook":
         return install_webhook(argv)
     return EXIT_USAGE
+
+
+def program() -> str:
+    """How to type photo-organizer in this shell, for the commands we print.
+
+    Why: a printed hint must work as printed. Started as ``.venv/bin/photo-organizer`` (``make``
+    does so) with no activated virtual environment, the bare name is not on PATH; the path it was
+    started by is. Run as ``python -m batch`` or found on PATH, the bare name is right.
+    """
+    started = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if started is None or started.name != "photo-organizer":
+        return "photo-organizer"
+    found = shutil.which("photo-organizer")
+    try:
+        if found and Path(found).resolve() == started.resolve():
+            return "photo-organizer"
+    except OSError:
+        pass
+    try:
+        return str(started.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(started.resolve())
+
+
+def _say(text: str) -> str:
+    """A line with the commands in it as they can be typed here (see ``program``)."""
+    name = program()
+    return text if name == "photo-organizer" else text.replace("photo-organizer undo", f"{name} undo").replace(
+        "photo-organizer redo", f"{name} redo")
 
 
 def _client_args(p: argparse.ArgumentParser) -> None:
@@ -48,16 +79,17 @@ def undo(argv: list[str]) -> int:
     p.add_argument("--any-scope", action="store_true", help="with --last: the latest run of any scope")
     p.add_argument("--dry-run", action="store_true", help="show what would be reverted")
     p.add_argument("--list", action="store_true", help="list recorded runs: scope, CLI or service, start, counts")
+    p.add_argument("--json", action="store_true", help="print each reverted change as a JSON line instead of "
+                                                       "one line per group in words")
     _client_args(p)
     args = p.parse_args(argv)
     _setup_logging(args.verbose)
     from immich_client import ImmichError
-    from organizer.immich.journal import list_runs
-    from organizer.immich.undo import UndoError, run_info, undo_run
+    from organizer.immich.undo import NothingInScope, UndoError, run_info, undo_run, undoable_runs
     from organizer.locks import ScopeBusy
 
     if args.list:
-        runs = list_runs(args.state_dir)
+        runs = undoable_runs(args.state_dir)
         if not runs:
             print(f"no runs recorded in {args.state_dir / 'journal'}")
         for path in runs:
@@ -75,22 +107,41 @@ def undo(argv: list[str]) -> int:
         if args.immich_album and not args.any_scope:
             scope = f"album-{client.albums.find(args.immich_album).id}"
         summary = undo_run(client, args.state_dir, args.run, dry_run=args.dry_run, scope=scope)
+    except NothingInScope as exc:
+        print(f"error: {exc.words(program())}", file=sys.stderr)
+        return EXIT_ERROR
     except (UndoError, ScopeBusy, ImmichError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(_say(f"error: {exc}"), file=sys.stderr)
         return EXIT_ERROR
     if summary.get("already_undone"):
         print(f"{summary['journal']}: already undone; nothing to do.")
         return 0
-    verb = "Would revert" if args.dry_run else "Reverted"
-    print(f"{verb} {len(summary['reverted'])} changes from {summary['journal']} (scope {summary['scope']})")
-    for item in summary["reverted"]:
-        print("  " + json.dumps(item))
-    for note in summary.get("left_alone", []):
-        print("  left alone: " + note)
-    if not args.dry_run:
-        print(f"These groups stay undone: later passes leave them alone until their photos change. "
-              f"To apply them again: photo-organizer redo {summary['run']}")
+    _print_undo(summary, args.dry_run, args.json)
     return 0
+
+
+def _print_undo(summary: dict[str, Any], dry_run: bool, as_json: bool) -> None:
+    """What the undo did: one line per group in words and a total (``--json``: each change as JSON)."""
+    verb = "Would revert" if dry_run else "Reverted"
+    print(f"{verb} {len(summary['reverted'])} changes from {summary['journal']} (scope {summary['scope']})")
+    if as_json:
+        for item in summary["reverted"]:
+            print("  " + json.dumps(item))
+    else:
+        for g in summary.get("groups") or []:
+            changes = ", ".join(g["changes"]) or "nothing left to revert"
+            print(f"  Group of {g['photos']} photos, best {g['best_name']}: {changes}")
+        for item in summary["reverted"]:
+            if not item.get("group") and item.get("op") == "delete_tags":
+                print(f"  Tags deleted (nothing uses them any more): {', '.join(item.get('tags') or [])}")
+    for note in summary.get("left_alone", []):
+        print(_say("  left alone: " + note))
+    groups = len(summary.get("groups") or [])
+    print(f"{'Would undo' if dry_run else 'Undone'}: {groups} group{'s' if groups != 1 else ''}, "
+          f"{len(summary['reverted'])} changes (run {summary.get('run')}, scope {summary['scope']}).")
+    if not dry_run:
+        print(f"These groups stay undone: later passes leave them alone until their photos change. "
+              f"To apply them again: {program()} redo {summary['run']}")
 
 
 def redo(argv: list[str]) -> int:

@@ -17,11 +17,14 @@ from typing import Any
 
 
 class ActionJournal:
-    def __init__(self, path: Path, run_id: str, scope: str, origin: str = "cli") -> None:
+    def __init__(self, path: Path, run_id: str, scope: str, origin: str = "cli", album_name: str | None = None) -> None:
         self.path = Path(path)
         self.run_id = run_id
         self.scope = scope
         self.origin = origin
+        #: the album's name as Immich shows it, so undo can say "album 'Vacation 2024'" and print a
+        #: command naming it, rather than an id nobody recognises
+        self.album_name = album_name
         self._seq = 0
         if self.path.exists():
             for entry in read_entries(self.path):
@@ -31,8 +34,11 @@ class ActionJournal:
         # Created on the first write only: a pass that changes nothing leaves no journal behind.
         if not self.path.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._append({"seq": 0, "kind": "run", "run_id": self.run_id, "scope": self.scope,
-                          "origin": self.origin, "started": time.time()})
+            header = {"seq": 0, "kind": "run", "run_id": self.run_id, "scope": self.scope,
+                      "origin": self.origin, "started": time.time()}
+            if self.album_name:
+                header["album_name"] = self.album_name
+            self._append(header)
 
     def _append(self, obj: dict[str, Any]) -> None:
         line = (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
@@ -80,6 +86,19 @@ def operations(path: Path) -> list[dict[str, Any]]:
             for op in ops.values():
                 op["undone"] = True
     return [ops[k] for k in sorted(ops)]
+
+
+#: journal entries that change nothing on the server: the shared record's bookkeeping of a group
+BOOKKEEPING = frozenset({"record"})
+
+
+def wrote_to_immich(path: Path) -> bool:
+    """Whether a run's journal holds a single write to Immich (not only the record's bookkeeping).
+
+    Why: a pass that only downloads (``make download``) or only re-records its groups still journals
+    their lineage; such a run changed nothing a person could undo, so it is no run to undo.
+    """
+    return any(e.get("kind") == "intent" and e.get("op") not in BOOKKEEPING for e in read_entries(path))
 
 
 def journal_dir(state_dir: Path) -> Path:

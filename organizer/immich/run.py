@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,8 @@ from ..settings import ImmichSettings
 from .actions import ImmichActions
 from .asset_index import AssetIndex
 from .bursts import ImmichBurstIds
-from .journal import ActionJournal, journal_dir, operations
-from .record import GroupRecord, Record, record_path
+from .journal import ActionJournal, journal_dir, operations, wrote_to_immich
+from .record import GroupRecord, Record, member_key, record_path
 from .review import DecisionGate
 from .source import ImmichSource
 
@@ -118,7 +119,7 @@ def run_immich_pass(settings: ImmichSettings, album: str | None = None, *, dry_r
             result = _run_locked(settings, client, me.id, album_id, scope, path, record, dry_run=dry_run,
                                  resume=resume, full=full, stop=stop, progress=progress,
                                  download_dir=download_dir, force_fresh=force_fresh, origin=origin,
-                                 review=review)
+                                 review=review, album_name=found.name if found else None)
         finally:
             record.close()
         result.report["scope"]["album_name"] = found.name if found else None
@@ -130,7 +131,7 @@ def run_immich_pass(settings: ImmichSettings, album: str | None = None, *, dry_r
 def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, album_id: str | None, scope: str,
                 path: Path, record: Record, *, dry_run: bool, resume: bool, full: bool, stop: StopToken | None,
                 progress: Progress, download_dir: Path | None, force_fresh: bool, origin: str,
-                review: bool = False) -> PassResult:
+                review: bool = False, album_name: str | None = None) -> PassResult:
     pass_settings = PassSettings(threshold=settings.threshold, time_window=settings.time_window,
                                  min_group_size=settings.min_group_size, pair_cover=settings.pair_cover,
                                  burst_cover=settings.burst_cover,
@@ -150,6 +151,7 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
     actions.listing = source
     download = LocalOutput(download_dir, dry_run=dry_run, fetch=_fetcher(client)) if download_dir else None
     combined = _Combined(DecisionGate(actions, record, scope, review), download)  # type: ignore[arg-type]
+    progress = _UndoneSaid(progress, combined, record)
     journal_path = journal_dir(settings.state_dir) / f"{_safe(scope)}-pending.jsonl"
 
     def prepare(state: Any) -> None:
@@ -170,7 +172,7 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
         actions.run_id = state.run_id
         if not dry_run:
             _recover_unfinished_writes(client, journal_path, record, state.run_id)
-            actions.journal = ActionJournal(journal_path, state.run_id, scope, origin=origin)
+            actions.journal = ActionJournal(journal_path, state.run_id, scope, origin=origin, album_name=album_name)
         try:
             source.index = AssetIndex.decode(state.extra.get("index") or {})
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -187,6 +189,10 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
     result = run_pass(source, combined, pass_settings, path, progress, stop,
                       extra_params={"identity": _identity_key(identity)}, prepare=prepare,
                       on_success=on_success)
+    if journal_path.exists() and not wrote_to_immich(journal_path):
+        # Only the record's bookkeeping (a download, groups re-recorded): nothing to undo, so no
+        # run in ``undo --list``, no undo hint, and ``undo --last`` finds the run that did write.
+        journal_path.unlink()
     result.report["scope"] = {"album_id": album_id, "key": scope, "origin": origin,
                               "journal": str(journal_path) if journal_path.exists() else None}
     if source.left_alone:
@@ -214,13 +220,25 @@ class _Combined:
     def __init__(self, actions: ImmichActions, download: LocalOutput | None) -> None:
         self.actions = actions
         self.download = download
-        self.previous = actions.previous if download is None else None
+        self.previous: Callable[[str, Any], dict[str, Any] | None] | None = (
+            self._previous if download is None else None)
+        #: the last group's entry when it was left alone unchanged (read by _UndoneSaid for its line)
+        self.left_alone: dict[str, Any] | None = None
+        #: told the photos of a group this pass looked at again and left alone (_UndoneSaid.applied)
+        self.on_left_alone: Callable[[list[str]], None] | None = None
+
+    def _previous(self, gid: str, members: Any) -> dict[str, Any] | None:
+        entry = self.actions.previous(gid, members)
+        self.left_alone = entry if entry is not None and entry.get("actions", {}).get("left_alone") else None
+        return entry
 
     def describe(self) -> dict[str, Any]:
         return self.actions.describe() | ({"download": str(self.download.output)} if self.download else {})
 
     def apply(self, group: Any, refs: Any) -> dict[str, Any]:
         result = self.actions.apply(group, refs)
+        if result.get("left_alone") and self.on_left_alone is not None:
+            self.on_left_alone([p["id"] for p in group.photos])
         if self.download:
             result["download"] = self.download.apply(group, refs)
         return result
@@ -236,3 +254,50 @@ class _Combined:
 
     def finish(self, report: dict[str, Any]) -> None:
         self.actions.finish(report)
+
+
+UNCHANGED = re.compile(r"^Group (\d+/\d+) unchanged since the last pass$")
+PROCESSING = re.compile(r"^Processing group (\d+/\d+) ")
+
+
+class _UndoneSaid:
+    """The pass's progress lines, where a group an undo left alone says so and how to apply it again.
+
+    Why: the pipeline reports a group it need not touch as "unchanged since the last pass", which
+    after an undo reads as if the undo had not happened, and says nothing of ``redo``. Such a group
+    is told as "Group N/M left alone: undone (redo RUN to apply)" instead; a changed group an undo
+    still holds back gets that line after its "Processing group" one.
+    """
+
+    def __init__(self, inner: Progress, combined: _Combined, record: Record) -> None:
+        self.inner = inner
+        self.combined = combined
+        self.record = record
+        self.processing: str | None = None
+        combined.on_left_alone = self.applied
+
+    def __getattr__(self, name: str) -> Any:  # bar(), snapshot()…: the wrapped progress's own
+        return getattr(self.inner, name)
+
+    def _undone(self, photo_ids: list[str]) -> str | None:
+        declined = self.record.declined(member_key(photo_ids))
+        if not declined or declined.get("reason") != "undone":
+            return None
+        return f"left alone: undone (redo {declined.get('run_id')} to apply)"
+
+    def applied(self, photo_ids: list[str]) -> None:
+        """A group looked at again (its photos changed, or the actions did) that an undo holds back."""
+        note = self._undone(photo_ids)
+        if note and self.processing:
+            self.inner.message(f"Group {self.processing} {note}")
+
+    def message(self, text: str) -> None:
+        unchanged = UNCHANGED.match(text)
+        entry, self.combined.left_alone = self.combined.left_alone, None
+        if unchanged and entry is not None:
+            note = self._undone([p["id"] for p in entry.get("photos") or []])
+            if note:
+                text = f"Group {unchanged.group(1)} {note}"
+        processing = PROCESSING.match(text)
+        self.processing = processing.group(1) if processing else None
+        self.inner.message(text)

@@ -26,7 +26,7 @@ from typing import Any
 from immich_client import ImmichBadRequest, ImmichClient, ImmichError, ImmichNotFound
 
 from ..locks import FileLock
-from .journal import list_runs, mark_undone, operations, read_entries
+from .journal import list_runs, mark_undone, operations, read_entries, wrote_to_immich
 from .record import Record, member_key, record_path
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,44 @@ log = logging.getLogger(__name__)
 
 class UndoError(Exception):
     pass
+
+
+class NothingInScope(UndoError):
+    """``undo --last`` found no run of its scope, and says which scopes have one, with the command for each.
+
+    Why: after an album pass a bare ``undo --last`` looks in the library's scope; "no run left to
+    undo" alone left the user to guess that the run they meant is the album's.
+    """
+
+    def __init__(self, scope: str, others: dict[str, list[Path]]) -> None:
+        self.scope = scope
+        self.others = others
+        super().__init__(self.words())
+
+    def words(self, program: str = "photo-organizer") -> str:
+        import shlex
+
+        text = f"no run of scope {self.scope} left to undo"
+        told = []
+        for paths in self.others.values():
+            album = scope_album(paths[-1])
+            n = f"{len(paths)} run{'s' if len(paths) != 1 else ''}"
+            if album is None:
+                told.append(f"the library has {n}: {program} undo --last")
+            else:
+                told.append(f"album {shlex.quote(album)} has {len(paths)}: "
+                            f"{program} undo --last --immich-album {shlex.quote(album)}")
+        return text + ("; " + "; ".join(told) if told else f" (see: {program} undo --list)")
+
+
+def scope_album(path: Path) -> str | None:
+    """The album a run's journal belongs to, as ``--immich-album`` takes it (its name, else its id);
+    None for the library."""
+    header = next((e for e in read_entries(path) if e.get("kind") == "run"), {})
+    scope = str(header.get("scope", "library"))
+    if not scope.startswith("album-"):
+        return None
+    return header.get("album_name") or scope[len("album-"):]
 
 
 def run_info(path: Path) -> dict[str, Any]:
@@ -51,15 +89,20 @@ def run_info(path: Path) -> dict[str, Any]:
 
 def find_journal(state_dir: Path, run: str | None, scope: str | None = "library") -> Path:
     """A run by id, or the latest run not undone yet of ``scope`` (``None``: of any scope)."""
-    runs = list_runs(state_dir)
+    runs = undoable_runs(state_dir)
     if not runs:
         raise UndoError(f"no action journal in {Path(state_dir) / 'journal'}: nothing to undo")
     if run is None:
-        pending = [p for p in runs if not run_info(p)["undone"]
-                   and (scope is None or run_info(p)["scope"] == scope)]
+        infos = {p: run_info(p) for p in runs}
+        pending = [p for p in runs if not infos[p]["undone"] and (scope is None or infos[p]["scope"] == scope)]
         if not pending:
-            where = f" of scope {scope}" if scope else ""
-            raise UndoError(f"no run{where} left to undo (see: photo-organizer undo --list)")
+            if scope is None:
+                raise UndoError("no run left to undo (see: photo-organizer undo --list)")
+            others: dict[str, list[Path]] = defaultdict(list)
+            for p in runs:
+                if not infos[p]["undone"]:
+                    others[infos[p]["scope"]].append(p)
+            raise NothingInScope(scope, dict(others))
         return pending[-1]  # list_runs is in start order
     matches = [p for p in runs if p.stem == run or p.stem.endswith("-" + run)]
     if len(matches) != 1:
@@ -67,6 +110,15 @@ def find_journal(state_dir: Path, run: str | None, scope: str | None = "library"
         raise UndoError(f"run {run!r} not found" + ("" if not matches else " (ambiguous)")
                         + f"; recorded runs: {names}")
     return matches[0]
+
+
+def undoable_runs(state_dir: Path) -> list[Path]:
+    """The runs there is something to undo of, in start order: those that wrote to Immich.
+
+    A run that only kept the record's bookkeeping (a download, say; passes no longer leave such a
+    journal) changed nothing on the server: it is no run to undo, to list or to wait for.
+    """
+    return [p for p in list_runs(state_dir) if wrote_to_immich(p)]
 
 
 def open_record(state_dir: Path, server: str, user_id: str) -> Record:
@@ -383,16 +435,21 @@ def _undo_ops(client: ImmichClient, record: Record, path: Path, run_id: str, ops
     undo = _Undo(client, record, run_id, dry_run)
     # groups a newer run (not undone) changed since: theirs to undo first
     later: dict[str, str] = {}
+    writers = {_run_id_of(p) for p in undoable_runs(state_dir) if not run_info(p)["undone"]}
     for op in ops:
         if op.get("op") == "record" and op.get("status") == "done":
             current = record.group(op["rid"])
-            if current is not None and current.run_id not in (None, run_id):
+            # a later run that wrote nothing to Immich (a download re-recording the group) has
+            # nothing of its own to undo first
+            if current is not None and current.run_id not in (None, run_id) and current.run_id in writers:
                 later[op["rid"]] = current.run_id
     for rid, other in sorted(later.items()):
-        undo.kept.append(f"group {rid}: changed by a later run ({other}); undo that run first")
+        undo.kept.append(f"group {rid}: changed by a later run ({other}); undo that run first: "
+                         f"photo-organizer undo {other}")
     used = _tags_used_by_other_runs(state_dir, path)
     reverted: list[dict[str, Any]] = []
     created: dict[str, str] = {}
+    groups = _group_members(ops)
     for op in reversed(ops):
         if op.get("group") in later or op.get("rid") in later:
             continue
@@ -408,6 +465,9 @@ def _undo_ops(client: ImmichClient, record: Record, path: Path, run_id: str, ops
             raise UndoError(f"undo stopped at {op.get('op')} (journal {path.name}): {exc}; "
                             "run undo again to finish") from exc
         if done:
+            rid = op.get("rid") if op.get("op") == "record" else op.get("group")
+            if rid:
+                done["group"] = rid
             reverted.append(done)
     undo.settle()
     undo.flush_retags()
@@ -417,7 +477,110 @@ def _undo_ops(client: ImmichClient, record: Record, path: Path, run_id: str, ops
     if not dry_run:
         mark_undone(path)
     return {"journal": str(path), "run": run_id, "reverted": reverted, "left_alone": undo.kept,
-            "dry_run": dry_run, "finished": time.time()}
+            "groups": _group_lines(client, groups, reverted), "dry_run": dry_run, "finished": time.time()}
+
+
+def _run_id_of(path: Path) -> str:
+    return next((e for e in read_entries(path) if e.get("kind") == "run"), {}).get("run_id", path.stem)
+
+
+def _group_members(ops: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each lineage the run touched: its photos and best as the run left them (else as it found them)."""
+    out: dict[str, dict[str, Any]] = {}
+    for op in ops:
+        if op.get("op") == "record":
+            state = op.get("after") or op.get("before") or {}
+            if state.get("members"):
+                out[op["rid"]] = {"members": list(state["members"]), "best": state.get("best")}
+    return out
+
+
+def _group_lines(client: ImmichClient, groups: dict[str, dict[str, Any]],
+                 reverted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the undo did to each group, in words a person follows: one entry per group.
+
+    Why: the undo used to print each reverted request as JSON ("untag_assets" and asset ids), which
+    tells nobody which of their bursts came back as it was. The best shot's file name names the
+    group (one read per group, only for the groups undone).
+    """
+    by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in reverted:
+        if item.get("group"):
+            by_group[item["group"]].append(item)
+    lines = []
+    for rid, items in by_group.items():
+        info = groups.get(rid) or {}
+        members = info.get("members") or sorted({a for i in items for a in i.get("asset_ids") or []})
+        best = info.get("best") or (members[0] if members else None)
+        name = None
+        if best:
+            try:
+                name = client.assets.get(best).original_file_name
+            except ImmichError:
+                name = None
+        lines.append({"group": rid, "photos": len(members), "best": best, "best_name": name or best,
+                      "changes": [w for w in (change_words(i) for i in _merged(items)) if w]})
+    return lines
+
+
+MERGED = ("untag_assets", "tag_assets", "remove_from_album", "add_to_album")
+
+
+def _merged(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A group's changes in the order the run made them, those of one kind on photos made one
+    ("tags taken off 4 photos", not one entry for the best and one for the others)."""
+    out: list[dict[str, Any]] = []
+    seen: dict[str, dict[str, Any]] = {}
+    for item in reversed(items):  # ``reverted`` is newest first
+        op = item.get("op")
+        if op in MERGED and op in seen:
+            known = seen[op]["asset_ids"]
+            known.extend(a for a in item.get("asset_ids") or [] if a not in known)
+            continue
+        item = dict(item, asset_ids=list(item.get("asset_ids") or []))
+        if op in MERGED:
+            seen[str(op)] = item
+        out.append(item)
+    return out
+
+
+def _photos(n: int) -> str:
+    return f"{n} photo{'s' if n != 1 else ''}"
+
+
+def change_words(item: dict[str, Any]) -> str | None:
+    """One reverted change in words ("stack removed", "tags taken off 3 photos")."""
+    op = item.get("op")
+    n = len(item.get("asset_ids") or [])
+    if op == "delete_stack":
+        return "stack removed"
+    if op == "recreate_stack":
+        return "the stack it replaced made again"
+    if op == "set_stack_primary":
+        return "stack cover put back"
+    if op == "untag_assets":
+        return f"tags taken off {_photos(n)}"
+    if op == "tag_assets":
+        return f"tags put back on {_photos(n)}"
+    if op == "delete_album":
+        return f"album {item.get('name') or ''} deleted".replace("album  ", "album ")
+    if op == "remove_from_album":
+        return f"{_photos(n)} taken out of an album"
+    if op == "add_to_album":
+        return f"{_photos(n)} put back in an album"
+    if op == "restore_assets":
+        words = []
+        for change in item.get("changes") or []:
+            fields = change.get("restored") or {}
+            what = [FIELD_WORDS.get(k, k) for k in fields]
+            words.append(f"{' and '.join(what)} put back on {_photos(len(change.get('asset_ids') or []))}")
+        return ", ".join(words) or None
+    return None
+
+
+#: the asset fields a run sets, as a person calls them
+FIELD_WORDS = {"isFavorite": "favourite", "visibility": "archive state", "rating": "rating",
+               "description": "description"}
 
 
 #: what Immich keeps in a photo's XMP sidecar among the fields a run sets (favourite and
