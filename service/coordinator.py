@@ -605,6 +605,7 @@ class Coordinator:
 
             settings = self.config.immich
             try:  # from the thumbnails the pass made and earlier pages kept; nothing downloaded here
+                _fill_from_other_scopes(spool, report, cache)
                 write_immich_picture_report(self.reports_dir / name, report, spool, None,
                                             cache, settings.download_concurrency, keep=not req.dry_run)
             except Exception as exc:  # noqa: BLE001 - the page is a view; the pass and its JSON stand
@@ -656,3 +657,25 @@ class Coordinator:
         self._dirty = False
         self._status_written = now
         write_json_quick(self.files.status, self.status(state))
+
+
+def _fill_from_other_scopes(spool: Any, report: dict[str, Any], cache: Any) -> int:
+    """Put into ``spool`` the thumbnails other scopes' passes kept of this report's grouped photos.
+
+    Why: a group an album pass made is unchanged for the next library pass, which therefore does
+    not score it (no thumbnail made) and finds nothing in the library's own cache; the service
+    downloads nothing for its pages, so the library report showed "no preview" for such groups.
+    The album's pass kept them (``STATE_DIR/report-thumbs/album-…``), named by photo and hash, so
+    they are the very pictures this report needs. Returns how many were found.
+    """
+    from organizer.picture_report import ThumbnailCache
+
+    found = 0
+    root = Path(cache.folder).parent
+    try:
+        folders = sorted(f for f in root.iterdir() if f.is_dir() and f != Path(cache.folder))
+    except OSError:
+        return 0
+    for folder in folders:
+        found += ThumbnailCache(folder).fill(spool, report)
+    return found

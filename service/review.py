@@ -116,11 +116,45 @@ def _refuse(addr: str) -> None:
         db.close()
 
 
-def _scope() -> str:
-    scope = request.args.get("scope") or (request.get_json(silent=True) or {}).get("scope") or LIBRARY
+def _scope(default: str = LIBRARY) -> str:
+    scope = request.args.get("scope") or (request.get_json(silent=True) or {}).get("scope") or default
     if scope != LIBRARY and not re.fullmatch(r"album-[0-9a-fA-F-]{8,64}", scope):
         return LIBRARY
     return scope
+
+
+def opening_scope(with_proposals: list[str]) -> str:
+    """The scope the page opens on when none is asked for: the library when it has proposals, else
+    the first scope that has.
+
+    Why: with ``SCOPES`` set to one album every proposal is the album's, and a page opening on the
+    library showed none of them and no way to reach them.
+    """
+    if LIBRARY in with_proposals or not with_proposals:
+        return LIBRARY
+    return with_proposals[0]
+
+
+#: album names are read again at most this often (seconds), for the scope list's labels
+ALBUM_NAMES_TTL = 60.0
+
+
+def scope_labels(scopes: list[str]) -> list[dict[str, str]]:
+    """Each scope as the scope list shows it: "library", or "album NAME" (its id if Immich cannot say)."""
+    from immich_client import ImmichError
+
+    cache = current_app.extensions.setdefault("photo_organizer_review", {})
+    names: dict[str, str] = cache.get("album_names") or {}
+    wanted = {sc[len("album-"):] for sc in scopes if sc.startswith("album-")}
+    if wanted - set(names) and time.monotonic() - cache.get("album_names_at", -ALBUM_NAMES_TTL) >= ALBUM_NAMES_TTL:
+        cache["album_names_at"] = time.monotonic()
+        try:
+            names = {a.id: a.name for a in make_client(_settings()).albums.list()}
+            cache["album_names"] = names
+        except ImmichError as exc:  # the list still works, with ids
+            log.warning("review: cannot read the album names: %s", exc)
+    return [{"key": sc, "label": "library" if sc == LIBRARY else f"album {names.get(sc[len('album-'):], sc)}"}
+            for sc in scopes]
 
 
 @bp.before_request
@@ -239,25 +273,27 @@ def group_view(p: dict[str, Any]) -> dict[str, Any]:
 def page() -> Any:
     from immich_client import ImmichError
 
-    scope = _scope()
     try:
         record = _open_record()
     except ImmichError as exc:  # the page says so rather than a bare 500
         log.warning("review: cannot reach Immich to open the record: %s", exc)
         return render_template("review_login.html", error=f"Immich cannot be reached: {exc}"), 502
     try:
-        groups = [group_view(p) for p in record.proposals(scope)] if record else []
         scopes = record.proposal_scopes() if record else []
+        scope = _scope(opening_scope(scopes))
+        groups = [group_view(p) for p in record.proposals(scope)] if record else []
     finally:
         if record:
             record.close()
+    if scope not in scopes:
+        scopes = [scope, *scopes]  # the one shown is always in the list, with the way to the others
     session = _session() or {}
     counts: dict[str, int] = {}
     for g in groups:
         counts[g["status"]] = counts.get(g["status"], 0) + 1
     thumb_base = url_for("review.thumb", asset_id="_")[:-1]  # one url_for, not one per photo
     return render_template("review.html", groups=groups, scope=scope, csrf=session.get("csrf", ""),
-                           thumb_base=thumb_base, scopes=scopes,
+                           thumb_base=thumb_base, scopes=scope_labels(scopes),
                            has_faces=any(ph["faces"] for g in groups for ph in g["photos"]),
                            counts=counts, review_mode=_settings().review)
 
