@@ -181,7 +181,10 @@ class _Undo:
                     still[asset_id] = tag_ids - present
             pending = still
         if pending:
-            self.kept.append(f"tags could not be put back on {len(pending)} photos; run undo again later")
+            # the run is marked undone after this: a second undo would find nothing to do, so say
+            # what is left rather than print a command that does nothing
+            self.kept.append(f"tags could not be put back on {len(pending)} photos (Immich's sidecar read-back "
+                             f"kept dropping them): {', '.join(sorted(pending)[:5])}; tag them again in Immich")
 
     def _untag(self, tag_id: str, asset_ids: list[str]) -> None:
         try:
@@ -206,6 +209,7 @@ class _Undo:
         shaky = {a: t for a, t in self.untagged.items() if len(t) > 1}
         fields = dict(self.sidecar_restores)
         clean = 0
+        still: set[str] = set()  # the photos that came back the last time they were read
         for attempt in range(5):
             if not (shaky or fields) or self.dry_run:
                 return
@@ -235,8 +239,9 @@ class _Undo:
                     return
                 continue
             clean = 0
+            still = {a for v in tags_back.values() for a in v} | set(fields_back)
             log.info("Tags, ratings or descriptions came back after undo on %d photos; undoing them again",
-                     len({a for v in tags_back.values() for a in v} | set(fields_back)))
+                     len(still))
             for tag_id, back in tags_back.items():
                 try:
                     self.client.tags.untag_assets(tag_id, back)
@@ -246,7 +251,8 @@ class _Undo:
             for asset_id, lost in fields_back.items():
                 self.client.assets.update([asset_id], rating=lost.get("rating"), description=lost.get("description"),
                                           unrate="rating" in lost and lost["rating"] is None)
-        self.kept.append("some tags, ratings or descriptions kept coming back on the server; run undo again later")
+        self.kept.append(f"tags, ratings or descriptions kept coming back on {len(still)} "
+                         "photos after 5 tries (Immich's sidecar read-back); check them in Immich")
 
     def revert(self, op: dict[str, Any]) -> dict[str, Any] | None:
         kind = op.get("op")
@@ -463,7 +469,7 @@ def _undo_ops(client: ImmichClient, record: Record, path: Path, run_id: str, ops
                 undo.kept.append(f"{op.get('op')}: already gone on the server")
                 continue
             raise UndoError(f"undo stopped at {op.get('op')} (journal {path.name}): {exc}; "
-                            "run undo again to finish") from exc
+                            f"run it again to finish: photo-organizer undo {run_id}") from exc
         if done:
             rid = op.get("rid") if op.get("op") == "record" else op.get("group")
             if rid:
