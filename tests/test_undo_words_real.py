@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 from datetime import timedelta
 
-from cli_helpers import run_cli
+from cli_helpers import REPO, run_cli
+from cli_helpers import cli_env as cli_env_base
 from test_immich_real import START, cli_env, upload_burst
 
 PASS = ("--source-type", "immich", "--no-progress")
@@ -119,3 +121,27 @@ def test_undo_prints_one_line_per_group_in_words_and_a_total(immich, tmp_path):
     assert "tags taken off 3 photos" in three and "tags taken off 4 photos" in four, groups
     assert any(line.startswith("Undone: 2 groups") for line in lines), undone.stdout
     assert not immich.stacks()
+
+
+def test_off_path_the_printed_commands_name_the_program_as_it_can_be_typed(immich, tmp_path):
+    """``make undo`` runs ``.venv/bin/photo-organizer``; with no activated environment the bare name is
+    not on PATH, so a hint saying ``photo-organizer redo RUN`` would fail as typed."""
+    upload_burst(immich, 67, range(3))
+    env = cli_env(immich, tmp_path)
+    assert run_cli(*PASS, "--stack", **env).returncode == 0
+    shell = dict(cli_env_of_shell(), **env)
+    undone = subprocess.run([".venv/bin/photo-organizer", "undo"], cwd=REPO, env=shell, capture_output=True,
+                            text=True, timeout=180)
+    assert undone.returncode == 0, undone.stderr
+    hint = undone.stdout.split("To apply them again: ", 1)[1].strip()
+    assert hint.startswith(".venv/bin/photo-organizer redo "), hint
+    redone = subprocess.run(hint, shell=True, cwd=REPO, env=shell, capture_output=True, text=True, timeout=180)
+    assert redone.returncode == 0 and "will be applied again" in redone.stdout, redone.stderr
+
+
+def cli_env_of_shell() -> dict[str, str]:
+    """A user's shell without the virtual environment on PATH (no ``activate``)."""
+    env = cli_env_base()
+    env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+    env.pop("VIRTUAL_ENV", None)
+    return env
