@@ -67,6 +67,11 @@ def test_a_pass_after_an_undo_says_the_groups_are_undone_with_the_redo_command(i
         assert f"Group {n}/2 left alone: undone (redo {run_id} to apply)" in out, out
     assert not immich.stacks()
     assert "Undo these changes" not in again.stdout, "the pass wrote nothing: nothing to undo"
+    other = run_cli(*PASS, "--tag-only", **env)  # other actions: each group is looked at again, still undone
+    assert other.returncode == 0, other.stderr
+    for n in (1, 2):
+        assert f"Group {n}/2 left alone: undone (redo {run_id} to apply)" in other.stdout + other.stderr, other.stdout
+    assert not [t for t in immich.tags() if "/group-" in t["value"]], "an undone group gets no tags either"
     redone = run_cli("redo", run_id, **env)
     assert redone.returncode == 0, redone.stderr
     assert len(immich.stacks()) == 0
