@@ -150,3 +150,23 @@ def cli_env_of_shell() -> dict[str, str]:
     env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
     env.pop("VIRTUAL_ENV", None)
     return env
+
+
+def test_the_make_undo_an_album_pass_prints_undoes_it_as_typed(immich, tmp_path):
+    """The pass's "(or: make undo ALBUM=…)", pasted into a shell as printed, undoes the album's run,
+    an apostrophe in the album's name included, and prints the groups in words."""
+    album = "Summer's end 2024"
+    burst = upload_burst(immich, 68, range(3))
+    immich.make_album(album, burst)
+    before = immich.snapshot()
+    env = cli_env(immich, tmp_path)
+    done = run_cli(*PASS, "--immich-album", album, "--stack", **env)
+    assert done.returncode == 0, done.stderr
+    line = next(line for line in done.stdout.splitlines() if line.startswith("Undo these changes with: "))
+    make = line.split("(or: ", 1)[1].split(")   (journal")[0]
+    assert make.startswith("make undo ALBUM="), line
+    shell = dict(cli_env_of_shell(), **env)
+    undone = subprocess.run(make, shell=True, cwd=REPO, env=shell, capture_output=True, text=True, timeout=300)
+    assert undone.returncode == 0, undone.stdout + undone.stderr
+    assert "Group of 3 photos, best IMG_068_0.jpg: stack removed" in undone.stdout, undone.stdout
+    assert not immich.stacks() and immich.snapshot() == before
