@@ -17,7 +17,7 @@ DRY_FLAG := $(if $(filter 1 true yes,$(DRY_RUN)),--dry-run,)
 # Only photos taken in a date range: SINCE=2024-07-01 UNTIL=2024-08-01 (ISO dates or date-times).
 DATE_FLAGS = $(if $(SINCE),--taken-after "$(SINCE)",) $(if $(UNTIL),--taken-before "$(UNTIL)",)
 
-.PHONY: help setup models browser demo test lint bench organize-local clean organize tag-only create-albums \
+.PHONY: help setup models browser demo test lint guards bench organize-local clean organize tag-only create-albums \
 	stack favorite-best archive-non-best download undo serve install-webhook settings
 
 # Immich passes: the whole library, or one album with ALBUM="Vacation 2024".
@@ -95,6 +95,11 @@ test: setup browser ## run the whole test suite
 
 lint: setup
 	$(BIN)/ruff check .
+
+# Not part of `make test` (minutes): each break of tests/guards.toml applied in a scratch copy, its tests
+# run unbroken then broken; a table "guard / tests / failed?"; non-zero when a break is not caught.
+guards: setup ## prove the guard list: every data-safety guard's break makes its tests fail
+	$(PY) scripts/check_breaks.py $(GUARDS)
 
 bench: setup ## print speed figures against naive baselines, and grouping quality / best-pick on the labelled sets
 	$(PY) -m bench
