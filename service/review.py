@@ -287,6 +287,7 @@ def page() -> Any:
             record.close()
     if scope not in scopes:
         scopes = [scope, *scopes]  # the one shown is always in the list, with the way to the others
+    scopes.sort(key=lambda sc: (sc != LIBRARY, sc))  # the library first, then the albums
     session = _session() or {}
     counts: dict[str, int] = {}
     for g in groups:
