@@ -65,6 +65,8 @@ def test_a_pass_after_an_undo_says_the_groups_are_undone_with_the_redo_command(i
     assert "unchanged since the last pass" not in out, out
     for n in (1, 2):
         assert f"Group {n}/2 left alone: undone (redo {run_id} to apply)" in out, out
+    assert f"Left alone: 2 groups you undid (run {run_id}); to apply them again: photo-organizer redo {run_id}" \
+        in out, out
     assert not immich.stacks()
     assert "Undo these changes" not in again.stdout, "the pass wrote nothing: nothing to undo"
     other = run_cli(*PASS, "--tag-only", **env)  # other actions: each group is looked at again, still undone

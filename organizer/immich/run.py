@@ -151,7 +151,7 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
     actions.listing = source
     download = LocalOutput(download_dir, dry_run=dry_run, fetch=_fetcher(client)) if download_dir else None
     combined = _Combined(DecisionGate(actions, record, scope, review), download)  # type: ignore[arg-type]
-    progress = _UndoneSaid(progress, combined, record)
+    told = progress = _UndoneSaid(progress, combined, record)
     journal_path = journal_dir(settings.state_dir) / f"{_safe(scope)}-pending.jsonl"
 
     def prepare(state: Any) -> None:
@@ -189,6 +189,7 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
     result = run_pass(source, combined, pass_settings, path, progress, stop,
                       extra_params={"identity": _identity_key(identity)}, prepare=prepare,
                       on_success=on_success)
+    told.summarize(result.report)
     if journal_path.exists() and not wrote_to_immich(journal_path):
         # Only the record's bookkeeping (a download, groups re-recorded): nothing to undo, so no
         # run in ``undo --list``, no undo hint, and ``undo --last`` finds the run that did write.
@@ -274,6 +275,8 @@ class _UndoneSaid:
         self.combined = combined
         self.record = record
         self.processing: str | None = None
+        #: run id -> how many of its undone groups this pass left alone
+        self.undone: dict[str, int] = {}
         combined.on_left_alone = self.applied
 
     def __getattr__(self, name: str) -> Any:  # bar(), snapshot()…: the wrapped progress's own
@@ -283,7 +286,18 @@ class _UndoneSaid:
         declined = self.record.declined(member_key(photo_ids))
         if not declined or declined.get("reason") != "undone":
             return None
-        return f"left alone: undone (redo {declined.get('run_id')} to apply)"
+        run = str(declined.get("run_id"))
+        self.undone[run] = self.undone.get(run, 0) + 1
+        return f"left alone: undone (redo {run} to apply)"
+
+    def summarize(self, report: dict[str, Any]) -> None:
+        """One line at the end of the pass per undone run whose groups it left alone, with its redo
+        command, and the counts in the report (``summary.left_alone_undone``)."""
+        for run, n in sorted(self.undone.items()):
+            self.inner.message(f"Left alone: {n} group{'s' if n != 1 else ''} you undid (run {run}); "
+                               f"to apply {'them' if n != 1 else 'it'} again: photo-organizer redo {run}")
+        if self.undone:
+            report.setdefault("summary", {})["left_alone_undone"] = dict(self.undone)
 
     def applied(self, photo_ids: list[str]) -> None:
         """A group looked at again (its photos changed, or the actions did) that an undo holds back."""
