@@ -64,7 +64,8 @@ def test_the_demo_page_renders_from_disk_with_every_image(tmp_path):
             # the faces that decided (the astronaut's and Grace Hopper's) are boxed on their images
             faces = page.evaluate(FACE_RECTS)
             assert len(faces) >= 7 and all(inside(f) and f["visible"] for f in faces), faces
-            assert any(f["title"] == "the person: eyes half closed" for f in faces)
+            # IMG_0102's face moved: judged blurred, not as half-closed eyes
+            assert any(f["title"] == "the person: face blurred" for f in faces), [f["title"] for f in faces]
             assert errors == []
             assert all(u.startswith(("file:", "data:")) for u in requests), requests
         finally:
