@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from .common import EXIT_ERROR, EXIT_USAGE, _setup_logging
+from .common import EXIT_ERROR, EXIT_USAGE, _setup_logging, program
 
 
 def run_subcommand(name: str, argv: list[str]) -> int:
@@ -22,28 +21,6 @@ def run_subcommand(name: str, argv: list[str]) -> int:
     if name == "install-webhook":
         return install_webhook(argv)
     return EXIT_USAGE
-
-
-def program() -> str:
-    """How to type photo-organizer in this shell, for the commands we print.
-
-    Why: a printed hint must work as printed. Started as ``.venv/bin/photo-organizer`` (``make``
-    does so) with no activated virtual environment, the bare name is not on PATH; the path it was
-    started by is. Run as ``python -m batch`` or found on PATH, the bare name is right.
-    """
-    started = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
-    if started is None or started.name != "photo-organizer":
-        return "photo-organizer"
-    found = shutil.which("photo-organizer")
-    try:
-        if found and Path(found).resolve() == started.resolve():
-            return "photo-organizer"
-    except OSError:
-        pass
-    try:
-        return str(started.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(started.resolve())
 
 
 def _say(text: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import shlex
+import shutil
 import signal
 import sys
 from dataclasses import replace
@@ -116,3 +117,25 @@ def settings_from_args(args: argparse.Namespace) -> ImmichSettings:
     return settings
 
 
+
+
+def program() -> str:
+    """How to type photo-organizer in this shell, for the commands we print.
+
+    Why: a printed hint must work as printed. Started as ``.venv/bin/photo-organizer`` (``make``
+    does so) with no activated virtual environment, the bare name is not on PATH; the path it was
+    started by is. Run as ``python -m batch`` or found on PATH, the bare name is right.
+    """
+    started = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if started is None or started.name != "photo-organizer":
+        return "photo-organizer"
+    found = shutil.which("photo-organizer")
+    try:
+        if found and Path(found).resolve() == started.resolve():
+            return "photo-organizer"
+    except OSError:
+        pass
+    try:
+        return str(started.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(started.resolve())

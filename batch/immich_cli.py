@@ -15,7 +15,15 @@ from organizer.picture_report import ThumbnailSpool, immich_thumbnail_cache, wri
 from organizer.progress import PassInterrupted, StopToken, TqdmProgress
 from organizer.settings import ImmichSettings
 
-from .common import EXIT_ERROR, EXIT_USAGE, _print_summary, _resume_command, _Signals, settings_from_args
+from .common import (
+    EXIT_ERROR,
+    EXIT_USAGE,
+    _print_summary,
+    _resume_command,
+    _Signals,
+    program,
+    settings_from_args,
+)
 
 
 def run(args: argparse.Namespace, argv: list[str], settings: ImmichSettings | None = None) -> int:
@@ -98,9 +106,9 @@ def undo_hint(album: str | None) -> str:
     the album's scope: a bare ``undo --last`` looks in the library's and finds nothing)."""
     import shlex
 
-    cmd = ["photo-organizer", "undo", "--last"] + (["--immich-album", album] if album else [])
+    cmd = ["undo", "--last"] + (["--immich-album", album] if album else [])
     make = "make undo" + (f" ALBUM={shlex.quote(album)}" if album else "")
-    return f"{shlex.join(cmd)}   (or: {make})"
+    return f"{program()} {shlex.join(cmd)}   (or: {make})"
 
 
 def _resume_hint(argv: list[str]) -> str:
