@@ -53,3 +53,37 @@ def test_undo_puts_the_keeper_right_again_after_the_sidecar_read_back_returns_th
     assert not [k for k in summary["left_alone"] if "coming back" in k]
     theirs = immich.asset(burst[1])["exifInfo"]
     assert (theirs["rating"], theirs["description"]) == (4, "Pier"), "the user's own stay"
+
+
+def test_undo_puts_back_a_users_rating_the_read_back_of_its_tag_removal_lost(immich, real_immich_server, tmp_path):
+    """A frame undo only takes tags off keeps the rating and description the user gave it: the
+    read-back of the sidecar undo's tag removal rewrote can land on a stale rating (the real-server
+    test "an undo right after the pass stays undone" lost the user's 4 on a non-keeper 2 times in 5
+    before undo read such frames back). Played here on demand: right after undo takes the tags off
+    the user's frame, its rating is lost as the stale sidecar would lose it."""
+    burst = upload_burst(immich, 67, range(2))
+    immich.call("PUT", f"/assets/{burst[1]}", json={"rating": 4, "description": "Pier"})
+    real_immich_server.wait_sidecars()
+    s = settings(immich, tmp_path, TAG_STACK)
+    run_immich_pass(s)
+    real_immich_server.wait_sidecars()
+    assert immich.asset(burst[1])["exifInfo"]["rating"] == 4
+
+    client = make_client(s)
+    untag = client.tags.untag_assets
+    lost: list[str] = []
+
+    def untag_then_stale_read_back(tag_id, asset_ids):  # noqa: ANN001, ANN202
+        untag(tag_id, asset_ids)
+        if burst[1] in asset_ids and not lost:
+            lost.append(tag_id)
+            real_immich_server.wait_sidecars()
+            immich.call("PUT", f"/assets/{burst[1]}", json={"rating": None, "description": ""})
+            real_immich_server.wait_sidecars()
+
+    client.tags.untag_assets = untag_then_stale_read_back  # type: ignore[method-assign]
+    undo_run(client, s.state_dir, None)
+    assert lost, "undo never took a tag off the user's frame: the hook had nothing to replay"
+    real_immich_server.wait_sidecars()
+    theirs = immich.asset(burst[1])["exifInfo"]
+    assert (theirs["rating"], theirs["description"]) == (4, "Pier"), "the user's own rating and description stay"

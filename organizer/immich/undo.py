@@ -154,6 +154,9 @@ class _Undo:
         self.retag: dict[str, set[str]] = defaultdict(set)  # asset id -> tag ids to put back
         #: asset id -> (the sidecar fields put back, the values the run had set): read back later
         self.sidecar_restores: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        #: asset id -> its rating and description before undo first wrote to it (tags only): what the
+        #: user set there stays, even when Immich's sidecar read-back of undo's own write races it
+        self.untouched: dict[str, dict[str, Any]] = {}
 
     def flush_retags(self) -> None:
         """Put back the tags the run took off, all of a photo's in one request, then check they stayed."""
@@ -187,6 +190,8 @@ class _Undo:
                              f"kept dropping them): {', '.join(sorted(pending)[:5])}; tag them again in Immich")
 
     def _untag(self, tag_id: str, asset_ids: list[str]) -> None:
+        if not self.dry_run:
+            self._remember(asset_ids)
         try:
             self.client.tags.untag_assets(tag_id, asset_ids)
         except ImmichError as exc:
@@ -194,6 +199,20 @@ class _Undo:
                 raise
         for a in asset_ids:
             self.untagged[a].add(tag_id)
+
+    def _remember(self, asset_ids: list[str]) -> None:
+        """The rating and description of photos undo is about to take tags off, read before its first
+        write to them: taking a tag off rewrites the photo's XMP sidecar, and Immich's read-back of
+        that can land on a rating or description the user set (seen: a user's rating lost right
+        after an undo that only removed tags). ``settle`` puts such a value back."""
+        for asset_id in asset_ids:
+            if asset_id in self.untouched:
+                continue
+            try:
+                a = self.client.assets.get(asset_id)
+            except ImmichNotFound:
+                continue
+            self.untouched[asset_id] = {"rating": a.rating, "description": a.description}
 
     def settle(self) -> None:
         """Undo again what Immich's sidecar read-back put back: tags, a rating, a description.
@@ -208,6 +227,9 @@ class _Undo:
         """
         shaky = {a: t for a, t in self.untagged.items() if len(t) > 1}
         fields = dict(self.sidecar_restores)
+        for asset_id, before in self.untouched.items():
+            if asset_id not in fields:  # undo sets no field here: whatever changes is the read-back's
+                fields[asset_id] = (before, {})
         clean = 0
         still: set[str] = set()  # the photos that came back the last time they were read
         for attempt in range(5):
@@ -229,8 +251,11 @@ class _Undo:
             for asset_id, (put_back, run_values) in fields.items():
                 if asset_id in assets:
                     now = {"rating": assets[asset_id].rating, "description": assets[asset_id].description}
-                    lost = {k: v for k, v in put_back.items()
-                            if _same(now.get(k), run_values.get(k)) and not _same(now.get(k), v)}
+                    if run_values:  # fields undo put back: lost again only where the run's value came back
+                        lost = {k: v for k, v in put_back.items()
+                                if _same(now.get(k), run_values.get(k)) and not _same(now.get(k), v)}
+                    else:  # fields undo never set: any change during the undo is the read-back's
+                        lost = {k: v for k, v in put_back.items() if not _same(now.get(k), v)}
                     if lost:
                         fields_back[asset_id] = lost
             if not tags_back and not fields_back:
