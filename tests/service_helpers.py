@@ -117,7 +117,11 @@ class Service:
 
     def wait_idle(self, timeout: float = 120) -> dict[str, Any]:
         """Until nothing runs and nothing waits (a retry scheduled for later counts as waiting)."""
+        spool = self.state_dir / "service" / "spool"
+
         def idle() -> bool:
+            if spool.is_dir() and any(spool.glob("*.json")):
+                return False  # a request handed to the leader that it has not taken yet
             s = self.status()
             q = s.get("queue", {})
             return (s.get("state") in ("idle", "paused") and not s.get("running") and q.get("length", 1) == 0)

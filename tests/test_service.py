@@ -173,6 +173,8 @@ def test_status_metrics_schedule_and_dry_run(fake_immich, tmp_path):
         assert status["next_scheduled_run"] and "04:15:00" in status["next_scheduled_run"]
         fake_immich.clear_log()
         assert svc.post("/api/run", json={"dry_run": True}).status_code == 202
+        # the request reaches the leader through the spool: idle alone can be seen before it started
+        assert wait_for(lambda: svc.completed() == 1, timeout=60), svc.status()
         status = svc.wait_idle()
         assert status["last_pass"]["library"]["dry_run"] is True
         assert status["last_pass"]["library"]["groups"] == 2
