@@ -35,6 +35,29 @@ def _people_set(tmp):  # noqa: ANN001, ANN202
         raise
 
 
+def _taken(path) -> datetime:  # noqa: ANN001
+    """The capture time the set wrote into the photo's EXIF (the upload's date)."""
+    with Image.open(path) as img:
+        return datetime.strptime(img.getexif().get_ifd(0x8769)[0x9003], "%Y:%m:%d %H:%M:%S")
+
+
+def _spy_on_detection(monkeypatch) -> list[int]:  # noqa: ANN001
+    """The long side of every face search the pass runs (a whole frame: 640 or more; a crop: 288)."""
+    sizes: list[int] = []
+    detect = faces_module.FaceAnalyzer.detect
+    monkeypatch.setattr(faces_module.FaceAnalyzer, "detect",
+                        lambda self, image, long_side=640, threshold=0.5: sizes.append(long_side)
+                        or detect(self, image, long_side, threshold))
+    return sizes
+
+
+def _dry_pass(url: str, api_key: str, tmp_path) -> dict:  # noqa: ANN001
+    """A dry stack pass judged in this process (processes=1), so a spy on the detector sees it."""
+    s = ImmichSettings(url=url, api_key=api_key, state_dir=tmp_path / "state", actions=ActionFlags(stack=True),
+                       processes=1)
+    return run_immich_pass(s, dry_run=True).report
+
+
 def _upload_with_faces(immich, labelled, groups: list[int]) -> dict[str, str]:  # noqa: ANN001
     """Upload the bursts and give each the faces machine learning would find, one named person per
     place in the burst. Returns asset id -> file name."""
@@ -43,9 +66,7 @@ def _upload_with_faces(immich, labelled, groups: list[int]) -> dict[str, str]:  
     for g in groups:
         ids = []
         for pid in labelled.groups[g]:
-            with Image.open(labelled.root / pid) as img:
-                taken = datetime.strptime(img.getexif().get_ifd(0x8769)[0x9003], "%Y:%m:%d %H:%M:%S")
-            ids.append(immich.upload((labelled.root / pid).read_bytes(), pid, taken, wait=False))
+            ids.append(immich.upload((labelled.root / pid).read_bytes(), pid, _taken(labelled.root / pid), wait=False))
             names[ids[-1]] = pid
         immich.wait_ready(ids, timeout=120)
         people: list[tuple[float, str]] = []  # x centre (share of the width), person id
@@ -70,14 +91,8 @@ def test_immich_s_faces_are_judged_by_name_and_no_frame_is_searched_whole(immich
     labelled = _people_set(tmp_path / "sets")
     groups = [1, 3, 8, 9]  # 2-5 people, a stranger, a laughing man with his eyes shut throughout
     names = _upload_with_faces(immich, labelled, groups)
-    sizes: list[int] = []
-    detect = faces_module.FaceAnalyzer.detect
-    monkeypatch.setattr(faces_module.FaceAnalyzer, "detect",
-                        lambda self, image, long_side=640, threshold=0.5: sizes.append(long_side)
-                        or detect(self, image, long_side, threshold))
-    s = ImmichSettings(url=immich.url, api_key=immich.api_key, state_dir=tmp_path / "state",
-                       actions=ActionFlags(stack=True), processes=1)  # in this process: the spy sees it
-    report = run_immich_pass(s, dry_run=True).report
+    sizes = _spy_on_detection(monkeypatch)
+    report = _dry_pass(immich.url, immich.api_key, tmp_path)
     assert len(report["groups"]) == len(groups)
     assert sizes and all(size < 640 for size in sizes), sorted(set(sizes))  # crops only (288 px)
     best = {p["name"]: p["best"] for g in report["groups"] for p in g["photos"]}
@@ -92,20 +107,11 @@ def test_immich_s_faces_are_judged_by_name_and_no_frame_is_searched_whole(immich
 
 def test_without_immich_s_faces_the_frames_are_searched_as_before(immich, tmp_path, monkeypatch):
     labelled = _people_set(tmp_path / "sets")
-    ids = []
-    for pid in labelled.groups[1]:
-        with Image.open(labelled.root / pid) as img:
-            taken = datetime.strptime(img.getexif().get_ifd(0x8769)[0x9003], "%Y:%m:%d %H:%M:%S")
-        ids.append(immich.upload((labelled.root / pid).read_bytes(), pid, taken, wait=False))
+    ids = [immich.upload((labelled.root / pid).read_bytes(), pid, _taken(labelled.root / pid), wait=False)
+           for pid in labelled.groups[1]]
     immich.wait_ready(ids, timeout=120)
-    sizes: list[int] = []
-    detect = faces_module.FaceAnalyzer.detect
-    monkeypatch.setattr(faces_module.FaceAnalyzer, "detect",
-                        lambda self, image, long_side=640, threshold=0.5: sizes.append(long_side)
-                        or detect(self, image, long_side, threshold))
-    s = ImmichSettings(url=immich.url, api_key=immich.api_key, state_dir=tmp_path / "state",
-                       actions=ActionFlags(stack=True), processes=1)
-    report = run_immich_pass(s, dry_run=True).report
+    sizes = _spy_on_detection(monkeypatch)
+    report = _dry_pass(immich.url, immich.api_key, tmp_path)
     assert faces_module.REFERENCE_LONG_SIDE in sizes  # machine learning has not run: we search ourselves
     best = [p["name"] for g in report["groups"] for p in g["photos"] if p["best"]]
     assert best == [labelled.keepers[1]]
@@ -129,10 +135,8 @@ def test_a_key_without_face_read_is_told_once_and_the_faces_are_found_anyway(imm
     key = requests.post(f"{immich.url}/api/api-keys", json={"name": "no faces", "permissions": permissions},
                         headers={"Authorization": f"Bearer {token}"}, timeout=30)
     key.raise_for_status()
-    s = ImmichSettings(url=immich.url, api_key=key.json()["secret"], state_dir=tmp_path / "state",
-                       actions=ActionFlags(stack=True), processes=1)
     with caplog.at_level("WARNING"):
-        report = run_immich_pass(s, dry_run=True).report
+        report = _dry_pass(immich.url, key.json()["secret"], tmp_path)
     told = [r for r in caplog.records if "face.read" in r.getMessage()]
     assert len(told) == 1, [r.getMessage() for r in told]  # once, not once per photo
     best = [p["name"] for g in report["groups"] for p in g["photos"] if p["best"]]
