@@ -18,7 +18,7 @@ DRY_FLAG := $(if $(filter 1 true yes,$(DRY_RUN)),--dry-run,)
 DATE_FLAGS = $(if $(SINCE),--taken-after "$(SINCE)",) $(if $(UNTIL),--taken-before "$(UNTIL)",)
 
 .PHONY: help setup models browser demo test lint guards bench organize-local clean organize tag-only create-albums \
-	stack favorite-best archive-non-best download undo serve install-webhook settings
+	stack favorite-best archive-non-best download undo serve install-webhook settings settings-docs
 
 # Immich passes: the whole library, or one album with ALBUM="Vacation 2024".
 ALBUM_FLAG = $(if $(ALBUM),--immich-album "$(ALBUM)",)
@@ -69,6 +69,9 @@ download: setup ## Immich: download each group's originals into DEST=dir [ALBUM=
 
 settings: setup ## show the settings a pass would use and where each comes from (flag, environment, .env, default)
 	$(ORGANIZER) --show-settings
+
+settings-docs: ## rewrite .env.example and the settings table of docs/settings.md from organizer/settings_table.py
+	$(PYTHON) -m organizer.settings_docs --write
 
 undo: setup ## Immich: revert the latest run of the library (or ALBUM=…); RUN=id for another run
 	$(ORGANIZER) undo $(if $(RUN),$(RUN),--last $(if $(ALBUM),--immich-album "$(ALBUM)",))

@@ -1,0 +1,7 @@
+"""Judging one candidate group: is it really one moment, and which frame is best.
+
+Enters: one candidate's photos (decoded previews, Immich's faces when known). Leaves: verified
+groups with their kind and evidence (`verify`, `kinds`), each photo's score, face boxes and a
+sentence saying why (`faces`, `scoring`, `reasons`). `pool` runs judging ahead of the pass in
+worker processes. Nothing here writes anywhere.
+"""
