@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from organizer.grouping import group_indices
+from organizer.candidates.grouping import group_indices
 
 YEAR = 365 * 86400.0
 

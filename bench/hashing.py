@@ -10,7 +10,7 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from organizer.hashing import HashJob, default_processes, hash_files
+from organizer.candidates.hashing import HashJob, default_processes, hash_files
 
 
 def _make_photos(folder: Path, count: int) -> list[Path]:

@@ -110,7 +110,7 @@ def real(quick: bool = False) -> None:
     from photo_factory import scene, variant
     from real_immich import KitMissing, RealImmich, jpeg_bytes, start
 
-    from organizer.hashing import default_processes
+    from organizer.candidates.hashing import default_processes
     from organizer.immich.journal import list_runs
     from organizer.immich.run import make_client, run_immich_pass
     from organizer.immich.undo import run_info, undo_run

@@ -375,7 +375,7 @@ TILE = (240, 300)  # one person in a group photo (w, h)
 
 
 def _analyzer():  # noqa: ANN202 - imported lazily: bench runs without the models too
-    from organizer.faces import FaceAnalyzer
+    from organizer.judging.faces import FaceAnalyzer
 
     fa = FaceAnalyzer()
     if not fa.available:
@@ -417,7 +417,7 @@ def _face_of(faces: list, x_lo: float, x_hi: float):  # noqa: ANN202
 
 def close_eyes(img: np.ndarray, face) -> np.ndarray:  # noqa: ANN001
     """Paint skin over both eye openings (FaceMesh lid contour) and draw a dark lash line."""
-    from organizer.faces import LEFT_EYE, RIGHT_EYE
+    from organizer.judging.faces import LEFT_EYE, RIGHT_EYE
 
     out = img.copy()
     mesh = face.mesh

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from organizer.picture_report import ThumbnailSpool, thumbnail_from_bgr, write_picture_report
+from organizer.report.pictures import ThumbnailSpool, thumbnail_from_bgr, write_picture_report
 
 PHOTOS_PER_GROUP = 3
 

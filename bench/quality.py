@@ -17,10 +17,10 @@ from typing import Any
 from bench.burst_sets import BURST_SETS
 from bench.labelled_sets import FACE_SETS, PLAIN_SETS, TWIN_SETS, LabelledSet
 from bench.surface_sets import SURFACE_SETS
-from organizer.hashing import default_processes
+from organizer.candidates.hashing import default_processes
+from organizer.local.sources import LocalSource
 from organizer.pipeline import PassSettings, run_pass
 from organizer.progress import SilentProgress
-from organizer.sources import LocalSource
 
 
 class ReportOnly:
@@ -114,7 +114,7 @@ def people(tmp: Path) -> None:
     import time
 
     from bench.people_sets import PEOPLE_SETS
-    from organizer import scoring
+    from organizer.judging import scoring
 
     print(f"\n{'real people':<16} {'photos':>6} {'precision':>9} {'recall':>7} {'best-pick before':>16} "
           f"{'best-pick':>9} {'CPU/photo before':>16} {'CPU/photo':>9}")
@@ -145,7 +145,7 @@ def people(tmp: Path) -> None:
 def stereo() -> None:
     """A limit on real photos: a stereo pair (the camera a step sideways, real parallax)."""
     from bench.labelled_sets import _wheel_photo, real_wheel
-    from organizer import verify
+    from organizer.judging import verify
 
     try:
         wheel = real_wheel()

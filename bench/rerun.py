@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from organizer.hash_cache import CACHE_NAME, HashCache, decode, encode
-from organizer.hashing import default_processes
-from organizer.local_output import LocalOutput
-from organizer.local_pass import run_local_pass
+from organizer.candidates.hashing import default_processes
+from organizer.local.hash_cache import CACHE_NAME, HashCache, decode, encode
+from organizer.local.output import LocalOutput
+from organizer.local.run import run_local_pass
+from organizer.local.sources import LocalSource
 from organizer.pipeline import PassSettings, run_pass
 from organizer.progress import SilentProgress
-from organizer.sources import LocalSource
 
 SIZE = (1600, 1200)  # 2 MP: big enough that hashing, not start-up, dominates a first run
 START = datetime(2024, 1, 1, tzinfo=UTC).timestamp()

@@ -124,12 +124,12 @@ class _Stages:
 
 def child(source: str, output: str) -> None:
     """One local pass (not a dry run: groups are copied), printing its figures as one JSON line."""
-    from organizer import local_pass
-    from organizer.atomic import write_json_atomic
-    from organizer.local_pass import run_local_pass
+    from organizer.judging.scoring import ScoreInput, Scorer
+    from organizer.local import run as local_pass
+    from organizer.local.run import run_local_pass
+    from organizer.local.sources import LocalSource
     from organizer.pipeline import PassSettings
-    from organizer.scoring import ScoreInput, Scorer
-    from organizer.sources import LocalSource
+    from organizer.store.atomic import write_json_atomic
 
     started = time.perf_counter()  # the face models load once per pass, with its first scored group
     dummy = np.zeros((SIZE[1], SIZE[0], 3), dtype=np.uint8)
@@ -187,7 +187,7 @@ def _pass_figures(n: int, tmp: Path) -> dict:
 
 def grouping_1m() -> tuple[float, float]:
     """The group stage on a million synthetic (time, hash) pairs: seconds and MB of arrays."""
-    from organizer.grouping import group_indices
+    from organizer.candidates.grouping import group_indices
     from organizer.pipeline import DEFAULT_THRESHOLD, DEFAULT_TIME_WINDOW
 
     n = 1_000_000

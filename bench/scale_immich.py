@@ -43,7 +43,7 @@ def run(quick: bool = False) -> None:
     from organizer.immich.run import make_client
     from organizer.immich.source import ImmichSource
     from organizer.settings import ImmichSettings
-    from organizer.state import ProcessingState
+    from organizer.store.state import ProcessingState
 
     sizes = [5_000, 20_000] if quick else [20_000, 100_000]
     print("\n== Immich at scale: listing, asset index, request rate (fake server) ==")

@@ -5,7 +5,7 @@ of a snapshot and of a resume load, the time and memory of a no-change increment
 the shared record of an Immich library costs (its size, recording the groups of a first pass, and
 the look-ups a no-change pass makes per group).
 
-The scope state is an Immich scope's: the hash cache (organizer.hash_table) plus the asset index
+The scope state is an Immich scope's: the hash cache (organizer.store.hash_table) plus the asset index
 (organizer.immich.asset_index). The no-change pass runs the real pipeline (run_pass) in a child
 process over synthetic refs whose hashes are all cached, with 30 % of the photos in bursts of 4
 that an earlier pass already applied (verification off: its outcome is cached per candidate in a
@@ -31,7 +31,7 @@ import numpy as np
 from organizer.immich.asset_index import AssetIndex
 from organizer.immich.record import GroupRecord, Record, member_key
 from organizer.progress import SilentProgress
-from organizer.state import ProcessingState
+from organizer.store.state import ProcessingState
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -159,8 +159,8 @@ def _peak_rss_mb() -> float:
 
 def no_change_child(n: int, folder: str) -> None:
     """In a child: a no-change pass of the real pipeline over n photos whose state is on disk."""
-    from organizer.atomic import write_json_atomic
     from organizer.pipeline import PassSettings, run_pass
+    from organizer.store.atomic import write_json_atomic
 
     baseline = _rss_mb()
     path = Path(folder) / f"state-{n}.pkl"

@@ -21,19 +21,19 @@ from bench.labelled_sets import DEMO
 
 #: stage -> (module path fragment, function name) whose cumulative time is the stage's
 STAGES: dict[str, list[tuple[str, str]]] = {
-    "discover": [("organizer/sources.py", "discover")],
-    "hash (decode + dHash)": [("organizer/sources.py", "hash_photos")],
-    "group (candidates)": [("organizer/grouping.py", "group_indices"), ("organizer/twins.py", "find_twins"),
-                           ("organizer/camera_bursts.py", "join_candidates")],
-    "decode for judging": [("organizer/scoring.py", "load_image_for_judging"),
-                           ("organizer/scoring.py", "load_image_for_scoring")],
-    "verify": [("organizer/judging.py", "_verify")],
-    "faces: detect": [("organizer/faces.py", "detect")],
-    "faces: eyes, mouth, sharpness": [("organizer/faces.py", "_judge_face")],
-    "score (all of it)": [("organizer/scoring.py", "score_group")],
-    "act (copy out)": [("organizer/local_output.py", "apply")],
-    "state and report": [("organizer/state.py", "flush"), ("organizer/state.py", "save"),
-                         ("organizer/local_output.py", "finish")],
+    "discover": [("organizer/local/sources.py", "discover")],
+    "hash (decode + dHash)": [("organizer/local/sources.py", "hash_photos")],
+    "group (candidates)": [("organizer/candidates/grouping.py", "group_indices"), ("organizer/camera/twins.py", "find_twins"),
+                           ("organizer/camera/burst_ids.py", "join_candidates")],
+    "decode for judging": [("organizer/judging/scoring.py", "load_image_for_judging"),
+                           ("organizer/judging/scoring.py", "load_image_for_scoring")],
+    "verify": [("organizer/judging/pool.py", "_verify")],
+    "faces: detect": [("organizer/judging/faces.py", "detect")],
+    "faces: eyes, mouth, sharpness": [("organizer/judging/faces.py", "_judge_face")],
+    "score (all of it)": [("organizer/judging/scoring.py", "score_group")],
+    "act (copy out)": [("organizer/local/output.py", "apply")],
+    "state and report": [("organizer/store/state.py", "flush"), ("organizer/store/state.py", "save"),
+                         ("organizer/local/output.py", "finish")],
 }
 
 
@@ -47,10 +47,10 @@ def _cumulative(stats: pstats.Stats, where: str, name: str) -> float:
 
 def run(quick: bool = False) -> None:
     from bench.people_sets import cached_people
-    from organizer.local_output import LocalOutput
+    from organizer.local.output import LocalOutput
+    from organizer.local.sources import LocalSource
     from organizer.pipeline import PassSettings, run_pass
     from organizer.progress import SilentProgress
-    from organizer.sources import LocalSource
 
     print("\n== Where the CPU goes: one local pass, one process, by stage (bench/stages.py) ==")
     with tempfile.TemporaryDirectory() as tmp:

@@ -15,6 +15,7 @@ import os
 import warnings
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps
 
 log = logging.getLogger(__name__)
@@ -155,3 +156,26 @@ def to_rgb_upright(img: Image.Image, max_side: int | None = None) -> Image.Image
     if max_side and max(img.size) > max_side:
         img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
     return img
+
+
+#: Longest side of an embedded thumbnail: enough to tell frames of a burst apart on a screen.
+THUMB_SIDE = 200
+#: WebP at quality 60 is about 40 % smaller than JPEG at 70 for the same look at this size (3.4 vs
+#: 5.8 KB on the demo photos), which matters more than its slower encoding (a few ms per grouped
+#: photo); every browser of the last years shows WebP.
+THUMB_QUALITY = 60
+
+
+def thumbnail_from_bgr(image: np.ndarray, side: int = THUMB_SIDE, quality: int = THUMB_QUALITY) -> bytes:
+    """Shrink an already decoded BGR image (what scoring holds) to a small WebP."""
+    import cv2
+
+    h, w = image.shape[:2]
+    scale = min(1.0, side / max(h, w, 1))
+    if scale < 1.0:
+        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                           interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".webp", image, [cv2.IMWRITE_WEBP_QUALITY, quality])
+    if not ok:  # pragma: no cover - encoding a valid uint8 array does not fail
+        raise ValueError("WebP encoding failed")
+    return buf.tobytes()

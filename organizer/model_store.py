@@ -17,7 +17,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .atomic import write_bytes_atomic
+from organizer.store.atomic import write_bytes_atomic
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,7 +1,7 @@
 """Plain data passed between the pipeline stages (ids → hashes → groups → ranked groups).
 
 Kept free of behaviour so each stage can be tested, benchmarked and replaced alone, and so the
-resume state can be made of builtins only (see organizer.state).
+resume state can be made of builtins only (see organizer.store.state).
 """
 
 from __future__ import annotations
@@ -94,3 +94,18 @@ class Hinted:
 
     source: str | bytes
     faces: list[KnownFace]
+
+
+#: The key under which judging keeps a group's alignment (unit-square homographies) in its info;
+#: shared vocabulary of judging, twins and the pass, never shown to a person.
+ALIGNMENT = "alignment_unit"
+
+
+def public_info(info: dict[str, Any]) -> dict[str, Any]:
+    """A part's info as the report shows it: without the alignment the best-shot stage used."""
+    return {k: v for k, v in info.items() if k not in (ALIGNMENT, "alignment")}
+
+
+#: Skip reasons starting with this are transient (e.g. a thumbnail not generated yet): the pass and
+#: the sources that say "not ready yet" share it.
+TRANSIENT_PREFIX = "retry: "

@@ -17,30 +17,29 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import camera_bursts
-from .capture_time import iso
-from .grouping import DEFAULT_MAX_GAP, group_indices
-from .hash_table import HashedView
-from .hashing import HASH_ALGORITHM, HASH_SIZE, default_processes
-from .judging import Job, JudgeAhead, Outcome, Parts, Stopped, group_id, public_info
-from .models import GroupResult, PhotoRef
-from .packed import GroupList
-from .picture_report import offer_thumbnail, report_wants_thumbnails
-from .progress import PassInterrupted, Progress, StopToken
-from .sources import Source
-from .state import ProcessingState, StateLoadError
-from .twins import DEFAULT_PAIR_COVER, TWINS_VERSION, TwinPlan
-from .verify import VERIFY_VERSION
+from organizer.camera import burst_ids as camera_bursts
+from organizer.camera.capture_time import iso
+from organizer.camera.twins import DEFAULT_PAIR_COVER, TWINS_VERSION, TwinPlan
+from organizer.candidates.grouping import DEFAULT_MAX_GAP, group_indices
+from organizer.candidates.hashing import HASH_ALGORITHM, HASH_SIZE, default_processes
+from organizer.judging import named_bursts
+from organizer.judging.pool import Job, JudgeAhead, Outcome, Parts, Stopped, group_id
+from organizer.judging.verify import VERIFY_VERSION
+from organizer.local.sources import Source
+from organizer.models import TRANSIENT_PREFIX, GroupResult, PhotoRef, public_info
+from organizer.progress import PassInterrupted, Progress, StopToken
+from organizer.report.pictures import offer_thumbnail, report_wants_thumbnails
+from organizer.store.hash_table import HashedView
+from organizer.store.packed import GroupList
+from organizer.store.state import ProcessingState, StateLoadError
 
 log = logging.getLogger(__name__)
 
 #: Default Hamming-distance threshold on 64-bit dhash: it only proposes candidates, verification
-#: (organizer.verify) confirms them, so it is looser than a hash-only threshold (README "Choosing the threshold").
+#: (organizer.judging.verify) confirms them, so it is looser than a hash-only threshold (README "Choosing the threshold").
 DEFAULT_THRESHOLD = 18
 DEFAULT_TIME_WINDOW = 300.0
 REPORT_VERSION = 1
-#: Skip reasons starting with this are transient (e.g. a thumbnail not generated yet).
-TRANSIENT_PREFIX = "retry: "
 #: A photo still "not ready" after this many passes (its bytes unchanged) is one the server could not
 #: make a thumbnail of (a damaged or truncated upload): reported once as unreadable, by its file name,
 #: and no longer asked for every pass. A photo that changes is tried again from the start.
@@ -90,12 +89,12 @@ class PassSettings:
     force_fresh: bool = False
     keep_state_on_success: bool = False  # Immich scopes keep their incremental index
     max_gap: float = DEFAULT_MAX_GAP  # seconds of silence that end a group (0: no gap cut)
-    verify: bool = True  # confirm each hash group with local features (organizer.verify)
+    verify: bool = True  # confirm each hash group with local features (organizer.judging.verify)
     #: Capture-time range [after, before) in POSIX seconds, applied once capture times are known
     #: (local mode; an Immich source filters its listing itself).
     taken_after: float | None = None
     taken_before: float | None = None
-    #: which twin of a RAW+JPEG / HEIC+JPEG pair is the cover: "jpeg" or "raw" (organizer.twins)
+    #: which twin of a RAW+JPEG / HEIC+JPEG pair is the cover: "jpeg" or "raw" (organizer.camera.twins)
     pair_cover: str = DEFAULT_PAIR_COVER
     #: which frame of a named burst is kept: "best" (scored) or "camera" (the phone's _COVER frame)
     burst_cover: str = camera_bursts.DEFAULT_BURST_COVER
@@ -230,7 +229,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
     _check_stop(stop)
 
     # 2-3. Capture time + hash (cached by id + fingerprint) --------------------------------------
-    # The pass's usable hashes are ids over the state's compact table (organizer.hash_table);
+    # The pass's usable hashes are ids over the state's compact table (organizer.store.hash_table);
     # every entry it uses is recorded there anyway.
     hashed = HashedView(state.hashes)
     skipped: dict[str, str] = {}
@@ -336,10 +335,10 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
     progress.message(f"Found {len(index_groups)} groups of similar photos")
 
     # 5-7. Verify, score and act, candidate by candidate -----------------------------------
-    # Verification and scoring run ahead in worker processes (organizer.judging); this loop alone
+    # Verification and scoring run ahead in worker processes (organizer.judging.pool); this loop alone
     # numbers the groups, acts and writes the state, strictly in candidate order.
     refs_by_id = {r.id: r for r in refs}
-    groups_out = GroupList()  # packed entries, written to the report as a stream (organizer.packed)
+    groups_out = GroupList()  # packed entries, written to the report as a stream (organizer.store.packed)
     total = len(index_groups)
     seen_checks: set[str] = set()
     n = 0
@@ -383,7 +382,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                     outcome = _outcome(ahead, k, job(k), stop)
                     started = time.perf_counter()
                     # frames a burst name links that verification kept apart: a lenient second look
-                    parts = camera_bursts.confirm_named(cand_refs, outcome.parts, taken, source.load_for_scoring,
+                    parts = named_bursts.confirm_named(cand_refs, outcome.parts, taken, source.load_for_scoring,
                                                         settings.min_group_size)
                     verify_seconds += outcome.verify_seconds + time.perf_counter() - started
                     state.set_extra(key, [(p, i) for p, i in parts])
@@ -392,7 +391,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
             parts = camera_bursts.keep_together(cand_refs, parts, bursts, taken, settings.min_group_size)
             judged_refs = cand_refs
             if twin_plan:
-                # every twin joins its representative's group, scored with it (organizer.twins)
+                # every twin joins its representative's group, scored with it (organizer.camera.twins)
                 judged_refs, parts = twin_plan.expand_candidate(
                     cand_refs, twin_plan.parts(cand_refs, parts, settings.min_group_size), refs_by_id)
             for at, (positions, info) in enumerate(parts):

@@ -14,7 +14,8 @@ from photo_factory import scene
 
 from bench.burst_sets import burst_names, camera_ids, jpeg_bytes, phone_names
 from bench.quality import Figures, run_set
-from organizer.camera_bursts import burst_id_from_head, burst_name
+from organizer.camera.burst_ids import burst_id_from_head, burst_name
+from organizer.judging import named_bursts
 from organizer.pipeline import PassSettings
 
 _cache: dict[str, Figures] = {}
@@ -116,7 +117,7 @@ def test_burst_name_patterns(name, key):
     # Pixel Top Shot: the frame the phone chose as cover and the one the shutter took
     ("PXL_20230330_184138390.MOTION-01.COVER.jpg", "PXL_20230330_184138390", 1, True),
     ("PXL_20230330_184138390.MOTION-02.ORIGINAL.jpg", "PXL_20230330_184138390", 2, False),
-    # not bursts: a RAW pair is one shot in two formats (organizer.twins), a mode tag alone names no burst
+    # not bursts: a RAW pair is one shot in two formats (organizer.camera.twins), a mode tag alone names no burst
     ("PXL_20231207_032111247.RAW-01.COVER.jpg", None, 0, False),
     ("PXL_20230816_132648337.NIGHT.jpg", None, 0, False),
     ("IMG_1234_BURST1723801037429.jpg", None, 0, False)])
@@ -126,10 +127,10 @@ def test_burst_names_of_immich_go_tests_and_docs(name, key, frame, cover):
 
 
 def test_local_burst_ids_are_read_once_and_kept_in_the_hash_cache_across_runs(tmp_path, monkeypatch):
-    from organizer import camera_bursts
-    from organizer.local_pass import run_local_pass
+    from organizer.camera import burst_ids as camera_bursts
+    from organizer.local.run import run_local_pass
+    from organizer.local.sources import LocalSource
     from organizer.progress import CountingProgress
-    from organizer.sources import LocalSource
 
     src = tmp_path / "src"
     src.mkdir()
@@ -159,7 +160,7 @@ def test_heic_keeps_its_metadata_after_the_image_and_is_read_locally_all_the_sam
     from PIL import Image
 
     from bench.burst_sets import apple_maker_note, xmp_packet
-    from organizer.camera_bursts import file_burst_id
+    from organizer.camera.burst_ids import file_burst_id
 
     pillow_heif.register_heif_opener()
     img = scene(5, (480, 360))  # noisy: at quality 95 the image data alone is ~180 KB
@@ -193,9 +194,9 @@ def test_burst_cover_camera_keeps_the_phones_cover_frame_and_best_keeps_the_best
 
     from cli_helpers import run_cli
 
-    from organizer.local_pass import run_local_pass
+    from organizer.local.run import run_local_pass
+    from organizer.local.sources import LocalSource
     from organizer.progress import CountingProgress
-    from organizer.sources import LocalSource
 
     src = tmp_path / "src"
     cover, sharp, _ = _named_burst(src)
@@ -260,7 +261,6 @@ def test_the_lenient_look_joins_a_named_burst_verification_refused_within_a_budg
 
     from bench.burst_sets import _crossing, _save
     from bench.labelled_sets import _handheld, _real
-    from organizer import camera_bursts
     from organizer.models import PhotoRef
 
     rng, base, subject = np.random.default_rng(5), _real("2024-07-16/IMG_0401.jpg"), _real("2024-07-15/IMG_0203.jpg")
@@ -274,9 +274,9 @@ def test_the_lenient_look_joins_a_named_burst_verification_refused_within_a_budg
         refs.append(PhotoRef(id=rel, name=rel, fingerprint=rel, path=str(tmp_path / rel)))
         times[rel] = (start + timedelta(milliseconds=300 * k)).timestamp()
     looks: list[int] = []
-    real = camera_bursts.lenient_same
-    monkeypatch.setattr(camera_bursts, "lenient_same", lambda a, b: looks.append(1) or real(a, b))
-    parts = camera_bursts.confirm_named(refs, [], times, lambda ref: cv2.imread(ref.path))
+    real = named_bursts.lenient_same
+    monkeypatch.setattr(named_bursts, "lenient_same", lambda a, b: looks.append(1) or real(a, b))
+    parts = named_bursts.confirm_named(refs, [], times, lambda ref: cv2.imread(ref.path))
     assert [positions for positions, _ in parts] == [[0, 1, 2, 5, 6, 7, 8, 9], [3, 4]]
     assert parts[0][1]["kind"] == "burst" and parts[0][1]["evidence"]["lenient_pairs"] == 7
-    assert len(looks) <= camera_bursts.LENIENT_LOOKS_PER_FRAME * len(frames)
+    assert len(looks) <= named_bursts.LENIENT_LOOKS_PER_FRAME * len(frames)

@@ -1,6 +1,6 @@
 """Capture time: EXIF DateTimeOriginal (Exif IFD) + SubSec + Offset, then DateTime, then mtime.
 
-One rule (organizer.capture_time): the local wall-clock time of the shot, labelled UTC.
+One rule (organizer.camera.capture_time): the local wall-clock time of the shot, labelled UTC.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from cli_helpers import load_report, run_cli
 from photo_factory import save_jpeg, scene, variant
 from PIL import Image
 
-from organizer.capture_time import capture_time, iso, parse_exif_datetime
+from organizer.camera.capture_time import capture_time, iso, parse_exif_datetime
 
 #: Central European time as a POSIX TZ string (no tzdata needed): +01:00 in winter, +02:00 in summer.
 PARIS = "CET-1CEST,M3.5.0,M10.5.0/3"

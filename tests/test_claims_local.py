@@ -19,10 +19,10 @@ from PIL import ImageOps
 
 from bench.burst_sets import save_burst_jpeg
 from bench.twin_files import write_dng
-from organizer.local_pass import run_local_pass
+from organizer.local.run import run_local_pass
+from organizer.local.sources import LocalSource
 from organizer.pipeline import PassSettings
 from organizer.progress import CountingProgress
-from organizer.sources import LocalSource
 
 T0 = datetime(2024, 7, 14, 9, 0, 0)
 

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from organizer.atomic import write_json_atomic
-from organizer.hash_table import HashTable
-from organizer.packed import GroupList, PackedEntries
-from organizer.state import MAGIC, ProcessingState, StateLoadError, _frame
+from organizer.store.atomic import write_json_atomic
+from organizer.store.hash_table import HashTable
+from organizer.store.packed import GroupList, PackedEntries
+from organizer.store.state import MAGIC, ProcessingState, StateLoadError, _frame
 
 PARAMS = {"source": "/photos", "threshold": 10}
 

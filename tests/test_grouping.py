@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from organizer.grouping import all_pairs, group_indices, windowed_pairs
+from organizer.candidates.grouping import all_pairs, group_indices, windowed_pairs
 
 
 def _python_pairs(times, hashes, threshold, window):
@@ -79,7 +79,7 @@ def test_min_group_size_and_empty_inputs():
 
 
 def test_batched_chaining_check_matches_measuring_each_component():
-    from organizer.grouping import _chained, _diameter
+    from organizer.candidates.grouping import _chained, _diameter
 
     rng = np.random.default_rng(5)
     hashes = rng.integers(0, 2**63, 3000, dtype=np.uint64)

@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 from required_parts import needs_models
 
-from organizer import faces as faces_module
 from organizer.immich.run import run_immich_pass
+from organizer.judging import faces as faces_module
 from organizer.settings import ActionFlags, ImmichSettings
 
 pytestmark = needs_models  # missing models: a skip line outside CI, a failure under CI (required_parts.py)

@@ -16,8 +16,8 @@ from fake_immich import Fault
 from immich_helpers import seed_bursts
 
 from organizer.immich.run import run_immich_pass
-from organizer.locks import FileLock, ScopeBusy
 from organizer.settings import ActionFlags, ImmichSettings
+from organizer.store.locks import FileLock, ScopeBusy
 
 ALL = ActionFlags(tag=True, albums=True, favorite_best=True, archive_non_best=True, stack=True)
 

@@ -13,7 +13,7 @@ import pytest
 from cli_helpers import load_report, run_cli
 from photo_factory import scene, variant
 
-import organizer.state
+import organizer.store.state
 from organizer.immich.run import run_immich_pass
 from organizer.settings import ActionFlags, ImmichSettings
 
@@ -51,7 +51,7 @@ def test_a_first_pass_is_not_resumed_and_each_run_id_comes_from_its_own_start(im
         made.append(f"{phase['now']}-{len(made)}")
         return made[-1]
 
-    monkeypatch.setattr(organizer.state, "new_run_id", fake_run_id)
+    monkeypatch.setattr(organizer.store.state, "new_run_id", fake_run_id)
     upload_bursts(immich_target, 1)
     s = settings_for(immich_target, tmp_path)
     first = run_immich_pass(s, resume=True)

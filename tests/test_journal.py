@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from organizer.immich.journal import ActionJournal, journal_dir, list_runs
-from organizer.state import new_run_id
+from organizer.store.state import new_run_id
 
 
 def test_run_ids_are_unique_within_a_second_and_sort_by_time():

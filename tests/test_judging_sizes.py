@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from demo_photos import ASTRONAUT, COFFEE, needs_models
 
-from organizer.judging import ALIGNMENT, _to_pixels, _to_unit
-from organizer.models import PhotoRef
-from organizer.scoring import (
+from organizer.camera.twins import TwinPlan
+from organizer.judging.pool import _to_pixels, _to_unit
+from organizer.judging.scoring import (
     DETAIL_SIDE,
     JUDGE_SIDE,
     ScoreInput,
@@ -19,7 +19,7 @@ from organizer.scoring import (
     load_image_for_judging,
     load_image_for_scoring,
 )
-from organizer.twins import TwinPlan
+from organizer.models import ALIGNMENT, PhotoRef
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +120,7 @@ def test_a_twin_takes_its_representatives_alignment():
     refs = [PhotoRef(id=f"p{i}", name=f"IMG_{i}.jpg", fingerprint="f") for i in range(2)]
     twin = PhotoRef(id="raw0", name="IMG_0.dng", fingerprint="f")
 
-    class _Set:  # a twin set as organizer.twins makes them: the representative first
+    class _Set:  # a twin set as organizer.camera.twins makes them: the representative first
         members = ["p0", "raw0"]
 
     plan = TwinPlan(set_of={"p0": _Set()})  # type: ignore[dict-item]

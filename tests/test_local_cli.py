@@ -166,7 +166,7 @@ def test_sigterm_during_groups_then_sigkill_resume_skips_completed_groups(big_li
 
 
 def test_sigkill_during_hashing_loses_at_most_one_batch(big_library, tmp_path):
-    from organizer.state import SAVE_EVERY_HASHES, ProcessingState
+    from organizer.store.state import SAVE_EVERY_HASHES, ProcessingState
 
     out = tmp_path / "out"
     proc = start_cli("-s", str(big_library), "-o", str(out), "--threads", "1", "--no-progress", "--verbose")
@@ -191,7 +191,7 @@ def test_sigkill_during_hashing_loses_at_most_one_batch(big_library, tmp_path):
 def test_changed_parameters_start_fresh_with_a_warning(small_library, tmp_path):
     root, _ = small_library
     out = tmp_path / "out"
-    from organizer.state import ProcessingState
+    from organizer.store.state import ProcessingState
 
     st = ProcessingState(out / STATE, {"threshold": 3})
     st.save()

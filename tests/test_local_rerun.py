@@ -14,7 +14,7 @@ import pytest
 from cli_helpers import check_group_folders, comparable, load_report, run_cli
 from photo_factory import make_library, save_jpeg, scene, tree_checksums, variant
 
-from organizer.hash_cache import CACHE_NAME, RULES, CacheLoadError, decode, encode
+from organizer.local.hash_cache import CACHE_NAME, RULES, CacheLoadError, decode, encode
 
 STATE = ".photo_organizer_state.pkl"
 
@@ -77,7 +77,7 @@ def test_the_cache_never_unpickles():
 
 
 def test_a_cache_that_would_unpack_to_gigabytes_is_refused(monkeypatch):
-    import organizer.hash_cache as hc
+    import organizer.local.hash_cache as hc
 
     data = encode({"/p/a.jpg": ("10:20", 1, 1.5, "mtime", None, 1, 1)})
     monkeypatch.setattr(hc, "MAX_UNPACKED_BYTES", 100)

@@ -1,4 +1,4 @@
-"""Verification and scoring on all cores (organizer.judging): same groups as one process, no debris on a stop."""
+"""Verification and scoring on all cores (organizer.judging.pool): same groups as one process, no debris on a stop."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pytest
 from photo_factory import make_library
 
 from bench.quality import ReportOnly
-from organizer import judging
+from organizer.judging import pool as judging
+from organizer.local.sources import LocalSource
 from organizer.pipeline import PassSettings, run_pass
 from organizer.progress import PassInterrupted, SilentProgress, StopToken
-from organizer.sources import LocalSource
 
 
 @pytest.fixture(scope="module")

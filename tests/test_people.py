@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from required_parts import needs_models
 
-from organizer import reasons
+from organizer.judging import reasons
 from organizer.pipeline import PassSettings
 
 

@@ -19,7 +19,7 @@ import pytest
 from cli_helpers import load_report, run_cli
 from PIL import Image
 
-from organizer import picture_report as pr
+from organizer.report import pictures as pr
 
 EVIL = "<script>alert(1)</script>.jpg"
 

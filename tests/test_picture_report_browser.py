@@ -16,7 +16,7 @@ from browser_helpers import ARGS, CHROMIUM, RENDERED_WIDTHS, sync_playwright
 from cli_helpers import REPO, load_report, run_cli
 from PIL import Image
 
-from organizer import picture_report as pr
+from organizer.report import pictures as pr
 
 #: Each face box's rectangle and the rectangle of the image it is drawn over, as the browser lays them out.
 FACE_RECTS = """() => Array.from(document.querySelectorAll("span.face")).map(f => {

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
-from organizer.state import ProcessingState
+from organizer.store.state import ProcessingState
 
 N = 100_000
 PARAMS = {"source": "/photos", "threshold": 18}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from demo_photos import ASTRONAUT, COFFEE, DEMO, needs_models
 
-from organizer.scoring import ScoreInput, Scorer, load_image_for_scoring
+from organizer.judging.scoring import ScoreInput, Scorer, load_image_for_scoring
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from organizer.state import MAGIC, ProcessingState, StateLoadError, _frame
+from organizer.store.state import MAGIC, ProcessingState, StateLoadError, _frame
 
 PARAMS = {"source": "/photos", "threshold": 10}
 
@@ -109,7 +109,7 @@ def test_failed_snapshot_write_leaves_previous_state_intact(tmp_path):
     code = f"""
 import resource, sys
 sys.path.insert(0, {str(os.getcwd())!r})
-from organizer.state import ProcessingState
+from organizer.store.state import ProcessingState
 st = ProcessingState(__import__('pathlib').Path({str(path)!r}), {PARAMS!r})
 st.load()
 st.hashes.update({{f"q{{i}}": ("x" * 200, i, 0.0, "m", None, 1, 1) for i in range(20000)}})

@@ -17,7 +17,7 @@ from required_parts import needs_models
 
 from bench.labelled_sets import ALL_SETS, LOOKALIKE_SETS
 from bench.quality import Figures, run_set
-from organizer.kinds import is_screenshot
+from organizer.judging.kinds import is_screenshot
 from organizer.models import PhotoRef
 from organizer.pipeline import PassSettings
 
@@ -102,7 +102,7 @@ def test_people_are_matched_where_they_stand_when_the_camera_pans(sets_root):
 def test_real_photos_a_crop_away_is_another_shot_and_a_reshot_is_the_same(sets_root):
     import os
 
-    from organizer import verify
+    from organizer.judging import verify
 
     try:
         f = figures("real_photos", sets_root)
@@ -138,7 +138,7 @@ def test_a_shaken_frame_stays_in_its_burst(blur):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from photo_factory import scene, variant
 
-    from organizer import verify
+    from organizer.judging import verify
 
     for seed in (1000, 1003, 1006):
         base = scene(seed)
@@ -167,7 +167,7 @@ def test_screenshots_are_told_from_camera_photos(tmp_path):
 def test_a_png_is_checked_for_a_camera_without_decoding_its_pixels(tmp_path, monkeypatch):
     from PIL import Image, PngImagePlugin
 
-    from organizer.kinds import _camera_exif
+    from organizer.judging.kinds import _camera_exif
 
     exif = Image.Exif()
     exif[0x010F], exif[0x0110] = "Example", "Phone 12"
@@ -182,7 +182,7 @@ def test_a_png_is_checked_for_a_camera_without_decoding_its_pixels(tmp_path, mon
 
 
 def test_a_resized_reencoded_copy_is_a_duplicate(tmp_path):
-    from organizer import kinds, verify
+    from organizer.judging import kinds, verify
 
     base = cv2.imread(str(Path(__file__).resolve().parent.parent / "demo/library/2024-07-15/IMG_0212.jpg"))
     small = cv2.resize(base, (base.shape[1] // 2, base.shape[0] // 2), interpolation=cv2.INTER_AREA)
@@ -196,7 +196,7 @@ def test_a_resized_reencoded_copy_is_a_duplicate(tmp_path):
 
 @pytest.mark.parametrize(("blur", "scale"), [(3.0, "half"), (6.0, "matched-half")])
 def test_alignment_maps_each_frame_onto_the_first_even_through_a_shaken_frame(blur, scale):
-    from organizer import verify
+    from organizer.judging import verify
 
     base = cv2.imread(str(Path(__file__).resolve().parent.parent / "demo/library/2024-07-15/IMG_0212.jpg"))
     h, w = base.shape[:2]

@@ -15,12 +15,12 @@ from photo_factory import save_jpeg, scene, variant
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
 from bench.twin_files import write_dng, write_heic
-from organizer.local_pass import run_local_pass
+from organizer.camera.twins import parse_name
+from organizer.local.run import run_local_pass
+from organizer.local.sources import LocalSource
 from organizer.pipeline import PassSettings
 from organizer.progress import CountingProgress
 from organizer.settings import SettingsError, resolve_settings
-from organizer.sources import LocalSource
-from organizer.twins import parse_name
 
 T0 = datetime(2024, 7, 14, 9, 0, 0)
 
@@ -147,7 +147,7 @@ def test_pair_cover_follows_the_settings_order_and_refuses_other_values():
 
 
 def test_a_raw_files_capture_time_comes_from_its_own_exif(tmp_path):
-    from organizer.hashing import HashJob, hash_file
+    from organizer.candidates.hashing import HashJob, hash_file
 
     path = write_dng(scene(40), tmp_path / "IMG_0040.DNG", T0)  # its RGB preview carries no EXIF
     _, out = hash_file(HashJob("IMG_0040.DNG", str(path), mtime=0.0))
@@ -160,7 +160,7 @@ def test_cached_raw_entries_timed_by_mtime_under_the_old_rule_are_hashed_again()
 
     import numpy as np
 
-    from organizer import hash_cache
+    from organizer.local import hash_cache
 
     entries = {"/p/IMG_1.DNG": ("10:20", 1, 5.0, "mtime", None, 4, 3),
                "/p/IMG_2.CR2": ("10:20", 2, 5.0, "exif:DateTimeOriginal", None, 4, 3),

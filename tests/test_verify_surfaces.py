@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from required_parts import missing
 
-from organizer import verify
+from organizer.judging import verify
 
 
 @pytest.fixture(scope="module")

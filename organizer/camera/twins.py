@@ -35,9 +35,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .imaging import RAW_EXTENSIONS
-from .judging import ALIGNMENT
-from .models import GroupResult, PhotoRef
+from organizer.imaging import RAW_EXTENSIONS
+from organizer.models import ALIGNMENT, GroupResult, PhotoRef
 
 #: Largest capture-time difference between twins of one shot, in seconds (a RAW and its JPEG
 #: carry the same EXIF time; an edit keeps its original's; rounding to whole seconds allows 1).

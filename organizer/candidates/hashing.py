@@ -19,8 +19,8 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from .capture_time import capture_time, capture_time_from_exif
-from .imaging import RAW_EXTENSIONS, UnreadablePhoto, open_photo, raw_exif
+from organizer.camera.capture_time import capture_time, capture_time_from_exif
+from organizer.imaging import RAW_EXTENSIONS, UnreadablePhoto, open_photo, raw_exif
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def hash_file(job: HashJob) -> tuple[str, object]:
 
 
 #: RAW files' capture time comes from their own EXIF when their preview has none (since issue 12);
-#: cached RAW entries timed by mtime under an older rule are hashed again (organizer.hash_cache).
+#: cached RAW entries timed by mtime under an older rule are hashed again (organizer.local.hash_cache).
 RAW_TIME_RULE = "raw-exif-1"
 
 

@@ -26,9 +26,9 @@ from typing import Any
 
 from immich_client import ImmichClient, ImmichError, ImmichNotFound
 from immich_client.dtos import Album, Asset
+from organizer.models import GroupResult, PhotoRef
+from organizer.settings import ActionFlags
 
-from ..models import GroupResult, PhotoRef
-from ..settings import ActionFlags
 from .journal import ActionJournal
 from .record import GroupRecord, Record, member_key
 

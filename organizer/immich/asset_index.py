@@ -4,7 +4,7 @@ The index (asset id -> name, checksum, capture time, size, pixel size, favourite
 what lets an incremental pass list only the assets updated since the last one. As a dict of dicts
 it cost ~1 KB a photo in memory and most of the state file's load time; here each asset is one
 numpy row plus its id, name and checksum strings, and it is kept in the state as builtins (joined
-strings and column bytes) like organizer.hash_table. It reads and writes the same dicts as before,
+strings and column bytes) like organizer.store.hash_table. It reads and writes the same dicts as before,
 and an index saved in the old dict form is converted on load.
 """
 

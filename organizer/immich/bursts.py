@@ -3,9 +3,9 @@
 Immich reads a burst id into ``exifInfo.autoStackId`` but no REST answer carries it; the workflow
 webhook does (the service keeps it in the shared record, service/coordinator.py). For the rest,
 ``GET /assets/{id}/original`` with ``Range: bytes=0-65535`` (206) returns the head of the file,
-where XMP and EXIF are (organizer.camera_bursts parses it). Every answer is kept in the shared
+where XMP and EXIF are (organizer.camera.burst_ids parses it). Every answer is kept in the shared
 record with the asset's checksum, so a pass over unchanged assets (in any scope) reads nothing,
-and only assets with another photo within seconds are asked at all (organizer.camera_bursts).
+and only assets with another photo within seconds are asked at all (organizer.camera.burst_ids).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from immich_client import ImmichClient, ImmichError, ImmichUnavailable, normalize_base_url
+from organizer.camera.burst_ids import HEAD_BYTES, burst_id_from_head
+from organizer.models import PhotoRef
 
-from ..camera_bursts import HEAD_BYTES, burst_id_from_head
-from ..models import PhotoRef
 from .record import Record, record_path
 
 log = logging.getLogger(__name__)

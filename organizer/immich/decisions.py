@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from immich_client import ImmichClient
+from organizer.pipeline import PassResult
+from organizer.settings import ImmichSettings
 
-from ..pipeline import PassResult
-from ..settings import ImmichSettings
 from .journal import list_runs, operations
 from .record import Record, member_key, record_path
 from .review import APPLIED, APPROVED, PROPOSED, REJECT_REASON, REJECTED, UNDONE

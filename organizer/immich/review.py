@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..models import GroupResult, PhotoRef
-from ..pipeline import group_id
+from organizer.models import GroupResult, PhotoRef
+from organizer.pipeline import group_id
+
 from .actions import ImmichActions, _declined_note
 from .record import Record, member_key
 

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from immich_client import ImmichClient
+from organizer.local.output import LocalOutput
+from organizer.pipeline import PassResult, PassSettings, run_pass
+from organizer.progress import CountingProgress, Progress, StopToken
+from organizer.settings import ImmichSettings
+from organizer.store.locks import FileLock, ScopeBusy
 
-from ..local_output import LocalOutput
-from ..locks import FileLock, ScopeBusy
-from ..pipeline import PassResult, PassSettings, run_pass
-from ..progress import CountingProgress, Progress, StopToken
-from ..settings import ImmichSettings
 from .actions import ImmichActions
 from .asset_index import AssetIndex
 from .bursts import ImmichBurstIds

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 
 from immich_client import ImmichClient, ImmichError, ImmichNotFound, ImmichPermissionError, ImmichUnavailable
+from organizer.candidates.hashing import hash_bytes
+from organizer.imaging import UnreadablePhoto
+from organizer.models import HashResult, Hinted, PhotoRef
+from organizer.progress import Progress
 
-from ..hashing import hash_bytes
-from ..imaging import UnreadablePhoto
-from ..models import HashResult, Hinted, PhotoRef
-from ..progress import Progress
 from .asset_index import AssetIndex
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 #: and clocks drift; re-reading one minute costs a few rows and never misses an upload.
 CURSOR_OVERLAP = timedelta(minutes=1)
 #: A skip reason with this prefix is transient (thumbnail not generated yet): not cached, retried.
-from ..pipeline import TRANSIENT_PREFIX as RETRY  # noqa: E402
+from organizer.models import TRANSIENT_PREFIX as RETRY  # noqa: E402
 
 USABLE_VISIBILITY = {"timeline", "archive"}
 NOT_OWNED = "owned by another user (left alone)"
@@ -232,12 +232,12 @@ class ImmichSource:
     # ------------------------------------------------------------------ camera burst ids
     def camera_burst_ids(self, refs: list[PhotoRef], should_stop: Callable[[], bool],
                          advance: Callable[[int], None] | None = None) -> dict[str, str | None]:
-        """The camera's burst id (Immich's autoStackId) of each asset, as organizer.camera_bursts asks."""
+        """The camera's burst id (Immich's autoStackId) of each asset, as organizer.camera.burst_ids asks."""
         return self.burst_reader(refs, should_stop, advance) if self.burst_reader else {}
 
     # ------------------------------------------------------------------ score
     def scoring_input(self, ref: PhotoRef) -> Hinted:
-        """The preview (~1440 px) as Immich encoded it, decoded by a scoring worker (organizer.judging),
+        """The preview (~1440 px) as Immich encoded it, decoded by a scoring worker (organizer.judging.pool),
         with the faces Immich's machine learning found on it and their people's names: the best-shot
         stage judges those instead of searching every frame again, and its reasons name the people."""
         try:
@@ -263,6 +263,6 @@ class ImmichSource:
         return Hinted(preview, faces)
 
     def load_for_scoring(self, ref: PhotoRef) -> np.ndarray:
-        from ..scoring import load_image_for_judging
+        from organizer.judging.scoring import load_image_for_judging
 
         return load_image_for_judging(self.scoring_input(ref).source)

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from immich_client import ImmichBadRequest, ImmichClient, ImmichError, ImmichNotFound
+from organizer.store.locks import FileLock
 
-from ..locks import FileLock
 from .journal import list_runs, mark_undone, operations, read_entries, wrote_to_immich
 from .record import Record, member_key, record_path
 

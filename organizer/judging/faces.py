@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .model_store import MODEL_FILES, is_present, models_dir
+from organizer.model_store import MODEL_FILES, is_present, models_dir
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 #: face-exposure scoring (tests/test_scoring.py); 640 keeps the landmarks where people judge them.
 DETECT_LONG_SIDE = 640
 DETECT_THRESHOLD = 0.5
-#: "Is anyone there?" before the full detection (organizer.scoring): measured on the labelled face
+#: "Is anyone there?" before the full detection (organizer.judging.scoring): measured on the labelled face
 #: sets and the demo library, 320 px at 0.3 flagged every frame the full detection finds faces in
 #: (at 0.5 it missed 2 of 77) and no frame without.
 PROBE_LONG_SIDE = 320

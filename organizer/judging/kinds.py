@@ -8,7 +8,7 @@ Kinds are read from what verification and decoding already measured, never from 
   explain the frames (something crossed the frame);
 - burst: anything else confirmed as one shot.
 Screenshots (no camera make/model, PNG, a screen's pixel size, or a screenshot-like name) group
-only when near-identical (organizer.verify applies a pixel test to them): two screens of one app
+only when near-identical (organizer.judging.verify applies a pixel test to them): two screens of one app
 share all their chrome and are not "the same moment".
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .models import PhotoRef
+from organizer.models import PhotoRef
 
 #: Mean-brightness ratio (linear light) between the brightest and the darkest member of a bracket.
 BRACKET_RATIO = 1.8

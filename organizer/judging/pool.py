@@ -2,8 +2,8 @@
 
 The pass (organizer.pipeline) walks the candidates in order and is the only one that acts on
 Immich, writes the state and numbers the groups, so resume, journal and numbering are those of a
-single process. What costs CPU - decoding a candidate's photos, verifying it (organizer.verify) and
-scoring its groups (organizer.scoring) - depends on nothing but the candidate's photos, so it runs
+single process. What costs CPU - decoding a candidate's photos, verifying it (organizer.judging.verify) and
+scoring its groups (organizer.judging.scoring) - depends on nothing but the candidate's photos, so it runs
 here, ahead of the pass: :class:`JudgeAhead` downloads (Immich previews, with the client's
 concurrency) and hands each candidate to a pool of worker processes, which decode its photos once,
 judge it with :func:`judge` and send back only small results (parts, kinds, scores and a report
@@ -28,13 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from .capture_time import iso
-from .imaging import UnreadablePhoto
-from .models import GroupResult, Hinted, KnownFace, PhotoRef
+from organizer.camera.capture_time import iso
+from organizer.imaging import UnreadablePhoto
+from organizer.models import ALIGNMENT, GroupResult, Hinted, KnownFace, PhotoRef, public_info
 
 log = logging.getLogger(__name__)
 
-#: (fingerprint, hash, taken_at, taken_source, tz_offset, width, height): organizer.state.HashEntry
+#: (fingerprint, hash, taken_at, taken_source, tz_offset, width, height): organizer.store.state.HashEntry
 HashEntry = tuple[Any, ...]
 #: Verified parts of one candidate: member positions in the candidate, with kind/confidence/evidence.
 Parts = list[tuple[list[int], dict[str, Any]]]
@@ -117,7 +117,7 @@ def judge(job: Job, scorer: Any) -> Outcome:
     time verification alone cost: decoding a photo that ends in a group is the best-shot stage's
     cost (it decodes it anyway); decoding one that verification turned away is verification's.
     """
-    from .scoring import load_image_for_judging, load_image_for_scoring
+    from organizer.judging.scoring import load_image_for_judging, load_image_for_scoring
 
     warnings = list(job.notes)
     images: dict[int, np.ndarray | None] = {}
@@ -175,7 +175,7 @@ def judge(job: Job, scorer: Any) -> Outcome:
                              [lambda p=p: detail(p) for p in positions],
                              [known_faces(payload_of(p)) for p in positions])
         if job.thumbs:
-            from .picture_report import thumbnail_from_bgr
+            from organizer.imaging import thumbnail_from_bgr
 
             for p in positions:
                 img = images.get(p)
@@ -192,7 +192,7 @@ def judge(job: Job, scorer: Any) -> Outcome:
 
 def _verify(job: Job, image: Callable[[int], np.ndarray | None]) -> Parts:
     """The groups verification confirms inside one hash candidate, with kind and evidence."""
-    from . import kinds, verify
+    from organizer.judging import kinds, verify
 
     refs, entries = job.refs, job.entries
     shots = [kinds.is_screenshot(r, e[5], e[6]) for r, e in zip(refs, entries, strict=True)]
@@ -216,7 +216,7 @@ def _score(gid: str, members: list[PhotoRef], entries: list[HashEntry], images: 
            scorer: Any, info: dict[str, Any],
            details: list[Callable[[], np.ndarray | None]] | None = None,
            faces: list[list[KnownFace] | None] | None = None) -> GroupResult:
-    from .scoring import ScoreInput
+    from organizer.judging.scoring import ScoreInput
 
     inputs = []
     for k, (ref, entry, img) in enumerate(zip(members, entries, images, strict=True)):
@@ -242,12 +242,6 @@ def _score(gid: str, members: list[PhotoRef], entries: list[HashEntry], images: 
 #: Key of a verified part's alignment: per member, the homography onto the first member in units
 #: of each photo's long side, so it holds whatever size the photos are decoded at. (Passes before
 #: it kept "alignment" in the pixels of their decode; such cached parts match people by position.)
-ALIGNMENT = "alignment_unit"
-
-
-def public_info(info: dict[str, Any]) -> dict[str, Any]:
-    """A part's info as the report shows it: without the alignment the best-shot stage used."""
-    return {k: v for k, v in info.items() if k not in (ALIGNMENT, "alignment")}
 
 
 def _unit(shape: tuple[int, int]) -> np.ndarray:
@@ -346,7 +340,7 @@ def _alive(pid: int) -> bool:
 def _work(job: Job) -> Outcome:
     global _worker_scorer
     if _worker_scorer is None:
-        from .scoring import Scorer
+        from organizer.judging.scoring import Scorer
 
         _worker_scorer = Scorer()
     return judge(job, _worker_scorer)
@@ -482,7 +476,7 @@ class JudgeAhead:
             self.slots.pop(k, None)
         if out is None:  # judged here
             if self.scorer is None:
-                from .scoring import Scorer
+                from organizer.judging.scoring import Scorer
 
                 self.scorer = Scorer()
             try:
@@ -512,7 +506,7 @@ class JudgeAhead:
 
 
 def _prepare(payload: str | bytes | Hinted) -> Prepared:
-    from .scoring import load_image_for_judging
+    from organizer.judging.scoring import load_image_for_judging
 
     source = encoded(payload)
     return Prepared(load_image_for_judging(source), source, known_faces(payload))  # type: ignore[arg-type]

@@ -1,6 +1,6 @@
 """Why each frame of a group won or lost, in sentences a person can check against the photos.
 
-The best-shot stage (organizer.scoring) measures; this module only words what it measured, so the
+The best-shot stage (organizer.judging.scoring) measures; this module only words what it measured, so the
 words never claim more than the numbers: a person is named by where they stand ("the person on the
 left", "the 3rd person from the left"), eyes are "closed" or "half closed" against that person's
 own best frame, a face seen in one frame only is "a passer-by", exposure is said in stops. Plurals

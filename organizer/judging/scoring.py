@@ -36,10 +36,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from . import reasons
-from .faces import MIN_FACE_FRACTION, REFERENCE_LONG_SIDE, FaceAnalyzer
-from .imaging import open_photo, to_rgb_upright
-from .models import ScoredPhoto
+from organizer.imaging import open_photo, to_rgb_upright
+from organizer.judging import reasons
+from organizer.judging.faces import MIN_FACE_FRACTION, REFERENCE_LONG_SIDE, FaceAnalyzer
+from organizer.models import ScoredPhoto
 
 FACE_WEIGHTS = {"face_sharpness": 0.30, "sharpness": 0.20, "exposure": 0.15, "smile": 0.15,
                 "mouth_closed": 0.10, "resolution": 0.05, "file_size": 0.05}
@@ -258,7 +258,7 @@ class Scorer:
         """Score the members of one group against each other.
 
         ``alignment`` (optional, per member): a homography mapping the member's pixels onto the
-        first member's, from verification (organizer.verify.alignment); people are then matched
+        first member's, from verification (organizer.judging.verify.alignment); people are then matched
         where they stand in the scene. Without it, by their position in the frame.
         """
         raw = [global_features(m.image) if m.image is not None else None for m in members]

@@ -21,7 +21,7 @@ against the sharp frame given a line blur along the direction the soft frame los
 
 The candidates are split into connected components of verified pairs (union-find over
 confirmed edges, members kept in time order), so a group survives only where its members are
-confirmed to be the same shot. Screenshots (organizer.kinds) must also be near-identical pixel for
+confirmed to be the same shot. Screenshots (organizer.judging.kinds) must also be near-identical pixel for
 pixel after alignment, because two screens of one app share every pixel of their chrome.
 
 Each final group carries its evidence (the weakest confirmed link) and a confidence in [0, 1].

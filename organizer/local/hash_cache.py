@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import write_bytes_atomic
-from .capture_time import TIME_RULE
-from .hashing import HASH_ALGORITHM, HASH_SIZE, RAW_TIME_RULE
-from .imaging import RAW_EXTENSIONS
-from .state import HashEntry
+from organizer.camera.capture_time import TIME_RULE
+from organizer.candidates.hashing import HASH_ALGORITHM, HASH_SIZE, RAW_TIME_RULE
+from organizer.imaging import RAW_EXTENSIONS
+from organizer.store.atomic import write_bytes_atomic
+from organizer.store.state import HashEntry
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def _split(blob: np.ndarray, count: int) -> list[str]:
 def encode(entries: Mapping[str, HashEntry], bursts: Mapping[str, str] | None = None) -> bytes:
     """Serialize {absolute path: HashEntry} into the .npz bytes described above.
 
-    ``bursts`` ({path: camera burst id, "" for none}, organizer.camera_bursts) is an optional column
+    ``bursts`` ({path: camera burst id, "" for none}, organizer.camera.burst_ids) is an optional column
     of the same rows: -1 not read, -2 read and none, else the id's index in the string table.
     """
     bursts = bursts or {}

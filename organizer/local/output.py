@@ -4,7 +4,7 @@ Copies, never moves: the source tree is only ever read. Each copy goes to a temp
 renamed into place, so an interrupted run never leaves a half-copied photo that looks complete.
 After a run, OUTPUT holds exactly the group folders of its report: folders of an earlier run with
 more groups are removed, but only files our own metadata.json lists — never anything a user added.
-With ``reuse`` (local mode), unchanged groups keep their folder and entry (organizer.group_reuse).
+With ``reuse`` (local mode), unchanged groups keep their folder and entry (organizer.local.reuse).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .atomic import fsync_dir, write_json_atomic
-from .group_reuse import MOVING_PREFIX, GroupFolders, read_ours, reuse_version
-from .models import GroupResult, PhotoRef
+from organizer.local.reuse import MOVING_PREFIX, GroupFolders, read_ours, reuse_version
+from organizer.models import GroupResult, PhotoRef
+from organizer.store.atomic import fsync_dir, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ class LocalOutput:
             placed = self.folders.place(g["id"], target)
             if placed is not None:
                 g["actions"] = dict(g.get("actions") or {}, folder=str(placed))
-                groups[i] = g  # a packed group list hands out copies (organizer.packed)
+                groups[i] = g  # a packed group list hands out copies (organizer.store.packed)
 
 
 def remove_our_folder(folder: Path) -> str:

@@ -22,23 +22,23 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .atomic import fsync_dir, write_json_atomic
-from .models import PhotoRef
+from organizer.models import PhotoRef
+from organizer.store.atomic import fsync_dir, write_json_atomic
 
 log = logging.getLogger(__name__)
 
 MOVING_PREFIX = ".moving-"
 METADATA = "metadata.json"
 #: The code a group's entry depends on: any change to it means "score again".
-_DEPENDS_ON = ("pipeline.py", "scoring.py", "faces.py", "model_store.py", "capture_time.py", "hashing.py",
-               "imaging.py", "local_output.py", "group_reuse.py")
+_DEPENDS_ON = ("pipeline.py", "judging/scoring.py", "judging/faces.py", "judging/reasons.py", "model_store.py",
+               "camera/capture_time.py", "candidates/hashing.py", "imaging.py", "local/output.py", "local/reuse.py")
 
 
 @cache
 def reuse_version() -> str:
     """A digest of the code that produces a group's entry (file bytes, so any edit invalidates)."""
     digest = hashlib.sha1()
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # organizer/
     for name in _DEPENDS_ON:
         try:
             digest.update((here / name).read_bytes())

@@ -1,7 +1,7 @@
 """One local-folder pass: the pipeline plus what only local folders need around it.
 
 Around :func:`organizer.pipeline.run_pass` this adds the hash cache that outlives completed runs
-(organizer.hash_cache, which also keeps the camera burst ids read from the files) — the resume state is removed on completion, as the resume specification
+(organizer.local.hash_cache, which also keeps the camera burst ids read from the files) — the resume state is removed on completion, as the resume specification
 says, and must not be the only place hashes live. Kept out of the pipeline so the pipeline stays
 the same for Immich scopes, which keep their own index.
 """
@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from . import camera_bursts
-from .hash_cache import CACHE_NAME, HashCache
-from .local_output import LocalOutput
-from .pipeline import PassResult, PassSettings, run_pass
-from .progress import Progress, StopToken
-from .sources import LocalSource
-from .state import ProcessingState
+from organizer.camera import burst_ids as camera_bursts
+from organizer.local.hash_cache import CACHE_NAME, HashCache
+from organizer.local.output import LocalOutput
+from organizer.local.sources import LocalSource
+from organizer.pipeline import PassResult, PassSettings, run_pass
+from organizer.progress import Progress, StopToken
+from organizer.store.state import ProcessingState
 
 log = logging.getLogger(__name__)
 

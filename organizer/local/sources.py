@@ -15,10 +15,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .hashing import HashJob, hash_files
-from .imaging import IMAGE_EXTENSIONS
-from .models import HashResult, PhotoRef
-from .progress import Progress
+from organizer.candidates.hashing import HashJob, hash_files
+from organizer.imaging import IMAGE_EXTENSIONS
+from organizer.models import HashResult, PhotoRef
+from organizer.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class LocalSource:
             raise SourceError(f"source is not a folder: {self.root}")
         self.root = self.root.resolve()
         self.exclude = {p.resolve() for p in (exclude or []) if p.exists()}
-        #: {id: fingerprint} of the last discovery: what the hash cache may keep (organizer.hash_cache).
+        #: {id: fingerprint} of the last discovery: what the hash cache may keep (organizer.local.hash_cache).
         self.discovered: dict[str, str] | None = None
 
     def describe(self) -> dict[str, Any]:
@@ -138,15 +138,15 @@ class LocalSource:
                                        width, height, offset)
 
     def scoring_input(self, ref: PhotoRef) -> str:
-        """The file's path: a scoring worker (organizer.judging) reads and decodes it itself."""
+        """The file's path: a scoring worker (organizer.judging.pool) reads and decodes it itself."""
         return ref.path or ""
 
     def camera_burst_ids(self, refs: list[PhotoRef], should_stop: Callable[[], bool],
                          advance: Callable[[int], None] | None = None) -> dict[str, str | None]:
-        """The camera's burst id of each photo, from the head of its file (organizer.camera_bursts)."""
+        """The camera's burst id of each photo, from the head of its file (organizer.camera.burst_ids)."""
         from concurrent.futures import ThreadPoolExecutor
 
-        from .camera_bursts import file_burst_id
+        from organizer.camera.burst_ids import file_burst_id
 
         out: dict[str, str | None] = {}
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="burst-id") as pool:
@@ -159,6 +159,6 @@ class LocalSource:
         return out
 
     def load_for_scoring(self, ref: PhotoRef) -> np.ndarray:
-        from .scoring import load_image_for_judging
+        from organizer.judging.scoring import load_image_for_judging
 
         return load_image_for_judging(ref.path or "")

@@ -51,14 +51,10 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from organizer.imaging import THUMB_QUALITY, THUMB_SIDE, thumbnail_from_bgr
+
 log = logging.getLogger(__name__)
 
-#: Longest side of an embedded thumbnail: enough to tell frames of a burst apart on a screen.
-THUMB_SIDE = 200
-#: WebP at quality 60 is about 40 % smaller than JPEG at 70 for the same look at this size (3.4 vs
-#: 5.8 KB on the demo photos), which matters more than its slower encoding (a few ms per grouped
-#: photo); every browser of the last years shows WebP.
-THUMB_QUALITY = 60
 TEMPLATE = "report.html.j2"
 #: Chunks Jinja2 yields are tiny; writes go through a buffer of this size.
 WRITE_BUFFER = 1 << 20
@@ -68,27 +64,12 @@ _active_spool: contextvars.ContextVar[ThumbnailSpool | None] = contextvars.Conte
 
 
 # --------------------------------------------------------------------------- thumbnails
-def thumbnail_from_bgr(image: np.ndarray, side: int = THUMB_SIDE, quality: int = THUMB_QUALITY) -> bytes:
-    """Shrink an already decoded BGR image (what scoring holds) to a small WebP."""
-    import cv2
-
-    h, w = image.shape[:2]
-    scale = min(1.0, side / max(h, w, 1))
-    if scale < 1.0:
-        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
-                           interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".webp", image, [cv2.IMWRITE_WEBP_QUALITY, quality])
-    if not ok:  # pragma: no cover - encoding a valid uint8 array does not fail
-        raise ValueError("WebP encoding failed")
-    return buf.tobytes()
-
-
 def thumbnail_from_source(source: str | os.PathLike[str] | bytes, side: int = THUMB_SIDE,
                           quality: int = THUMB_QUALITY) -> bytes:
     """Decode a file or image bytes cheaply (JPEG draft mode, upright) and make a small WebP."""
     import io
 
-    from .imaging import open_photo, to_rgb_upright
+    from organizer.imaging import open_photo, to_rgb_upright
 
     img = to_rgb_upright(open_photo(source, draft_size=(side, side)))
     img.thumbnail((side, side))
@@ -175,7 +156,7 @@ def report_wants_thumbnails() -> bool:
 
 
 def offer_thumbnail(photo_id: str, data: bytes, phash: str | None = None) -> None:
-    """Keep a thumbnail a scoring worker made from the pixels it decoded (see organizer.judging)."""
+    """Keep a thumbnail a scoring worker made from the pixels it decoded (see organizer.judging.pool)."""
     spool = _active_spool.get()
     if spool is None or photo_id in spool:
         return
@@ -311,7 +292,7 @@ def immich_fetch(client: Any) -> Fetch:
 # --------------------------------------------------------------------------- reasons in words
 #: Numeric score parts put in words. Parts are relative to the group's best value (1.0 = best of
 #: the group), except smile, spread over the group's range. ``weight`` is about what the part
-#: weighs in the score (organizer.scoring), used only to say the reasons that mattered first.
+#: weighs in the score (organizer.judging.scoring), used only to say the reasons that mattered first.
 @dataclass(frozen=True)
 class PartWords:
     weight: float
@@ -416,7 +397,7 @@ def explain_group(photos: list[dict[str, Any]], best_id: str | None) -> dict[str
     return out
 
 
-#: How a face box is drawn, by how its eyes were judged (organizer.scoring's ``face_boxes``).
+#: How a face box is drawn, by how its eyes were judged (organizer.judging.scoring's ``face_boxes``).
 EYES_CLASS = {"open": "eyes-open", "half closed": "eyes-half-closed", "closed": "eyes-closed"}
 PASSER_BY = "passer-by"
 
@@ -483,8 +464,8 @@ def _confidence(value: Any) -> tuple[str, float | None]:
     return "", None
 
 
-#: Evidence keys verification and the burst rules write, put in words (organizer.verify,
-#: organizer.camera_bursts). Any other key is shown generically as "key: value", in words too.
+#: Evidence keys verification and the burst rules write, put in words (organizer.judging.verify,
+#: organizer.camera.burst_ids). Any other key is shown generically as "key: value", in words too.
 EVIDENCE_LABELS = {"weakest_link": "weakest link", "weakest_lenient_link": "weakest link joined by burst name"}
 
 
@@ -674,7 +655,7 @@ def group_view(group: dict[str, Any], thumbs: Callable[[str], bytes | None]) -> 
 
 
 def _environment() -> Environment:
-    return Environment(loader=PackageLoader("organizer", "templates"),
+    return Environment(loader=PackageLoader("organizer.report", "templates"),
                        autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
                        trim_blocks=True, lstrip_blocks=True)
 

@@ -57,7 +57,7 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON, atomically.
 
     A top-level value that offers ``json_items()`` (a report's packed group list,
-    organizer.packed.GroupList) is streamed item by item, one compact line each, so a report of
+    organizer.store.packed.GroupList) is streamed item by item, one compact line each, so a report of
     75,000 groups is never built as one string in memory.
     """
     if not (isinstance(obj, dict) and any(hasattr(v, "json_items") for v in obj.values())):

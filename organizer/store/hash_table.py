@@ -5,7 +5,7 @@ and strings) costs about 570 MB of Python heap and 20 s to unpickle. Here each p
 a fixed-width numpy record (hash, capture time, size, two small codes: 28 bytes) plus its id and
 fingerprint strings; the id -> row index is the only per-photo dict. On disk the columns are plain
 ``bytes`` and the strings one NUL-joined text each (NUL occurs neither in a path nor in an Immich
-id or checksum), so the restricted unpickler of organizer.state still sees builtins only, and a
+id or checksum), so the restricted unpickler of organizer.store.state still sees builtins only, and a
 load is a split and a ``frombuffer`` instead of a million tuples.
 
 The table behaves as a ``MutableMapping[str, HashEntry]`` so callers keep reading and writing

@@ -3,7 +3,7 @@
 Why: a first pass over a million photos finds ~75k groups and ~300k grouped photos; as Python
 dicts their report entries take about a gigabyte, held twice over (the resume state's completed
 groups and the report's group list). Packed, one entry is a few hundred bytes, shared by both, and
-the JSON report is written from them one group at a time (organizer.atomic) instead of being
+the JSON report is written from them one group at a time (organizer.store.atomic) instead of being
 built whole as one string. An entry comes back as a fresh dict each time it is read, exactly as
 JSON would bring it back from the report file.
 """

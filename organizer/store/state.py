@@ -13,8 +13,8 @@ stage. A record torn by SIGKILL or a full disk fails its CRC and is ignored with
 it, so a crash loses at most the last unsaved batch; a failed append is truncated away at once.
 
 Format 2 (issue 13, a million photos): the snapshot keeps the hash cache as compact columns
-(organizer.hash_table: joined strings + numpy bytes) and completed groups as packed JSON
-(organizer.packed), so a resume load is a split and a ``frombuffer`` rather than a million tuples.
+(organizer.store.hash_table: joined strings + numpy bytes) and completed groups as packed JSON
+(organizer.store.packed), so a resume load is a split and a ``frombuffer`` rather than a million tuples.
 Deltas keep the plain form (a few dozen entries). A format-1 file is still read and converted;
 one this version cannot make sense of is reported in one line and the pass starts fresh.
 """
@@ -32,9 +32,9 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_stream_atomic
-from .hash_table import HashEntry, HashTable, TableFormatError
-from .packed import PackedEntries, pack
+from organizer.store.atomic import write_stream_atomic
+from organizer.store.hash_table import HashEntry, HashTable, TableFormatError
+from organizer.store.packed import PackedEntries, pack
 
 log = logging.getLogger(__name__)
 

@@ -104,7 +104,7 @@ def test_every_bad_photo_is_skipped_with_a_reason_and_the_pass_finishes(corpus):
 
 
 def test_odd_files_hash_and_date_correctly(corpus):
-    from organizer.hashing import HashJob, hash_file
+    from organizer.candidates.hashing import HashJob, hash_file
 
     for name, source in [("cmyk.jpg", "mtime"), ("deep16.png", "mtime"), ("absurd-date.jpg", "mtime"),
                          ("broken-exif.jpg", "mtime"), ("rotated.jpg", "mtime"),

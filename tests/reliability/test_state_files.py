@@ -17,7 +17,7 @@ from photo_factory import make_library, tree_checksums
 
 from organizer.immich.run import run_immich_pass
 from organizer.settings import ActionFlags, ImmichSettings
-from organizer.state import MAGIC, ProcessingState, _frame
+from organizer.store.state import MAGIC, ProcessingState, _frame
 
 from .conftest import FIGURES
 
