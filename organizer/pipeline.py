@@ -15,13 +15,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-
 from organizer.camera import burst_ids as camera_bursts
 from organizer.camera.capture_time import iso
-from organizer.camera.twins import DEFAULT_PAIR_COVER, TWINS_VERSION, TwinPlan
-from organizer.candidates.grouping import DEFAULT_MAX_GAP, group_indices
+from organizer.camera.twins import DEFAULT_PAIR_COVER, TWINS_VERSION
+from organizer.candidates.grouping import DEFAULT_MAX_GAP
 from organizer.candidates.hashing import HASH_ALGORITHM, HASH_SIZE, default_processes
+from organizer.candidates.plan import Candidates, find_candidates
 from organizer.judging import named_bursts
 from organizer.judging.pool import Job, JudgeAhead, Outcome, Parts, Stopped, group_id
 from organizer.judging.verify import VERIFY_VERSION
@@ -220,15 +219,55 @@ def _check_stop(stop: StopToken) -> None:
 
 def _run(source: Source, actions: Actions, settings: PassSettings, state: ProcessingState,
          progress: Progress, stop: StopToken) -> dict[str, Any]:
-    # 1. Discover ---------------------------------------------------------------------------
+    """The stages in order; the state is saved between them (resume points)."""
+    refs, other_files = _discover(source, settings, state, progress, stop)
+    hashed, skipped = _hash(source, refs, settings, state, progress, stop)
+    found = find_candidates(source, refs, hashed, state, threshold=settings.threshold,
+                            time_window=settings.time_window, max_gap=settings.max_gap,
+                            min_group_size=settings.min_group_size, pair_cover=settings.pair_cover,
+                            taken_after=settings.taken_after, taken_before=settings.taken_before,
+                            should_stop=stop.is_set, progress=progress)
+    state.set_counters(groups_total=len(found.groups))
+    state.flush()
+    progress.message(f"Found {len(found.groups)} groups of similar photos")
+    acting = _JudgeAndAct(source, actions, settings, state, progress, stop, found, hashed, refs)
+    groups_out = acting.run()
+    report = {
+        "version": REPORT_VERSION,
+        "settings": {k: v for k, v in (_settings_for_report(settings) | source.describe()
+                                       | actions.describe()).items()
+                     if k not in ("resume", "force_fresh", "processes", "keep_state_on_success")},
+        "summary": {"photos": len(refs), "hashed": len(hashed), "skipped": len(skipped),
+                    "unreadable": sum(1 for r in skipped.values() if not r.startswith(TRANSIENT_PREFIX)),
+                    "not_ready": sum(1 for r in skipped.values() if r.startswith(TRANSIENT_PREFIX)),
+                    "outside_date_range": found.outside_date_range, "groups": len(groups_out),
+                    "candidate_groups": len(found.groups),
+                    "verify_seconds": round(acting.verify_seconds, 3),
+                    "photos_in_groups": groups_out.photos,
+                    "other_files_skipped": other_files},
+        "groups": groups_out,
+        "skipped": [{"id": k, "reason": skipped[k]} for k in sorted(skipped)],
+    }
+    actions.finish(report)
+    return report
+
+
+def _discover(source: Source, settings: PassSettings, state: ProcessingState, progress: Progress,
+              stop: StopToken) -> tuple[list[PhotoRef], int]:
+    """1. The source's photos (and how many other files it left aside)."""
     refs, other_files = source.discover(progress)
     if settings.limit is not None:
         refs = refs[: settings.limit]
     progress.message(f"Found {len(refs)} photos")
     state.set_counters(photos_total=len(refs))
     _check_stop(stop)
+    return refs, other_files
 
-    # 2-3. Capture time + hash (cached by id + fingerprint) --------------------------------------
+
+def _hash(source: Source, refs: list[PhotoRef], settings: PassSettings, state: ProcessingState,
+          progress: Progress, stop: StopToken) -> tuple[HashedView, dict[str, str]]:
+    """2-3. Capture time and hash of every photo (cached by id + fingerprint); the photos that
+    cannot be used and why."""
     # The pass's usable hashes are ids over the state's compact table (organizer.store.hash_table);
     # every entry it uses is recorded there anyway.
     hashed = HashedView(state.hashes)
@@ -286,185 +325,152 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
             bar.close()
         _check_stop(stop)
         state.save()  # compact: the hash stage is a natural checkpoint
+    return hashed, skipped
 
-    # 4. Group -------------------------------------------------------------------------------
-    usable = [r for r in refs if r.id in hashed.ids]
-    outside = 0
-    rows = state.hashes.rows_of(r.id for r in usable)
-    if settings.taken_after is not None or settings.taken_before is not None:
-        taken = state.hashes.column("taken")[rows]
-        inside = np.ones(len(usable), dtype=bool)
-        if settings.taken_after is not None:
-            inside &= taken >= settings.taken_after
-        if settings.taken_before is not None:
-            inside &= taken < settings.taken_before
-        outside = len(usable) - int(inside.sum())
-        usable = [r for r, keep in zip(usable, inside.tolist(), strict=True) if keep]
-        rows = rows[inside]
-        progress.message(f"{len(usable)} photos taken in the date range ({outside} outside it)")
-    # Order by (capture time, id), in numpy: by id first, then a stable sort by time.
-    by_id = sorted(range(len(usable)), key=lambda i: usable[i].id)
-    rows = rows[by_id]
-    order = np.argsort(state.hashes.column("taken")[rows], kind="stable")
-    usable = [usable[by_id[i]] for i in order.tolist()]
-    rows = rows[order]
-    # Twins (RAW+JPEG, edits…): only one representative per shot is grouped; its twins follow it.
-    twin_plan = TwinPlan.build(usable, hashed, settings.pair_cover)
-    if twin_plan:
-        followers = twin_plan.followers()
-        keep = np.fromiter((r.id not in followers for r in usable), dtype=bool, count=len(usable))
-        usable = [r for r in usable if r.id not in followers]
-        rows = rows[keep]
-    times = state.hashes.column("taken")[rows].astype(np.float64)
-    hashes = state.hashes.column("hash")[rows].astype(np.uint64)
-    del rows, by_id, order
-    # Forced links: the camera's burst ids (read once per photo, cached) and burst file names.
-    taken = dict(zip((r.id for r in usable), times.tolist(), strict=True))
-    bursts = camera_bursts.collect_burst_ids(source, usable, taken, state, stop.is_set, progress)
-    bar = progress.bar("group", len(usable))
-    min_size = 1 if twin_plan else settings.min_group_size  # a twin set counts its twins (below)
-    index_groups = group_indices(times, hashes, settings.threshold, settings.time_window,
-                                 min_size=min_size, max_gap=settings.max_gap or None)
-    index_groups = camera_bursts.join_candidates(index_groups, usable, taken, bursts, min_size)
-    if twin_plan:
-        index_groups = twin_plan.candidates(index_groups, usable, settings.min_group_size)
-    bar.update(len(usable))
-    bar.close()
-    state.set_counters(groups_total=len(index_groups))
-    state.flush()
-    progress.message(f"Found {len(index_groups)} groups of similar photos")
 
-    # 5-7. Verify, score and act, candidate by candidate -----------------------------------
-    # Verification and scoring run ahead in worker processes (organizer.judging.pool); this loop alone
-    # numbers the groups, acts and writes the state, strictly in candidate order.
-    refs_by_id = {r.id: r for r in refs}
-    groups_out = GroupList()  # packed entries, written to the report as a stream (organizer.store.packed)
-    total = len(index_groups)
-    seen_checks: set[str] = set()
-    n = 0
-    verify_seconds = 0.0
-    bar = progress.bar("organize", total, unit="group")
-    candidates = [[usable[i] for i in c] for c in index_groups]
-    # Only candidates whose verification is not cached are judged ahead: an unchanged library
-    # (verification cached, groups applied) must not read or download a single photo.
-    ahead_wanted = [settings.verify and len(c) > 1 and _verify_key(c) not in state.extra for c in candidates]
-    thumbs = report_wants_thumbnails()
+class _JudgeAndAct:
+    """4-7. Verify, score and act, candidate by candidate.
 
-    def job(k: int, parts: Parts | None = None, cand: list[PhotoRef] | None = None) -> Job:
-        cand = candidates[k] if cand is None else cand
+    Verification and scoring run ahead in worker processes (organizer.judging.pool); this loop alone
+    numbers the groups, acts and writes the state, strictly in candidate order.
+    """
+
+    def __init__(self, source: Source, actions: Actions, settings: PassSettings, state: ProcessingState,
+                 progress: Progress, stop: StopToken, found: Candidates, hashed: HashedView,
+                 refs: list[PhotoRef]) -> None:
+        self.source, self.actions, self.settings, self.state = source, actions, settings, state
+        self.progress, self.stop, self.found, self.hashed = progress, stop, found, hashed
+        self.refs_by_id = {r.id: r for r in refs}
+        self.groups_out = GroupList()  # packed entries, written to the report as a stream (organizer.store.packed)
+        self.seen_checks: set[str] = set()
+        self.n = 0  # groups numbered so far
+        self.verify_seconds = 0.0
+        self.thumbs = report_wants_thumbnails()
+        self.read_ahead = getattr(actions, "read_ahead", None)
+
+    def job(self, k: int, parts: Parts | None = None, cand: list[PhotoRef] | None = None) -> Job:
+        cand = self.found.groups[k] if cand is None else cand
         skip = frozenset(g for g in (group_id([cand[p].id for p in pos]) for pos, _ in parts or [])
-                         if g in state.completed)
-        return Job(refs=cand, entries=[hashed[r.id] for r in cand], parts=parts,
-                   min_size=settings.min_group_size, skip=skip, thumbs=thumbs)
+                         if g in self.state.completed)
+        return Job(refs=cand, entries=[self.hashed[r.id] for r in cand], parts=parts,
+                   min_size=self.settings.min_group_size, skip=skip, thumbs=self.thumbs)
 
-    ahead = JudgeAhead(source, settings.processes, stop.is_set,
-                       sum(len(c) for c, w in zip(candidates, ahead_wanted, strict=True) if w))
-    next_ahead = 0
-    read_ahead = getattr(actions, "read_ahead", None)
-    try:
-        for k, cand_refs in enumerate(candidates):
-            _check_stop(stop)  # verification alone can take a while on a roll of look-alikes
-            next_ahead = max(next_ahead, k + 1)
-            while next_ahead < total and ahead.has_room():
-                if ahead_wanted[next_ahead]:
-                    ahead.submit(next_ahead, job(next_ahead))
-                next_ahead += 1
-            outcome: Outcome | None = None
-            key = _verify_key(cand_refs)
-            if len(cand_refs) < 2:
-                parts: Parts = []  # one twin set alone: nothing to verify
-            elif settings.verify:
-                seen_checks.add(key)
-                cached = state.extra.get(key)
-                if cached is not None:
-                    parts = [(list(p), dict(i)) for p, i in cached]
-                else:
-                    outcome = _outcome(ahead, k, job(k), stop)
-                    started = time.perf_counter()
-                    # frames a burst name links that verification kept apart: a lenient second look
-                    parts = named_bursts.confirm_named(cand_refs, outcome.parts, taken, source.load_for_scoring,
-                                                        settings.min_group_size)
-                    verify_seconds += outcome.verify_seconds + time.perf_counter() - started
-                    state.set_extra(key, [(p, i) for p, i in parts])
+    def run(self) -> GroupList:
+        candidates, settings, state = self.found.groups, self.settings, self.state
+        total = len(candidates)
+        # Only candidates whose verification is not cached are judged ahead: an unchanged library
+        # (verification cached, groups applied) must not read or download a single photo.
+        ahead_wanted = [settings.verify and len(c) > 1 and _verify_key(c) not in state.extra for c in candidates]
+        self.ahead = JudgeAhead(self.source, settings.processes, self.stop.is_set,
+                                sum(len(c) for c, w in zip(candidates, ahead_wanted, strict=True) if w))
+        next_ahead = 0
+        bar = self.progress.bar("organize", total, unit="group")
+        try:
+            for k, cand_refs in enumerate(candidates):
+                _check_stop(self.stop)  # verification alone can take a while on a roll of look-alikes
+                next_ahead = max(next_ahead, k + 1)
+                while next_ahead < total and self.ahead.has_room():
+                    if ahead_wanted[next_ahead]:
+                        self.ahead.submit(next_ahead, self.job(next_ahead))
+                    next_ahead += 1
+                outcome, parts = self.parts_of(k, cand_refs)
+                judged_refs = cand_refs
+                twins = self.found.twins
+                if twins:
+                    # every twin joins its representative's group, scored with it (organizer.camera.twins)
+                    judged_refs, parts = twins.expand_candidate(
+                        cand_refs, twins.parts(cand_refs, parts, settings.min_group_size), self.refs_by_id)
+                for at in range(len(parts)):
+                    outcome = self.act(k, at, parts, judged_refs, outcome)
+                bar.update(1)
+        finally:
+            self.ahead.close()
+            if hasattr(self.actions, "close_reads"):
+                self.actions.close_reads()
+            bar.close()
+        for key in [k for k in state.extra if k.startswith(VERIFY_KEY) and k not in self.seen_checks]:
+            state.extra.pop(key, None)  # candidates that no longer exist
+        state.set_counters(groups_total=len(self.groups_out))
+        return self.groups_out
+
+    def parts_of(self, k: int, cand_refs: list[PhotoRef]) -> tuple[Outcome | None, Parts]:
+        """The groups verification finds in candidate ``k`` (cached by its members), made to agree
+        with burst names and the camera's burst ids."""
+        settings, state = self.settings, self.state
+        outcome: Outcome | None = None
+        key = _verify_key(cand_refs)
+        if len(cand_refs) < 2:
+            parts: Parts = []  # one twin set alone: nothing to verify
+        elif settings.verify:
+            self.seen_checks.add(key)
+            cached = state.extra.get(key)
+            if cached is not None:
+                parts = [(list(p), dict(i)) for p, i in cached]
             else:
-                parts = [(list(range(len(cand_refs))), {"kind": "burst"})]
-            parts = camera_bursts.keep_together(cand_refs, parts, bursts, taken, settings.min_group_size)
-            judged_refs = cand_refs
-            if twin_plan:
-                # every twin joins its representative's group, scored with it (organizer.camera.twins)
-                judged_refs, parts = twin_plan.expand_candidate(
-                    cand_refs, twin_plan.parts(cand_refs, parts, settings.min_group_size), refs_by_id)
-            for at, (positions, info) in enumerate(parts):
-                n += 1
-                member_refs = [judged_refs[p] for p in positions]
-                gid = group_id([r.id for r in member_refs])
-                done = state.completed.get(gid)
-                if done is not None and done.get("index") == n:
-                    progress.message(f"Skipping group {n}/{max(total, n)} (already completed)")
-                    groups_out.append(done, resumed=True)
-                    continue
-                previous = getattr(actions, "previous", None)
-                prior = previous(gid, member_refs) if previous else None
-                if prior is not None:
-                    progress.message(f"Group {n}/{max(total, n)} unchanged since the last pass")
-                    groups_out.append(dict(prior, index=n), resumed=True)
-                    continue
-                _check_stop(stop)
-                # n/M as the resume specification shows it; M counts the candidates, which
-                # verification may split or turn away, so it is the most there can be.
-                progress.message(f"Processing group {n}/{max(total, n)} ({len(member_refs)} photos)...")
-                if outcome is None or gid not in outcome.groups:
-                    # verification was cached (a resumed candidate), the group was skipped as
-                    # completed under another number, or twins joined it: judge it now
-                    outcome = _outcome(ahead, k, replace(job(k, parts, judged_refs), skip=frozenset()), stop)
-                result = outcome.groups[gid]
-                result.index = n
-                # the candidate's own word on the group (camera burst ids may have joined verified parts)
-                result.info = public_info(info)
-                camera_bursts.camera_cover(result, settings.burst_cover)  # BURST_COVER=camera
-                twin_plan.settle(result)  # the best shot's cover by PAIR_COVER
-                for photo in result.photos:
-                    if photo["id"] in outcome.thumbs:
-                        offer_thumbnail(photo["id"], outcome.thumbs[photo["id"]], photo["hash"])
-                if read_ahead is not None:  # what the next groups' actions read first, read while this one writes
-                    later = [judged_refs[p].id for pos, _ in parts[at + 1:] for p in pos]
-                    following = ahead.peek(k + 1)
-                    if following is not None:
-                        later += [p["id"] for g in following.groups.values() for p in g.photos]
-                    read_ahead(later)
-                result.actions = actions.apply(result, refs_by_id)
-                entry = result.to_dict()
-                remember = getattr(actions, "remember", None)
-                if remember:
-                    remember(gid, entry)
-                groups_out.append(entry, blob=state.complete_group(gid, entry))
-            bar.update(1)
-    finally:
-        ahead.close()
-        if hasattr(actions, "close_reads"):
-            actions.close_reads()
-        bar.close()
-    for key in [k for k in state.extra if k.startswith(VERIFY_KEY) and k not in seen_checks]:
-        state.extra.pop(key, None)  # candidates that no longer exist
-    state.set_counters(groups_total=len(groups_out))
+                outcome = _outcome(self.ahead, k, self.job(k), self.stop)
+                started = time.perf_counter()
+                # frames a burst name links that verification kept apart: a lenient second look
+                parts = named_bursts.confirm_named(cand_refs, outcome.parts, self.found.taken,
+                                                   self.source.load_for_scoring, settings.min_group_size)
+                self.verify_seconds += outcome.verify_seconds + time.perf_counter() - started
+                state.set_extra(key, [(p, i) for p, i in parts])
+        else:
+            parts = [(list(range(len(cand_refs))), {"kind": "burst"})]
+        parts = camera_bursts.keep_together(cand_refs, parts, self.found.burst_ids, self.found.taken,
+                                            settings.min_group_size)
+        return outcome, parts
 
-    report = {
-        "version": REPORT_VERSION,
-        "settings": {k: v for k, v in (_settings_for_report(settings) | source.describe()
-                                       | actions.describe()).items()
-                     if k not in ("resume", "force_fresh", "processes", "keep_state_on_success")},
-        "summary": {"photos": len(refs), "hashed": len(hashed), "skipped": len(skipped),
-                    "unreadable": sum(1 for r in skipped.values() if not r.startswith(TRANSIENT_PREFIX)),
-                    "not_ready": sum(1 for r in skipped.values() if r.startswith(TRANSIENT_PREFIX)),
-                    "outside_date_range": outside, "groups": len(groups_out), "candidate_groups": total,
-                    "verify_seconds": round(verify_seconds, 3),
-                    "photos_in_groups": groups_out.photos,
-                    "other_files_skipped": other_files},
-        "groups": groups_out,
-        "skipped": [{"id": k, "reason": skipped[k]} for k in sorted(skipped)],
-    }
-    actions.finish(report)
-    return report
+    def act(self, k: int, at: int, parts: Parts, judged_refs: list[PhotoRef],
+            outcome: Outcome | None) -> Outcome | None:
+        """Number group ``at`` of candidate ``k``, score it (unless done or unchanged) and act on it;
+        the outcome that scored it (reused for the candidate's next groups)."""
+        positions, info = parts[at]
+        state, progress, actions, total = self.state, self.progress, self.actions, len(self.found.groups)
+        self.n += 1
+        n = self.n
+        member_refs = [judged_refs[p] for p in positions]
+        gid = group_id([r.id for r in member_refs])
+        done = state.completed.get(gid)
+        if done is not None and done.get("index") == n:
+            progress.message(f"Skipping group {n}/{max(total, n)} (already completed)")
+            self.groups_out.append(done, resumed=True)
+            return outcome
+        previous = getattr(actions, "previous", None)
+        prior = previous(gid, member_refs) if previous else None
+        if prior is not None:
+            progress.message(f"Group {n}/{max(total, n)} unchanged since the last pass")
+            self.groups_out.append(dict(prior, index=n), resumed=True)
+            return outcome
+        _check_stop(self.stop)
+        # n/M as the resume specification shows it; M counts the candidates, which
+        # verification may split or turn away, so it is the most there can be.
+        progress.message(f"Processing group {n}/{max(total, n)} ({len(member_refs)} photos)...")
+        if outcome is None or gid not in outcome.groups:
+            # verification was cached (a resumed candidate), the group was skipped as
+            # completed under another number, or twins joined it: judge it now
+            outcome = _outcome(self.ahead, k, replace(self.job(k, parts, judged_refs), skip=frozenset()), self.stop)
+        result = outcome.groups[gid]
+        result.index = n
+        # the candidate's own word on the group (camera burst ids may have joined verified parts)
+        result.info = public_info(info)
+        camera_bursts.camera_cover(result, self.settings.burst_cover)  # BURST_COVER=camera
+        self.found.twins.settle(result)  # the best shot's cover by PAIR_COVER
+        for photo in result.photos:
+            if photo["id"] in outcome.thumbs:
+                offer_thumbnail(photo["id"], outcome.thumbs[photo["id"]], photo["hash"])
+        if self.read_ahead is not None:  # what the next groups' actions read first, read while this one writes
+            later = [judged_refs[p].id for pos, _ in parts[at + 1:] for p in pos]
+            following = self.ahead.peek(k + 1)
+            if following is not None:
+                later += [p["id"] for g in following.groups.values() for p in g.photos]
+            self.read_ahead(later)
+        result.actions = actions.apply(result, self.refs_by_id)
+        entry = result.to_dict()
+        remember = getattr(actions, "remember", None)
+        if remember:
+            remember(gid, entry)
+        self.groups_out.append(entry, blob=state.complete_group(gid, entry))
+        return outcome
 
 
 VERIFY_KEY = "verify:"
