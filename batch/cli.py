@@ -14,29 +14,15 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from organizer.atomic import write_json_atomic
-from organizer.hashing import default_processes
-from organizer.local_output import OutputError, check_output
-from organizer.local_pass import run_local_pass
-from organizer.picture_report import ThumbnailSpool, local_fetch, picture_path_for, write_picture_report
-from organizer.pipeline import DEFAULT_THRESHOLD, DEFAULT_TIME_WINDOW, PassSettings
+from organizer.candidates.hashing import default_processes
+from organizer.local.output import OutputError, check_output
+from organizer.local.run import run_local_pass
+from organizer.local.sources import LocalSource, SourceError
+from organizer.pipeline import PassSettings
 from organizer.progress import PassInterrupted, StopToken, TqdmProgress
-from organizer.settings import (
-    DEFAULT_ALBUM_PREFIX,
-    DEFAULT_MIN_GROUP_SIZE,
-    DEFAULT_TAG_PARENT,
-    ImmichSettings,
-    SettingsError,
-    describe_settings,
-    load_env_file,
-    parse_burst_cover,
-    parse_min_group_size,
-    parse_pair_cover,
-    parse_taken,
-    parse_threshold,
-    parse_time_window,
-)
-from organizer.sources import LocalSource, SourceError
+from organizer.report.pictures import ThumbnailSpool, local_fetch, picture_path_for, write_picture_report
+from organizer.settings import ImmichSettings, SettingsError, describe_settings, load_env_file, parse_taken
+from organizer.store.atomic import write_json_atomic
 
 from .common import (  # noqa: F401 - EXIT_* and the helpers are also this module's public names
     EXIT_ERROR,
@@ -50,6 +36,7 @@ from .common import (  # noqa: F401 - EXIT_* and the helpers are also this modul
     _Signals,
     settings_from_args,
 )
+from .settings_flags import add_setting_flags, names
 
 log = logging.getLogger("photo_organizer")
 
@@ -93,24 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("-o", "--output", type=Path,
                      help="folder to copy groups into (local mode), or to download groups into (Immich)")
     out.add_argument("--report", type=Path, help="JSON report path (default: OUTPUT/reports/latest.json)")
-    grp = p.add_argument_group("grouping (a flag wins over $THRESHOLD, $TIME_WINDOW, $MIN_GROUP_SIZE, $PAIR_COVER, "
-                              "$BURST_COVER and .env)")
-    grp.add_argument("-t", "--threshold", type=_checked(parse_threshold), default=None,
-                     help=f"max Hamming distance between 64-bit hashes, 0-64 ($THRESHOLD, default "
-                          f"{DEFAULT_THRESHOLD})")
-    grp.add_argument("--time-window", type=_checked(parse_time_window), default=None, metavar="SECONDS",
-                     help="only group photos taken this close together; 0 = visual similarity only "
-                          f"($TIME_WINDOW, default {DEFAULT_TIME_WINDOW:g})")
-    grp.add_argument("--min-group-size", type=_checked(parse_min_group_size), default=None,
-                     help=f"smallest group to act on ($MIN_GROUP_SIZE, default {DEFAULT_MIN_GROUP_SIZE})")
-    grp.add_argument("--pair-cover", type=_checked(parse_pair_cover), default=None,
-                     metavar="{jpeg,raw}",
-                     help="cover of RAW+JPEG and HEIC+JPEG twins: the JPEG, or the RAW (HEIC) file; an edited "
-                          "copy is always the cover of its original ($PAIR_COVER, default jpeg)")
-    grp.add_argument("--burst-cover", type=_checked(parse_burst_cover), default=None,
-                     metavar="{best,camera}",
-                     help="keeper of a burst the phone named (…_COVER.jpg): the best-scored frame, or the "
-                          "frame the phone marked as its cover ($BURST_COVER, default best)")
+    # Setting flags come from organizer/settings_table.py (checks, defaults and help included).
+    grp = p.add_argument_group("grouping (a flag wins over " + ", ".join(f"${n}" for n in names("grouping"))
+                               + " and .env)")
+    add_setting_flags(grp, "grouping")
     grp.add_argument("--limit", type=_positive_int, help="only look at the first N photos (try-outs)")
     grp.add_argument("--taken-after", type=_checked(parse_taken), metavar="DATE",
                      help="only photos taken at or after this ISO date or date-time (no offset = UTC)")
@@ -118,34 +91,21 @@ def build_parser() -> argparse.ArgumentParser:
                      help="only photos taken before this ISO date or date-time (no offset = UTC)")
     run = p.add_argument_group("run")
     run.add_argument("--dry-run", action="store_true", help="write the report only; change nothing else")
-    run.add_argument("--review", action="store_true", help="Immich: propose groups for the review page; write nothing")
     run.add_argument("--threads", type=_positive_int, default=default_processes(),
                      help="worker processes for hashing, verification and scoring (default: all cores)")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run from its state file")
     run.add_argument("--force-fresh", action="store_true", help="ignore and replace any saved state")
     run.add_argument("--state-file", type=Path, help=f"state file (default: OUTPUT/{STATE_FILE_NAME})")
-    run.add_argument("--state-dir", type=Path, default=None,
-                     help="folder for per-album Immich state files (default: $STATE_DIR or ./state)")
+    add_setting_flags(run, "run")  # --state-dir, --review
     run.add_argument("--show-settings", action="store_true",
                      help="print the settings this command would use and where each comes from "
                           "(flag, environment, .env, default), then exit")
     run.add_argument("--verbose", "-v", action="store_true", help="log every decision")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
-    imm = p.add_argument_group("Immich (with --source-type immich)")
-    imm.add_argument("--immich-url", default=None, help="server URL ($IMMICH_URL)")
-    imm.add_argument("--immich-api-key", default=None, help="API key (prefer $IMMICH_API_KEY)")
+    imm = p.add_argument_group("Immich (with --source-type immich; an action flag such as --stack replaces the "
+                               "ACTION_* set of .env for the run, and keeps ALBUM_PREFIX and TAG_PARENT)")
     imm.add_argument("--immich-album", help="only this album (name or id); default: the whole library")
-    imm.add_argument("--tag-only", action="store_true", help="tag groups, best and non-best shots")
-    imm.add_argument("--create-albums", action="store_true", help="one album per group")
-    imm.add_argument("--no-burst-id-reads", action="store_true",
-                     help="do not read the camera's burst id from the first 64 KB of originals ($BURST_ID_READS=0)")
-    imm.add_argument("--album-prefix", default=None,
-                     help=f"name prefix of created albums ($ALBUM_PREFIX, default {DEFAULT_ALBUM_PREFIX!r})")
-    imm.add_argument("--mark-best-favorite", action="store_true", help="favourite each group's best shot")
-    imm.add_argument("--archive-non-best", action="store_true", help="archive the other shots of each group")
-    imm.add_argument("--stack", action="store_true", help="stack each group with the best shot on top")
-    imm.add_argument("--tag-parent", default=None,
-                     help=f"parent tag ($TAG_PARENT, default {DEFAULT_TAG_PARENT!r})")
+    add_setting_flags(imm, "immich")
     return p
 
 

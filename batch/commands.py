@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from organizer.settings_table import default, read
 
 from .common import EXIT_ERROR, EXIT_USAGE, _setup_logging, program
 
@@ -31,16 +32,17 @@ def _say(text: str) -> str:
 
 
 def _client_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--immich-url", default=os.environ.get("IMMICH_URL"))
+    p.add_argument("--immich-url", default=read("IMMICH_URL"), help="server URL (default: $IMMICH_URL)")
     p.add_argument("--immich-api-key", default=None, help="prefer $IMMICH_API_KEY")
-    p.add_argument("--state-dir", type=Path, default=Path(os.environ.get("STATE_DIR", "state")))
+    p.add_argument("--state-dir", type=Path, default=read("STATE_DIR"),
+                   help=f"default: $STATE_DIR, else {default('STATE_DIR')}")
     p.add_argument("--verbose", "-v", action="store_true")
 
 
 def _client(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from immich_client import ImmichClient
 
-    key = args.immich_api_key or os.environ.get("IMMICH_API_KEY", "")
+    key = args.immich_api_key or read("IMMICH_API_KEY")
     if not args.immich_url or not key:
         raise SystemExit("error: set IMMICH_URL and IMMICH_API_KEY (or --immich-url/--immich-api-key)")
     return ImmichClient(args.immich_url, key)
@@ -63,7 +65,7 @@ def undo(argv: list[str]) -> int:
     _setup_logging(args.verbose)
     from immich_client import ImmichError
     from organizer.immich.undo import NothingInScope, UndoError, run_info, undo_run, undoable_runs
-    from organizer.locks import ScopeBusy
+    from organizer.store.locks import ScopeBusy
 
     if args.list:
         runs = undoable_runs(args.state_dir)
@@ -144,10 +146,11 @@ def redo(argv: list[str]) -> int:
 def install_webhook(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="photo-organizer install-webhook",
                                 description="Create or update the Immich workflow that calls the service's webhook.")
-    p.add_argument("--public-url", default=os.environ.get("WEBHOOK_PUBLIC_URL"),
+    p.add_argument("--public-url", default=read("WEBHOOK_PUBLIC_URL"),
                    help="URL Immich can reach the service at, e.g. http://photo-organizer:8080/webhook/immich")
-    p.add_argument("--secret", default=os.environ.get("WEBHOOK_SECRET"))
-    p.add_argument("--header-name", default=os.environ.get("WEBHOOK_HEADER", "X-Webhook-Secret"))
+    p.add_argument("--secret", default=read("WEBHOOK_SECRET"), help="default: $WEBHOOK_SECRET")
+    p.add_argument("--header-name", default=read("WEBHOOK_HEADER"),
+                   help=f"default: $WEBHOOK_HEADER, else {default('WEBHOOK_HEADER')}")
     _client_args(p)
     args = p.parse_args(argv)
     _setup_logging(args.verbose)

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 from immich_client import ImmichError, ImmichUnavailable, ImmichUnreachable, check_server
-from organizer.atomic import write_json_atomic
-from organizer.locks import ScopeBusy
-from organizer.picture_report import ThumbnailSpool, immich_thumbnail_cache, write_immich_picture_report
 from organizer.progress import PassInterrupted, StopToken, TqdmProgress
+from organizer.report.pictures import ThumbnailSpool, immich_thumbnail_cache, write_immich_picture_report
 from organizer.settings import ImmichSettings
+from organizer.settings_table import read
+from organizer.store.atomic import write_json_atomic
+from organizer.store.locks import ScopeBusy
 
 from .common import (
     EXIT_ERROR,
@@ -121,4 +121,4 @@ def _resume_hint(argv: list[str]) -> str:
 
 
 def default_state_dir() -> Path:
-    return Path(os.environ.get("STATE_DIR", "state"))
+    return read("STATE_DIR")

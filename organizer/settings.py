@@ -6,7 +6,8 @@
 :func:`resolve_settings` lays the flags that were actually given (not argparse defaults) over what
 the environment says. The CLI (local and Immich), the service (service/config.py) and therefore
 every Make target (which only runs the CLI or the service and never reads `.env` itself) go
-through these two functions. Every variable is listed and explained in `.env.example`.
+through these two functions. Every variable, its default, range and help is one row of
+organizer/settings_table.py; `.env.example`, `--help` and docs/settings.md are generated from it.
 """
 
 from __future__ import annotations
@@ -18,64 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .camera_bursts import BURST_COVERS, DEFAULT_BURST_COVER
-from .hashing import default_processes
-from .pipeline import DEFAULT_THRESHOLD, DEFAULT_TIME_WINDOW
-from .twins import DEFAULT_PAIR_COVER, PAIR_COVERS
+from organizer.candidates.hashing import default_processes
+from organizer.settings_table import SettingsError, default, read
 
-DEFAULT_MIN_GROUP_SIZE = 2
-DEFAULT_ALBUM_PREFIX = "Burst"
-DEFAULT_TAG_PARENT = "photo-organizer"
-
-
-class SettingsError(ValueError):
-    """A setting (variable or flag) with an unusable value; the message names it and says why."""
-
-
-def parse_threshold(text: str | int) -> int:
-    try:
-        value = int(str(text).strip())
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 64:
-        raise SettingsError(f"{text!r} is not a Hamming distance (a whole number between 0 and 64)")
-    return value
-
-
-def parse_time_window(text: str | float) -> float:
-    try:
-        value = float(str(text).strip())
-    except ValueError:
-        value = -1.0
-    if not value >= 0:  # also refuses nan
-        raise SettingsError(f"{text!r} is not a number of seconds (0 or more)")
-    return value
-
-
-def parse_min_group_size(text: str | int) -> int:
-    try:
-        value = int(str(text).strip())
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise SettingsError(f"{text!r} is not a group size (a whole number, 1 or more)")
-    return value
-
-
-def parse_pair_cover(text: str) -> str:
-    """Which twin of a RAW+JPEG or HEIC+JPEG pair is the cover: "jpeg" or "raw" (the RAW, or the HEIC)."""
-    value = str(text).strip().lower()
-    if value not in PAIR_COVERS:
-        raise SettingsError(f"{text!r} is not a pair cover (one of: {', '.join(PAIR_COVERS)})")
-    return value
-
-
-def parse_burst_cover(text: str) -> str:
-    """Which frame of a named burst is kept: "best" (the best-scored) or "camera" (the phone's cover)."""
-    value = str(text).strip().lower()
-    if value not in BURST_COVERS:
-        raise SettingsError(f"{text!r} is not a burst cover (one of: {', '.join(BURST_COVERS)})")
-    return value
+DEFAULT_MIN_GROUP_SIZE = default("MIN_GROUP_SIZE")
+DEFAULT_ALBUM_PREFIX = default("ALBUM_PREFIX")
+DEFAULT_TAG_PARENT = default("TAG_PARENT")
 
 
 def parse_taken(text: str) -> datetime:
@@ -94,19 +43,24 @@ def check_date_range(after: datetime | None, before: datetime | None) -> None:
                             f"taken-before {before.isoformat()}")
 
 
-#: Grouping settings: attribute -> (variable, parser). Same names and checks for env and flags.
-GROUPING_VARIABLES = {
-    "threshold": ("THRESHOLD", parse_threshold),
-    "time_window": ("TIME_WINDOW", parse_time_window),
-    "min_group_size": ("MIN_GROUP_SIZE", parse_min_group_size),
-    "pair_cover": ("PAIR_COVER", parse_pair_cover),
-    "burst_cover": ("BURST_COVER", parse_burst_cover),
-}
+#: Grouping settings: attribute -> variable. Same names and checks for env and flags (the table's).
+GROUPING_VARIABLES = {"threshold": "THRESHOLD", "time_window": "TIME_WINDOW", "min_group_size": "MIN_GROUP_SIZE",
+                      "pair_cover": "PAIR_COVER", "burst_cover": "BURST_COVER"}
+#: ActionFlags attribute -> variable (a row of organizer/settings_table.py).
+ACTION_VARIABLES = {"tag": "ACTION_TAG", "albums": "ACTION_CREATE_ALBUMS", "favorite_best": "ACTION_FAVORITE_BEST",
+                    "archive_non_best": "ACTION_ARCHIVE_NON_BEST", "stack": "ACTION_STACK",
+                    "album_prefix": "ALBUM_PREFIX", "tag_parent": "TAG_PARENT"}
+#: ImmichSettings attribute -> variable; attributes not listed (processes, limit, dates) have no variable.
+IMMICH_VARIABLES = {"url": "IMMICH_URL", "api_key": "IMMICH_API_KEY", "state_dir": "STATE_DIR", **GROUPING_VARIABLES,
+                    "download_concurrency": "DOWNLOAD_CONCURRENCY", "max_retry_seconds": "IMMICH_MAX_RETRY_SECONDS",
+                    "read_timeout": "IMMICH_READ_TIMEOUT_SECONDS",
+                    "max_requests_per_second": "IMMICH_MAX_REQUESTS_PER_SECOND",
+                    "keeper_inherits": "KEEPER_INHERITS", "review": "REVIEW", "burst_id_reads": "BURST_ID_READS"}
 
 
 def env_file_path(environ: Mapping[str, str] | None = None) -> Path:
     environ = os.environ if environ is None else environ
-    return Path(environ.get("PHOTO_ORGANIZER_ENV_FILE", ".env"))
+    return read("PHOTO_ORGANIZER_ENV_FILE", environ)
 
 
 #: Variables that came from the settings file in this process (for ``--show-settings``).
@@ -126,27 +80,6 @@ def load_env_file() -> Path:
     return path
 
 
-def _number(env: Mapping[str, str], name: str, default: float, kind: type = float) -> Any:
-    """A numeric setting (0 or more), or a one-line SettingsError naming it."""
-    text = env.get(name, "")
-    if not str(text).strip():
-        return kind(default)
-    try:
-        value = kind(str(text).strip())
-    except ValueError:
-        value = -1
-    if not value >= 0:  # also refuses nan
-        what = "a whole number" if kind is int else "a number"
-        raise SettingsError(f"{name}={text!r}: not {what} (0 or more)")
-    return value
-
-
-def _flag(value: str | None, default: bool = False) -> bool:
-    if value is None or value.strip() == "":
-        return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
-
-
 @dataclass
 class ActionFlags:
     """What an Immich pass does to each group. All off = report only."""
@@ -156,8 +89,8 @@ class ActionFlags:
     favorite_best: bool = False
     archive_non_best: bool = False
     stack: bool = False
-    album_prefix: str = DEFAULT_ALBUM_PREFIX
-    tag_parent: str = DEFAULT_TAG_PARENT
+    album_prefix: str = default("ALBUM_PREFIX")
+    tag_parent: str = default("TAG_PARENT")
 
     def any(self) -> bool:
         return self.tag or self.albums or self.favorite_best or self.archive_non_best or self.stack
@@ -171,27 +104,27 @@ class ActionFlags:
 class ImmichSettings:
     url: str
     api_key: str = field(repr=False)
-    state_dir: Path = Path("state")
-    threshold: int = DEFAULT_THRESHOLD
-    time_window: float = DEFAULT_TIME_WINDOW
-    min_group_size: int = DEFAULT_MIN_GROUP_SIZE
-    pair_cover: str = DEFAULT_PAIR_COVER  # cover of RAW+JPEG / HEIC+JPEG twins: "jpeg" or "raw"
-    burst_cover: str = DEFAULT_BURST_COVER  # keeper of a named burst: "best" (scored) or "camera" (_COVER)
+    state_dir: Path = default("STATE_DIR")
+    threshold: int = default("THRESHOLD")
+    time_window: float = default("TIME_WINDOW")
+    min_group_size: int = default("MIN_GROUP_SIZE")
+    pair_cover: str = default("PAIR_COVER")  # cover of RAW+JPEG / HEIC+JPEG twins: "jpeg" or "raw"
+    burst_cover: str = default("BURST_COVER")  # keeper of a named burst: "best" (scored) or "camera" (_COVER)
     actions: ActionFlags = field(default_factory=ActionFlags)
-    download_concurrency: int = 8
+    download_concurrency: int = default("DOWNLOAD_CONCURRENCY")
     #: worker processes for hashing, verification and scoring (default: all cores)
     processes: int = field(default_factory=default_processes)
-    max_retry_seconds: float = 120.0
-    read_timeout: float = 30.0
+    max_retry_seconds: float = default("IMMICH_MAX_RETRY_SECONDS")
+    read_timeout: float = default("IMMICH_READ_TIMEOUT_SECONDS")
     #: request starts per second to one server, all threads together (0: no limit); keeps Immich
     #: responsive to its users while a large first pass downloads thumbnails (README "Scale")
-    max_requests_per_second: float = 100.0
+    max_requests_per_second: float = default("IMMICH_MAX_REQUESTS_PER_SECOND")
     #: the best shot inherits the albums, favourite, rating, tags and description of the frames it hides
-    keeper_inherits: bool = True
+    keeper_inherits: bool = default("KEEPER_INHERITS")
     #: passes propose instead of acting; the review page (or its functions) applies what is approved
-    review: bool = False
+    review: bool = default("REVIEW")
     #: read the camera's burst id from the first 64 KB of originals a webhook did not deliver it for
-    burst_id_reads: bool = True
+    burst_id_reads: bool = default("BURST_ID_READS")
     limit: int | None = None  # only the first N photos of the scope (try-outs); flag only
     taken_after: datetime | None = None  # capture-time range [after, before); flags or /api/run only
     taken_before: datetime | None = None
@@ -199,37 +132,8 @@ class ImmichSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ImmichSettings:
         env = os.environ if env is None else env
-        actions = ActionFlags(
-            tag=_flag(env.get("ACTION_TAG"), True),
-            albums=_flag(env.get("ACTION_CREATE_ALBUMS")),
-            favorite_best=_flag(env.get("ACTION_FAVORITE_BEST")),
-            archive_non_best=_flag(env.get("ACTION_ARCHIVE_NON_BEST")),
-            stack=_flag(env.get("ACTION_STACK"), True),
-            album_prefix=env.get("ALBUM_PREFIX") or DEFAULT_ALBUM_PREFIX,
-            tag_parent=env.get("TAG_PARENT") or DEFAULT_TAG_PARENT,
-        )
-        grouping = {}
-        for attr, (name, parse) in GROUPING_VARIABLES.items():
-            text = env.get(name, "")
-            if text.strip():
-                try:
-                    grouping[attr] = parse(text)
-                except SettingsError as exc:
-                    raise SettingsError(f"{name}={text!r}: {exc}") from None
-        return cls(
-            url=env.get("IMMICH_URL", ""),
-            api_key=env.get("IMMICH_API_KEY", ""),
-            state_dir=Path(env.get("STATE_DIR", "state")),
-            actions=actions,
-            **grouping,
-            download_concurrency=_number(env, "DOWNLOAD_CONCURRENCY", 8, int),
-            max_retry_seconds=_number(env, "IMMICH_MAX_RETRY_SECONDS", 120),
-            read_timeout=_number(env, "IMMICH_READ_TIMEOUT_SECONDS", 30),
-            max_requests_per_second=_number(env, "IMMICH_MAX_REQUESTS_PER_SECOND", 100),
-            keeper_inherits=_flag(env.get("KEEPER_INHERITS"), True),
-            review=_flag(env.get("REVIEW")),
-            burst_id_reads=_flag(env.get("BURST_ID_READS"), True),
-        )
+        actions = ActionFlags(**{attr: read(name, env) for attr, name in ACTION_VARIABLES.items()})
+        return cls(actions=actions, **{attr: read(name, env) for attr, name in IMMICH_VARIABLES.items()})
 
 
 #: Flags that are not a plain attribute of ImmichSettings.
@@ -281,7 +185,7 @@ SHOWN = (
 def describe_settings(settings: ImmichSettings, given: set[str]) -> list[tuple[str, Any, str]]:
     """(variable, value, origin) with origin one of: flag, environment, .env, default."""
     rows = []
-    for name, attr, read in SHOWN:
+    for name, attr, value_of in SHOWN:
         names = [n for n in os.environ if n.startswith("ACTION_")] if name == "ACTION_*" else [name]
         if attr in given:
             origin = "flag"
@@ -291,5 +195,5 @@ def describe_settings(settings: ImmichSettings, given: set[str]) -> list[tuple[s
             origin = ".env"
         else:
             origin = "default"
-        rows.append((name, read(settings), origin))
+        rows.append((name, value_of(settings), origin))
     return rows

@@ -73,7 +73,8 @@ class Setting:
         if self.kind == "bool":
             return "1/0, true/false, yes/no or on/off"
         if self.kind == "int":
-            return "a whole number" + (", " if "between" not in self.bounds() else " ") + self.bounds()
+            bounds = self.bounds()
+            return "a whole number" + (f" {bounds}" if bounds.startswith("between") else f", {bounds}" if bounds else "")
         return self.bounds()
 
     def parse(self, text: str | int | float) -> Any:

@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from organizer.immich.bursts import camera_burst
 from organizer.settings import SettingsError, check_date_range, parse_taken
+from organizer.settings_table import read
 
 from .config import ServiceConfig
 from .coordinator import Coordinator
@@ -114,7 +115,7 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
             config = ServiceConfig.from_env()
         except SettingsError as exc:
             raise ConfigError(f"photo-organizer service cannot start: {exc}") from None
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+    logging.basicConfig(level=read("LOG_LEVEL").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     problems = config.problems()
     if problems:

@@ -1,4 +1,8 @@
-"""Service settings from the environment (and `.env`); `.env.example` documents every variable."""
+"""Service settings from the environment (and `.env`).
+
+Every default, range and check comes from the settings table (organizer/settings_table.py), from
+which `.env.example` and docs/settings.md are generated: no second copy of a default here.
+"""
 
 from __future__ import annotations
 
@@ -8,56 +12,55 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from organizer.settings import ImmichSettings, resolve_settings
+from organizer.settings_table import default, read
 
 
 def _list(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
+#: ServiceConfig attribute -> the variable (table row) it is read from.
+FIELDS = {
+    "webhook_secret": "WEBHOOK_SECRET", "webhook_header": "WEBHOOK_HEADER", "control_token": "CONTROL_TOKEN",
+    "nightly_cron": "NIGHTLY_CRON", "full_cron": "FULL_CRON", "debounce_seconds": "WEBHOOK_DEBOUNCE_SECONDS",
+    "max_wait_seconds": "WEBHOOK_MAX_WAIT_SECONDS", "retry_seconds": "NOT_READY_RETRY_SECONDS",
+    "max_retries": "NOT_READY_MAX_RETRIES", "poll_seconds": "SERVICE_POLL_SECONDS",
+    "max_body_bytes": "WEBHOOK_MAX_BODY_BYTES", "shutdown_seconds": "SHUTDOWN_SECONDS", "pass_nice": "PASS_NICE",
+}
+
+
 @dataclass
 class ServiceConfig:
     immich: ImmichSettings
     state_dir: Path
-    webhook_secret: str = field(default="", repr=False)
-    webhook_header: str = "X-Webhook-Secret"
-    control_token: str = field(default="", repr=False)
-    nightly_cron: str = "30 3 * * *"
-    full_cron: str = "0 4 * * 0"
-    library_scope: bool = True
-    album_scopes: list[str] = field(default_factory=list)
-    debounce_seconds: float = 5.0
-    max_wait_seconds: float = 60.0
-    retry_seconds: float = 30.0
-    max_retries: int = 8
-    poll_seconds: float = 0.2
-    max_body_bytes: int = 1 << 20
-    shutdown_seconds: float = 20.0
-    pass_nice: int = 10
+    webhook_secret: str = field(default=default("WEBHOOK_SECRET"), repr=False)
+    webhook_header: str = default("WEBHOOK_HEADER")
+    control_token: str = field(default=default("CONTROL_TOKEN"), repr=False)
+    nightly_cron: str = default("NIGHTLY_CRON")
+    full_cron: str = default("FULL_CRON")
+    library_scope: bool = "library" in _list(default("SCOPES"))
+    album_scopes: list[str] = field(default_factory=lambda: [s for s in _list(default("SCOPES")) if s != "library"])
+    debounce_seconds: float = default("WEBHOOK_DEBOUNCE_SECONDS")
+    max_wait_seconds: float = default("WEBHOOK_MAX_WAIT_SECONDS")
+    retry_seconds: float = default("NOT_READY_RETRY_SECONDS")
+    max_retries: int = default("NOT_READY_MAX_RETRIES")
+    poll_seconds: float = default("SERVICE_POLL_SECONDS")
+    max_body_bytes: int = default("WEBHOOK_MAX_BODY_BYTES")
+    shutdown_seconds: float = default("SHUTDOWN_SECONDS")
+    pass_nice: int = default("PASS_NICE")
     start_coordinator: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServiceConfig:
         env = os.environ if env is None else env
         immich = resolve_settings(env=env)  # defaults < .env < environment: the CLI's order, without flags
-        scopes = _list(env.get("SCOPES", "library"))
+        scopes = _list(env.get("SCOPES", default("SCOPES")))  # set but empty: no scope (refused at start)
         return cls(
             immich=immich,
-            state_dir=Path(env.get("STATE_DIR", "state")),
-            webhook_secret=env.get("WEBHOOK_SECRET", ""),
-            webhook_header=env.get("WEBHOOK_HEADER", "X-Webhook-Secret"),
-            control_token=env.get("CONTROL_TOKEN", ""),
-            nightly_cron=env.get("NIGHTLY_CRON", "30 3 * * *"),
-            full_cron=env.get("FULL_CRON", "0 4 * * 0"),
+            state_dir=read("STATE_DIR", env),
             library_scope="library" in scopes,
             album_scopes=[s for s in scopes if s != "library"],
-            debounce_seconds=float(env.get("WEBHOOK_DEBOUNCE_SECONDS", 5)),
-            max_wait_seconds=float(env.get("WEBHOOK_MAX_WAIT_SECONDS", 60)),
-            retry_seconds=float(env.get("NOT_READY_RETRY_SECONDS", 30)),
-            max_retries=int(env.get("NOT_READY_MAX_RETRIES", 8)),
-            poll_seconds=float(env.get("SERVICE_POLL_SECONDS", 0.2)),
-            max_body_bytes=int(env.get("WEBHOOK_MAX_BODY_BYTES", 1 << 20)),
-            shutdown_seconds=float(env.get("SHUTDOWN_SECONDS", 20)),
-            pass_nice=int(env.get("PASS_NICE", 10)),
+            **{attr: read(name, env) for attr, name in FIELDS.items()},
         )
 
     def problems(self) -> list[str]:

@@ -28,10 +28,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from organizer.atomic import write_json_atomic
-from organizer.locks import FileLock, ScopeBusy
 from organizer.pipeline import TRANSIENT_PREFIX, PassResult
 from organizer.progress import CountingProgress, PassInterrupted, StopToken
+from organizer.store.atomic import write_json_atomic
+from organizer.store.locks import FileLock, ScopeBusy
 
 from .config import ServiceConfig
 from .files import ServiceFiles, read_json, write_json_quick
@@ -429,7 +429,7 @@ class Coordinator:
                 if req.taken_after or req.taken_before:
                     settings = replace(settings, taken_after=_parse_iso(req.taken_after),
                                        taken_before=_parse_iso(req.taken_before))
-                from organizer.picture_report import ThumbnailSpool, immich_thumbnail_cache
+                from organizer.report.pictures import ThumbnailSpool, immich_thumbnail_cache
 
                 cache = immich_thumbnail_cache(Path(settings.state_dir), req.album)
                 spool = ThumbnailSpool(cache=None if req.dry_run else cache)
@@ -601,7 +601,7 @@ class Coordinator:
             log.warning("cannot write the report of the pass over %s: %s", req.scope, exc)
             return None
         if spool is not None and cache is not None:
-            from organizer.picture_report import write_immich_picture_report
+            from organizer.report.pictures import write_immich_picture_report
 
             settings = self.config.immich
             try:  # from the thumbnails the pass made and earlier pages kept; nothing downloaded here
@@ -668,7 +668,7 @@ def _fill_from_other_scopes(spool: Any, report: dict[str, Any], cache: Any) -> i
     The album's pass kept them (``STATE_DIR/report-thumbs/album-…``), named by photo and hash, so
     they are the very pictures this report needs. Returns how many were found.
     """
-    from organizer.picture_report import ThumbnailCache
+    from organizer.report.pictures import ThumbnailCache
 
     found = 0
     root = Path(cache.folder).parent

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from organizer.atomic import write_json_atomic
+from organizer.store.atomic import write_json_atomic
 
 
 def write_json_quick(path: Path, obj: Any) -> None:

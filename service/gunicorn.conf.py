@@ -9,24 +9,29 @@ at the next photo, saves its state and the worker exits within ``graceful_timeou
 start resumes it.
 """
 
-import os
 import signal
+import sys
 
 from organizer.settings import load_env_file
+from organizer.settings_table import SettingsError, read
 
 load_env_file()  # .env under the real environment, as for photo-organizer (BIND, WEB_WORKERS… too)
 
-bind = os.environ.get("BIND", "0.0.0.0:8080")
-workers = int(os.environ.get("WEB_WORKERS", "2"))
-threads = int(os.environ.get("WEB_THREADS", "8"))
+try:  # defaults and checks from organizer/settings_table.py, like every other setting
+    bind = read("BIND")
+    workers = read("WEB_WORKERS")
+    threads = read("WEB_THREADS")
+    timeout = read("WEB_TIMEOUT")
+    graceful_timeout = read("GRACEFUL_TIMEOUT")
+    accesslog = read("ACCESS_LOG") or None
+    loglevel = read("LOG_LEVEL")
+except SettingsError as exc:
+    print(f"photo-organizer service cannot start: {exc}", file=sys.stderr)
+    sys.exit(1)
 worker_class = "gthread"
 preload_app = False
-timeout = int(os.environ.get("WEB_TIMEOUT", "60"))
-graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "25"))
 keepalive = 5
-accesslog = os.environ.get("ACCESS_LOG", "-") or None
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 wsgi_app = "service:create_app()"
 # gunicorn's own control socket lives in $HOME, which the container's user does not have, and two
 # services on one host would share it; the service's /api/* endpoints are the control interface.
@@ -35,9 +40,6 @@ control_socket_disable = True
 
 def on_starting(server):
     """Refuse to start, with one clear line, when a setting is unusable (before any worker forks)."""
-    import sys
-
-    from organizer.settings import SettingsError
     from service.config import ServiceConfig
 
     load_env_file()

@@ -7,7 +7,7 @@ token on every write, and a rate limit on refused sign-ins. Thumbnails are proxi
 the browser never sees the API key. Every decision goes to ``organizer.immich.decisions``, which
 keeps it in the shared record: it survives restarts and binds every later pass. Each photo shows
 the best-shot stage's sentence and the faces that decided, drawn as the picture report draws them
-(organizer.picture_report), so a reviewer can check a reason against the photo before approving.
+(organizer.report.pictures), so a reviewer can check a reason against the photo before approving.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import re
 import secrets
 import sqlite3
@@ -39,9 +38,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from organizer.immich import decisions
 from organizer.immich.record import Record, record_path
 from organizer.immich.run import LIBRARY, make_client
-from organizer.locks import ScopeBusy
-from organizer.picture_report import explain_group, face_marks, photo_why
+from organizer.report.pictures import explain_group, face_marks, photo_why
 from organizer.settings import ImmichSettings
+from organizer.settings_table import read
+from organizer.store.locks import ScopeBusy
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ ASSET_ID = re.compile(r"^[0-9a-fA-F-]{8,64}$")
 
 def install_review(app: Flask) -> None:
     """Register the page; behind a reverse proxy (``PROXY_HOPS``=n) trust its X-Forwarded-* headers, prefix too."""
-    hops = int(os.environ.get("PROXY_HOPS", "0") or 0)
+    hops = read("PROXY_HOPS")
     if hops > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)  # type: ignore[method-assign]
     app.register_blueprint(bp)

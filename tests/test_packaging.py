@@ -93,7 +93,8 @@ def env_vars_read_by_the_code() -> set[str]:
     names: set[str] = set()
     for folder in ("organizer", "service", "batch", "immich_client"):
         for path in (REPO / folder).rglob("*.py"):
-            names |= set(re.findall(r"(?:env|environ)\.get\(\s*\"([A-Z_][A-Z0-9_]*)\"", path.read_text()))
+            names |= set(re.findall(r"(?:(?:env|environ)\.get|\bread|\bdefault)\(\s*\"([A-Z_][A-Z0-9_]*)\"",
+                                    path.read_text()))  # read()/default(): organizer/settings_table.py
     return names
 
 
