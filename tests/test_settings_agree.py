@@ -126,6 +126,12 @@ def test_env_example_is_generated_from_the_table():
     assert have == env_example(), _first_difference(env_example(), have, ".env.example")
 
 
+def test_the_generator_s_check_says_the_files_are_up_to_date(capsys):
+    from organizer.settings_docs import main
+
+    assert main(["--check"]) == 0, capsys.readouterr().err
+
+
 def test_a_value_edited_by_hand_in_the_example_is_caught():
     """The check above on a scratch copy of `.env.example` whose THRESHOLD was edited to 10."""
     from organizer.settings_docs import env_example
@@ -215,6 +221,7 @@ def test_the_code_s_defaults_are_the_table_s():
         IMMICH_VARIABLES,
         ActionFlags,
         ImmichSettings,
+        resolve_settings,
     )
     from organizer.settings_table import BY_NAME, default
     from service.config import FIELDS, ServiceConfig
@@ -229,18 +236,12 @@ def test_the_code_s_defaults_are_the_table_s():
             assert name in BY_NAME, name
             if attr in defaults and not (cls is ActionFlags and BY_NAME[name].kind == "bool"):
                 assert defaults[attr] == default(name), (cls.__name__, attr, defaults[attr], default(name))
-    resolved = resolve_settings_env({})
+    resolved = resolve_settings(env={})
     assert {a: getattr(resolved, a) for a in IMMICH_VARIABLES} == {a: default(n) for a, n in IMMICH_VARIABLES.items()}
     assert {a: getattr(resolved.actions, a) for a in ACTION_VARIABLES} == \
         {a: default(n) for a, n in ACTION_VARIABLES.items()}
     config = ServiceConfig.from_env({})
     assert {a: getattr(config, a) for a in FIELDS} == {a: default(n) for a, n in FIELDS.items()}
-
-
-def resolve_settings_env(env: dict[str, str]):  # type: ignore[no-untyped-def]
-    from organizer.settings import resolve_settings
-
-    return resolve_settings(env=env)
 
 
 def test_gunicorn_s_settings_are_the_table_s(monkeypatch):
