@@ -242,6 +242,14 @@ def test_the_code_s_defaults_are_the_table_s():
         {a: default(n) for a, n in ACTION_VARIABLES.items()}
     config = ServiceConfig.from_env({})
     assert {a: getattr(config, a) for a in FIELDS} == {a: default(n) for a, n in FIELDS.items()}
+    from organizer import pipeline
+    from organizer.camera import burst_ids, twins
+    from organizer.settings_table import setting
+
+    assert (pipeline.DEFAULT_THRESHOLD, pipeline.DEFAULT_TIME_WINDOW) == (default("THRESHOLD"), default("TIME_WINDOW"))
+    assert (twins.DEFAULT_PAIR_COVER, twins.PAIR_COVERS) == (default("PAIR_COVER"), setting("PAIR_COVER").choices)
+    assert (burst_ids.DEFAULT_BURST_COVER, burst_ids.BURST_COVERS) == (default("BURST_COVER"),
+                                                                       setting("BURST_COVER").choices)
 
 
 def test_gunicorn_s_settings_are_the_table_s(monkeypatch):
