@@ -26,6 +26,7 @@ from typing import Any
 
 from immich_client import ImmichClient, ImmichError, ImmichNotFound
 from immich_client.dtos import Album, Asset
+from organizer.judging.taste import TasteStore, taste_path
 from organizer.models import GroupResult, PhotoRef
 from organizer.settings import ActionFlags
 
@@ -87,6 +88,8 @@ class ImmichActions:
         self._ahead: dict[str, tuple[float, Future[Asset | None]]] = {}  # asset id -> (when, read)
         self._reader: ThreadPoolExecutor | None = None
         self._settling: list[_Settling] = []  # tags to read back once Immich's sidecar jobs ran
+        #: the cover the person put on one of our stacks by hand, noticed by _apply_stack
+        self.recovered: str | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"actions": self.flags.signature()}
@@ -328,9 +331,13 @@ class ImmichActions:
                             {"asset_ids": [best], "set": {"visibility": "timeline"},
                              "before": {best: {"visibility": "archive"}}, "group": rid})
         if self.flags.stack:
+            self.recovered = None
             note = self._apply_stack(new, before, absorbed, members, fresh, plan)
             if note:
                 notes.append(note)
+            if self.recovered and record and not self.dry_run:  # re-covered by hand: one more choice learned
+                TasteStore(taste_path(record.path)).add_choice(rid, self.recovered, group.photos, group.best,
+                                                               origin="immich re-cover")
 
         if before and not plan:
             new.run_id, new.scope = before.run_id, before.scope  # nothing written: still the earlier run's
@@ -652,6 +659,8 @@ class ImmichActions:
             server = self.listing.stacks.get(new.stack_id)
             if server is None or server[0] != new.stack_primary:
                 # removed or re-covered by hand since we made it: remember, never fight the user
+                if server is not None and server[0] in members:
+                    self.recovered = server[0]  # a keeper the person chose: apply() teaches the taste
                 new.stack_declined_key = new.member_key if before is None else before.member_key
                 if new.member_key == new.stack_declined_key:
                     how = "removed" if server is None else "re-covered"

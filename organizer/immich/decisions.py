@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from immich_client import ImmichClient
+from organizer.judging.taste import TasteStore, taste_path
 from organizer.pipeline import PassResult
 from organizer.settings import ImmichSettings
 
@@ -55,15 +56,22 @@ def proposals(settings: ImmichSettings, scope: str = LIBRARY, client: ImmichClie
 
 
 def approve(settings: ImmichSettings, found_keys: list[str], scope: str = LIBRARY,
-            client: ImmichClient | None = None, origin: str = "review") -> PassResult:
-    """Apply exactly these groups (and any approved earlier but not applied yet) in one journaled pass."""
+            client: ImmichClient | None = None, origin: str = "review", learn: bool = True) -> PassResult:
+    """Apply exactly these groups (and any approved earlier but not applied yet) in one journaled pass.
+
+    ``learn``: the person looked at each group and kept its keeper, a choice the taste learns from
+    (organizer.judging.taste); a bulk approval by confidence is not."""
     client = client or make_client(settings)
     with open_record(settings, client) as record:
+        store = TasteStore(taste_path(record.path))
         for key in found_keys:
             proposal = _proposal(record, scope, key)
             if proposal["status"] in (PROPOSED, REJECTED, UNDONE):
                 _forget_decline(record, proposal)  # approving says: this is a group after all
                 record.set_proposal_status(scope, key, APPROVED)
+                entry = proposal["entry"]
+                if learn and not record.choice(key)["best"] and entry.get("best"):  # a chosen best is learned already
+                    store.add_choice(key, entry["best"], entry["photos"], entry["best"], origin="review approve")
     return run_immich_pass(settings, _album_of(scope), client=client, origin=origin, review=True)
 
 
@@ -74,7 +82,7 @@ def approve_above(settings: ImmichSettings, confidence: float, scope: str = LIBR
     with open_record(settings, client) as record:
         keys = [p["found_key"] for p in record.proposals(scope)
                 if p["status"] == PROPOSED and p["confidence"] is not None and p["confidence"] >= confidence]
-    return approve(settings, keys, scope, client) if keys else None
+    return approve(settings, keys, scope, client, learn=False) if keys else None
 
 
 def reject(settings: ImmichSettings, found_key: str, scope: str = LIBRARY,
@@ -142,6 +150,9 @@ def choose_best(settings: ImmichSettings, found_key: str, asset_id: str, scope: 
         if asset_id not in {p["id"] for p in entry["photos"]}:
             raise DecisionError(f"photo {asset_id} is not in group {found_key}")
         record.set_choice(found_key, record.choice(found_key)["excluded"], asset_id)
+        # the choice teaches the library's taste: this frame over each other one (organizer.judging.taste)
+        TasteStore(taste_path(record.path)).add_choice(found_key, asset_id, entry["photos"], entry.get("best"),
+                                                       origin="review")
         entry["best"] = asset_id
         for p in entry["photos"]:
             p["best"] = p["id"] == asset_id

@@ -1,0 +1,376 @@
+"""The user's taste, learned from the keepers they chose, and how well it agrees with them (issue 22).
+
+Every explicit choice — "make selected best" on the review page, a stack re-covered by hand in Immich
+— is one preference: the chosen frame over each other frame of its group. It is kept with the
+features of the frames as they were judged then (the score parts of ``organizer.judging.scoring``),
+so learning never reads a photo again.
+
+The ranker is a pairwise logistic (Bradley–Terry) model on the differences of those features,
+regularised toward today's built-in weights: a frame's utility is its built-in score (undivided:
+quality parts + open eyes, ``score × (people + 1)``) plus ``delta · features``, and only ``delta``
+is fitted, with an L2 penalty on it. With no choices, or fewer than MIN_CHOICES, ``delta`` is 0 and
+the pick is exactly today's. The fit is a few Newton steps in numpy on a handful of weights (a
+library of choices is hundreds of pairs at most): no new dependency is needed for that.
+
+Bounds: the sum of ``|delta|`` is at most MAX_SHIFT (less than one person's open eyes, which are
+worth a full point), and the learned pick never has more people with closed eyes than today's pick
+has, unless the person chose a frame with more closed eyes over one with fewer at least VETO_LIFT
+times. So a few clicks cannot bring closed-eyes keepers back.
+
+Agreement is measured honestly, in time order: each of the last AGREEMENT_WINDOW choices is
+predicted by a ranker fitted only on the choices made before it (today's weights below
+MIN_CHOICES), and compared with what today's weights alone would have picked.
+
+The choices live in a small journal beside the shared record (``taste-<library>.jsonl``, one JSON
+line an event: a choice, a refit, a reset); a reset keeps the history and starts learning afresh.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: The parts of a frame's judgement the ranker may weigh differently (all on 0..1 scales).
+FEATURES = ("face_sharpness", "sharpness", "exposure", "smile", "mouth_closed", "resolution", "file_size",
+            "brightness")
+WORDS = {"face_sharpness": "sharp faces", "sharpness": "sharpness", "exposure": "good exposure",
+         "smile": "smiles", "mouth_closed": "closed mouths", "resolution": "resolution",
+         "file_size": "larger files", "brightness": "brighter frames"}
+#: No refit below this many choices: today's weights until then.
+MIN_CHOICES = 5
+#: How sharply a utility difference decides a choice in the model (1 / the noise of a choice).
+TEMPERATURE = 100.0
+#: The L2 penalty on the learned shift, per choice-weighted pair: the pull toward today's weights.
+PRIOR = 0.1
+#: The most the learned weights may move in all (the sum of |delta|): under one person's open eyes (1).
+MAX_SHIFT = 0.9
+#: A frame with more people's eyes closed than today's pick wins only after this many such choices.
+VETO_LIFT = 5
+#: Agreement is reported on this many latest choices.
+AGREEMENT_WINDOW = 20
+#: A weight that moved less than this is not worth a word.
+MOVED = 0.03
+
+
+def frame_features(photo: dict[str, Any]) -> dict[str, float] | None:
+    """What the ranker keeps of one frame of a report entry (None: unreadable, never a keeper)."""
+    parts = photo.get("score_parts") or {}
+    if parts.get("unreadable") or "sharpness" not in parts:
+        return None
+    people = float(parts.get("people", 0.0))
+    feats = {"base": round(float(photo.get("score", 0.0)) * (people + 1.0), 6),
+             "blinking": float(parts.get("people_blinking", 0.0))}
+    feats.update({k: round(float(parts.get(k, 0.0) or 0.0), 4) for k in FEATURES})
+    return feats
+
+
+def group_frames(photos: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """The ranker's view of a group: frame id -> features, readable frames only."""
+    out = {}
+    for p in photos:
+        f = frame_features(p)
+        if f is not None:
+            out[p["id"]] = f
+    return out
+
+
+def _vector(f: dict[str, float]) -> np.ndarray:
+    return np.array([f.get(k, 0.0) for k in FEATURES], dtype=np.float64)
+
+
+def default_pick(frames: dict[str, dict[str, float]]) -> str | None:
+    """Today's keeper: the highest built-in score, the smallest id among equals (as the scorer does)."""
+    if not frames:
+        return None
+    return min(frames, key=lambda i: (-frames[i]["base"], i))
+
+
+@dataclass
+class Ranker:
+    """Today's weights plus a learned shift; ``delta`` all zero is exactly today's pick."""
+
+    delta: np.ndarray = field(default_factory=lambda: np.zeros(len(FEATURES)))
+    choices: int = 0  # choices it was fitted on (0: not fitted)
+    veto_lifted: bool = False
+
+    @property
+    def learned(self) -> bool:
+        return bool(np.any(self.delta != 0))
+
+    def utility(self, f: dict[str, float]) -> float:
+        return float(f["base"] + self.delta @ _vector(f))
+
+    def pick(self, frames: dict[str, dict[str, float]]) -> str | None:
+        """The keeper by this taste; never one with more closed eyes than today's (see VETO_LIFT)."""
+        today = default_pick(frames)
+        if today is None or not self.learned:
+            return today
+        limit = frames[today]["blinking"]
+        eligible = [i for i in frames if self.veto_lifted or frames[i]["blinking"] <= limit]
+        return min(eligible, key=lambda i: (-round(self.utility(frames[i]), 9), i))
+
+    def repick(self, result: Any) -> bool:
+        """Put this taste's keeper on top of a freshly judged group (a GroupResult), in place.
+
+        Returns True when it differs from today's pick; the photos' words then say so."""
+        if not self.learned:
+            return False
+        evidence = result.info.get("evidence")
+        if isinstance(evidence, dict) and evidence.get("cover"):
+            return False  # BURST_COVER=camera: the phone's cover, as the person asked
+        # of a RAW+JPEG pair (twins) only the cover PAIR_COVER chose may be the keeper
+        frames = group_frames([p for p in result.photos if (p.get("twin") or {}).get("cover", True)])
+        best = self.pick(frames)
+        if best is None or best == result.best:
+            return False
+        result.best = best
+        for p in result.photos:
+            p["best"] = p["id"] == best
+            if p["best"]:
+                parts = p.setdefault("score_parts", {})
+                parts["why"] = (f"Picked for your taste (learned from {self.choices} of your choices). "
+                                + str(parts.get("why", ""))).strip()
+        result.info["taste"] = {"choices": self.choices}
+        return True
+
+    def moves(self) -> dict[str, float]:
+        return {k: round(float(v), 3) for k, v in zip(FEATURES, self.delta, strict=True) if abs(v) >= MOVED}
+
+    def in_words(self) -> str:
+        """Which weights moved and which way: "you prefer smiles over sharpness"."""
+        moved = self.moves()
+        up = [WORDS[k] for k, v in sorted(moved.items(), key=lambda kv: -kv[1]) if v > 0]
+        down = [WORDS[k] for k, v in sorted(moved.items(), key=lambda kv: kv[1]) if v < 0]
+        if up and down:
+            return f"you prefer {_join(up)} over {_join(down)}"
+        if up:
+            return f"you prefer {_join(up)} more than the built-in weights do"
+        if down:
+            return f"you care less about {_join(down)} than the built-in weights do"
+        return "your choices agree with the built-in weights"
+
+
+def _join(words: list[str]) -> str:
+    words = words[:3]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _pairs(choices: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Feature and built-in score differences (chosen minus other), each pair weighted 1/(others)."""
+    diffs, bases, weights = [], [], []
+    for c in choices:
+        frames = c["frames"]
+        chosen = frames.get(c["chosen"])
+        others = [f for i, f in frames.items() if i != c["chosen"]]
+        if chosen is None or not others:
+            continue
+        for f in others:
+            diffs.append(_vector(chosen) - _vector(f))
+            bases.append(chosen["base"] - f["base"])
+            weights.append(1.0 / len(others))
+    if not diffs:
+        return np.zeros((0, len(FEATURES))), np.zeros(0), np.zeros(0)
+    return np.array(diffs), np.array(bases), np.array(weights)
+
+
+def _veto_lifted(choices: list[dict[str, Any]]) -> bool:
+    """The person chose a frame with more closed eyes over one with fewer at least VETO_LIFT times."""
+    count = 0
+    for c in choices:
+        chosen = c["frames"].get(c["chosen"])
+        if chosen and any(f["blinking"] < chosen["blinking"] for i, f in c["frames"].items() if i != c["chosen"]):
+            count += 1
+    return count >= VETO_LIFT
+
+
+def fit(choices: list[dict[str, Any]], min_choices: int | None = None) -> Ranker:
+    """The ranker for these choices: today's weights below ``min_choices``, else the fitted shift.
+
+    Minimises sum_pairs w * log(1 + exp(-T (dbase + delta . dx))) + PRIOR * n * |delta|^2 by Newton's
+    method (convex: a few steps), then scales ``delta`` into the MAX_SHIFT bound."""
+    if len(choices) < (MIN_CHOICES if min_choices is None else min_choices):
+        return Ranker(choices=0)
+    X, b, w = _pairs(choices)
+    if len(b) == 0:
+        return Ranker(choices=0)
+    lam = PRIOR * len(choices)
+    t = TEMPERATURE
+
+    def loss(d: np.ndarray) -> float:
+        return float(w @ np.logaddexp(0.0, -t * (b + X @ d)) + lam * d @ d)
+
+    delta = np.zeros(len(FEATURES))
+    current = loss(delta)
+    for _ in range(100):  # Newton's method with a backtracking line search (the loss is convex)
+        z = t * (b + X @ delta)
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))  # P(chosen over other)
+        grad = -t * (X.T @ (w * (1.0 - p))) + 2 * lam * delta
+        hess = t * t * (X.T * (w * p * (1.0 - p))) @ X + 2 * lam * np.eye(len(FEATURES))
+        step = np.linalg.solve(hess, grad)
+        size = 1.0
+        while size > 1e-6 and loss(delta - size * step) > current - 1e-4 * size * float(grad @ step):
+            size /= 2
+        delta = delta - size * step
+        previous, current = current, loss(delta)
+        if previous - current < 1e-10:
+            break
+    total = float(np.abs(delta).sum())
+    if total > MAX_SHIFT:
+        delta *= MAX_SHIFT / total
+    delta[np.abs(delta) < 1e-9] = 0.0
+    return Ranker(delta=delta, choices=len(choices), veto_lifted=_veto_lifted(choices))
+
+
+@dataclass
+class Agreement:
+    choices: int  # choices learned from (since the last reset)
+    window: int  # the latest choices measured
+    learned: int  # of those, how many the ranker fitted on the earlier ones predicted
+    before: int  # how many today's weights alone predicted
+    words: str
+    fitted: bool = False  # enough choices for a ranker of their own
+
+    def line(self) -> str:
+        if not self.choices:
+            return "No choices yet: keepers are picked by the built-in weights."
+        if not self.fitted:
+            return (f"{self.choices} of your choices so far; learning starts at {MIN_CHOICES} "
+                    f"(the built-in weights agreed with {self.before} of {self.window}).")
+        said = (f"Learned from {self.choices} of your choices; agrees with your last {self.window} choices in "
+                f"{self.learned} (before learning: {self.before})")
+        if self.learned > self.before:
+            return f"{said}; {self.words}."
+        return f"{said}: the built-in weights stay in use until what it learns agrees with you more often."
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"choices": self.choices, "window": self.window, "agrees": self.learned, "before": self.before,
+                "words": self.words, "line": self.line()}
+
+
+def learned_ranker(choices: list[dict[str, Any]]) -> Ranker:
+    """The ranker a pass uses: the fitted one only where, on the choices it was not fitted on (time
+    order), it agreed with the person more often than today's weights did; else today's weights.
+    So a person whose taste is today's never sees a drop from weights fitted to noise."""
+    a = agreement(choices)
+    return fit(choices) if a.fitted and a.learned > a.before else Ranker()
+
+
+def agreement(choices: list[dict[str, Any]], window: int = AGREEMENT_WINDOW) -> Agreement:
+    """Time-ordered: each of the last ``window`` choices predicted from the choices before it only."""
+    start = max(0, len(choices) - window)
+    learned = before = 0
+    for i in range(start, len(choices)):
+        c = choices[i]
+        learned += fit(choices[:i]).pick(c["frames"]) == c["chosen"]
+        before += default_pick(c["frames"]) == c["chosen"]
+    ranker = fit(choices)
+    return Agreement(len(choices), len(choices) - start, learned, before, ranker.in_words(), bool(ranker.choices))
+
+
+# ---------------------------------------------------------------------- the journal of choices
+def taste_path(record_path: Path) -> Path:
+    """The library's taste journal, beside its shared record (``record-<id>.sqlite3``)."""
+    name = Path(record_path).name.removeprefix("record-").removesuffix(".sqlite3")
+    return Path(record_path).with_name(f"taste-{name}.jsonl")
+
+
+class TasteStore:
+    """One library's choices, refits and resets, one JSON line each (append-only: a journal)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def _append(self, event: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(event, sort_keys=True) + "\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())  # one write: lines of concurrent writers do not interleave
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def events(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        out = []
+        for line in self.path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue  # a line cut by a crash
+        return out
+
+    def choices(self) -> list[dict[str, Any]]:
+        """The choices since the last reset, oldest first; a group chosen again counts once (the latest)."""
+        latest: dict[str, dict[str, Any]] = {}
+        for e in self.events():
+            if e.get("event") == "reset":
+                latest.clear()
+            elif e.get("event") == "choice" and e.get("chosen") in e.get("frames", {}):
+                latest.pop(e["group"], None)
+                latest[e["group"]] = e
+        return list(latest.values())
+
+    def add_choice(self, group: str, chosen: str, photos: list[dict[str, Any]], proposed: str | None,
+                   origin: str) -> bool:
+        """Keep one choice with the frames' features; False when there is nothing to learn (one frame)."""
+        frames = group_frames(photos)
+        if chosen not in frames or len(frames) < 2:
+            return False
+        self._append({"event": "choice", "ts": time.time(), "group": group, "chosen": chosen,
+                      "proposed": proposed, "origin": origin, "frames": frames})
+        log.info("taste: choice %s in group %s (%s)", chosen, group, origin)
+        return True
+
+    def reset(self, origin: str = "cli") -> int:
+        """Forget the learned taste (the history stays in the journal); returns how many choices it had."""
+        had = len(self.choices())
+        self._append({"event": "reset", "ts": time.time(), "origin": origin, "choices": had})
+        log.info("taste: reset (%d choices forgotten)", had)
+        return had
+
+    def ranker(self) -> Ranker:
+        """The ranker for the choices now (see ``learned_ranker``); a refit on new choices is journaled,
+        with its held-out agreement and whether passes use it."""
+        choices = self.choices()
+        fitted = fit(choices)
+        if not fitted.choices:
+            return Ranker()
+        a = agreement(choices)
+        use = a.learned > a.before
+        last = next((e for e in reversed(self.events()) if e.get("event") in ("refit", "reset")), None)
+        if last is None or last.get("event") == "reset" or last.get("choices") != fitted.choices:
+            self._append({"event": "refit", "ts": time.time(), "choices": fitted.choices, "delta": fitted.moves(),
+                          "veto_lifted": fitted.veto_lifted, "agreement": a.to_dict(), "in_use": use})
+            log.info("taste: refit on %d choices (%s): %s", fitted.choices, "in use" if use else "not in use yet",
+                     a.line())
+        return fitted if use else Ranker()
+
+    def agreement(self) -> Agreement:
+        return agreement(self.choices())
+
+
+def describe(store: TasteStore) -> dict[str, Any]:
+    """What ``photo-organizer taste --show`` and the review page say."""
+    choices = store.choices()
+    ranker = learned_ranker(choices)
+    out = agreement(choices).to_dict()
+    out["in_use"] = ranker.learned
+    out["weights_moved"] = ranker.moves()
+    out["closed_eyes_veto"] = "lifted by your choices" if ranker.veto_lifted else "kept"
+    out["journal"] = str(store.path)
+    return out
+
+
+__all__ = ["FEATURES", "MIN_CHOICES", "Agreement", "Ranker", "TasteStore", "agreement", "default_pick", "describe",
+           "fit", "frame_features", "group_frames", "learned_ranker", "taste_path"]
