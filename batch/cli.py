@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="photo-organizer",
         description="Find bursts and near-duplicate photos, pick the best shot of each group, and organize "
                     "them (copy to a folder, or tag/album/stack/favourite/archive on Immich). Never deletes "
-                    "a photo. Other commands: 'photo-organizer undo', 'photo-organizer redo', 'photo-organizer install-webhook'.")
+                    "a photo. Other commands: 'photo-organizer undo', 'photo-organizer redo', 'photo-organizer install-webhook', 'photo-organizer taste'.")
     src = p.add_argument_group("source")
     src.add_argument("-s", "--source", type=Path, help="folder of photos to organize (local mode)")
     src.add_argument("--source-type", choices=("local", "immich"), default="local",
@@ -112,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     load_env_file()
+    if argv and argv[0] == "taste":  # what it learned from your choices (issue 22)
+        from batch import taste_cli
+
+        return taste_cli.main(argv[1:])
     if argv and argv[0] in SUBCOMMANDS:
         from batch import commands
 

@@ -164,3 +164,21 @@ def test_a_person_whose_taste_is_todays_sees_no_drop(shift):
     ranker = taste.learned_ranker(made)
     check = [taste.group_frames(g) for g in groups(200, seed=13)]
     assert all(ranker.pick(f) == taste.default_pick(f) for f in check)
+
+
+def test_the_taste_command_shows_what_was_learned_and_resets_it(tmp_path, capsys):
+    from batch.cli import main
+
+    journal = tmp_path / "taste-x.jsonl"
+    store = taste.TasteStore(journal)
+    for i, g in enumerate(disagreeing(12, seed=8)):
+        store.add_choice(f"k{i}", person_pick(g, BRIGHT), g, None, "t")
+    assert main(["taste", "--show", "--journal", str(journal)]) == 0
+    out = capsys.readouterr().out
+    assert "Learned from 12 of your choices; agrees with your last 12 choices in" in out
+    assert "brighter frames" in out and "brightness +" in out
+    assert main(["taste", "--reset", "--journal", str(journal)]) == 0
+    assert "12 choices forgotten" in capsys.readouterr().out
+    assert main(["taste", "--json", "--journal", str(journal)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["choices"] == 0 and not shown["in_use"] and shown["weights_moved"] == {}
