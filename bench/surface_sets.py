@@ -52,13 +52,22 @@ HALVES = ("tune", "check")
 FRAME = (1200, 900)  # (w, h) of every generated photo: a phone photo, small enough to be fast
 #: Surfaces per half (file in scikit-image's wheel, BGR tint: wood-, fabric-, stone-like colours).
 SURFACES: dict[str, list[tuple[str, tuple[float, float, float]]]] = {
-    "tune": [("brick.png", (0.75, 0.85, 1.05)), ("grass.png", (0.9, 1.0, 0.9)), ("ihc.png", (1.0, 1.0, 1.0))],
+    "tune": [("brick.png", (0.75, 0.85, 1.05)), ("grass.png", (0.9, 1.0, 0.9)), ("ihc.png", (1.0, 1.0, 1.0)),
+             # added for the products (issue 18 part 4): a smooth grey surface (like the moon), a
+             # real scene (like the coffee table) and a busy dark one (like the gravel)
+             ("cell.png", (0.85, 0.95, 1.05)), ("motorcycle_left.png", (1.0, 1.0, 1.0)),
+             ("hubble_deep_field.jpg", (1.0, 1.0, 1.0))],
     "check": [("gravel.png", (0.85, 0.95, 1.05)), ("moon.png", (0.8, 0.9, 1.0)), ("coffee.png", (1.0, 1.0, 1.0))],
 }
-#: Objects cut from real photos (demo library file, crop x0, y0, x1, y1) per half.
+#: Objects cut from real photos (demo library file, or "wheel:<file>" of scikit-image's wheel; crop
+#: x0, y0, x1, y1) per half. Each backdrop shows PER_BACKDROP of them: the tune half's backdrops 4-6
+#: show its last three, upright cut-outs with plain parts like the check half's (a portrait in
+#: front of a flag, a retina, a logo).
 PRODUCTS: dict[str, list[tuple[str, tuple[int, int, int, int]]]] = {
     "tune": [("2024-07-15/IMG_0203.jpg", (80, 20, 330, 300)), ("2024-07-15/IMG_0212.jpg", (120, 40, 480, 360)),
-             ("2024-07-16/IMG_0401.jpg", (20, 20, 200, 160))],
+             ("2024-07-16/IMG_0401.jpg", (20, 20, 200, 160)),
+             ("2024-07-14/IMG_0112.jpg", (110, 30, 400, 420)), ("wheel:retina.jpg", (250, 100, 1000, 1300)),
+             ("wheel:logo.png", (90, 20, 400, 480))],
     "check": [("2024-07-16/IMG_0301.jpg", (150, 20, 350, 420)), ("2024-07-14/IMG_0101.jpg", (120, 0, 360, 300)),
               ("2024-07-16/IMG_0402.jpg", (100, 20, 380, 400))],
 }
@@ -112,7 +121,8 @@ def motion_blur(img: np.ndarray, length: int, angle: float) -> np.ndarray:
 def _cutout(src: str, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     """An object cut from a real photo with an elliptic outline (a product lying on the desk)."""
     x0, y0, x1, y1 = box
-    img = _real(src)[y0:y1, x0:x1]
+    whole = _wheel_photo(real_wheel(), src.removeprefix("wheel:")) if src.startswith("wheel:") else _real(src)
+    img = whole[y0:y1, x0:x1]
     h, w = img.shape[:2]
     mask = np.zeros((h, w), np.uint8)
     cv2.ellipse(mask, (w // 2, h // 2), (w // 2 - 2, h // 2 - 2), 0, 0, 360, 255, -1)
@@ -123,6 +133,8 @@ def _page(rng: np.random.Generator, k: int, receipt: bool) -> np.ndarray:
     return _receipt(rng) if receipt else _document(rng, k + 1)
 
 
+#: Products shown on one backdrop (one after another, 30 s apart).
+PER_BACKDROP = 3
 #: Where the k-th item lies (centre as fractions of the frame) - another place for every shot.
 PLACES = [(0.30, 0.50), (0.70, 0.48), (0.50, 0.52), (0.34, 0.47), (0.66, 0.53)]
 
@@ -166,15 +178,17 @@ def surface_pages(root: Path, half: str) -> LabelledSet:
 
 
 def surface_products(root: Path, half: str) -> LabelledSet:
-    """Per backdrop (a real texture): the half's products one after another at other places,
-    30 s apart, and the first product re-shot 2 s later where it stood."""
+    """Per backdrop (a real texture): PER_BACKDROP of the half's products one after another at
+    other places, 30 s apart, and the first product re-shot 2 s later where it stood."""
     rng = np.random.default_rng(1811 + HALVES.index(half))
     out = _new("surface_products", root, half)
     cuts = [_cutout(src, box) for src, box in PRODUCTS[half]]
     moment = START
     for s, (name, tint) in enumerate(SURFACES[half]):
         desk = _surface(name, tint)
-        order = [cuts[(s + j) % len(cuts)] for j in range(len(cuts))]
+        first = s // PER_BACKDROP * PER_BACKDROP % len(cuts)
+        mine = cuts[first:first + PER_BACKDROP]
+        order = [mine[(s + j) % len(mine)] for j in range(len(mine))]
         for k, (img, mask) in enumerate(order):
             place = PLACES[(k + s) % len(PLACES)]
             shot = _place(img, desk, place, 0.55, float(rng.normal(0, 5)), mask)
@@ -212,7 +226,7 @@ def surface_bursts(root: Path, half: str) -> LabelledSet:
         out.keepers.append(None)
         out.kinds.append("moving subject")
         moment += timedelta(hours=1)
-        page = _place(_page(rng, s, s % 2 == 1), desk, PLACES[s], 0.85, float(rng.normal(0, 4)))
+        page = _place(_page(rng, s, s % 2 == 1), desk, PLACES[s % len(PLACES)], 0.85, float(rng.normal(0, 4)))
         ids = [save_photo(_ev(_noisy(_handheld(page, rng, 6.0), rng), stops), out.root,
                           f"X{s}/IMG_{k:04d}.jpg", moment + timedelta(seconds=k))
                for k, stops in enumerate((-2.0, 0.0, 2.0))]

@@ -170,3 +170,67 @@ def test_a_blurred_look_alike_is_still_refused(surfaces, surface, length):
     second = motion_blur(_shot(_place(_page(22), desk, (0.5, 0.5), 0.85, -1.0), 22), length, 20.0)
     ev = _same(first, second)
     assert not ev.same, f"a blurred other page confirmed as the same shot: {ev.to_dict()}"
+
+
+def _products_on(desk: np.ndarray, items: list[tuple[int, tuple[float, float]]], seeds: list[int],
+                 height: float = 0.55) -> list:
+    """Product shots on one backdrop: (index into the tune half's PRODUCTS, place) per shot."""
+    from bench.surface_sets import PRODUCTS, _cutout, _place
+
+    out = []
+    for (k, place), seed in zip(items, seeds, strict=True):
+        img, mask = _cutout(*PRODUCTS["tune"][k])
+        out.append(verify.features(_shot(_place(img, desk, place, height, 0.0, mask), seed)))
+    return out
+
+
+def test_another_product_half_a_minute_later_is_not_one_shot(surfaces):
+    """Issue 18 part 4: a retina print, then a portrait (upright, with plain parts) laid where it
+    lay on a garage floor: the floor matches, and what differs is ~14 % of the content cells, under
+    the limit a moving subject needs (MAX_UNEXPLAINED) - the check half's products on one backdrop
+    were confirmed so. Shot 30 s apart they are no burst: what differs must be nearly nothing."""
+    from bench.surface_sets import _surface
+
+    desk = _surface("motorcycle_left.png", (1.0, 1.0, 1.0))
+    retina, portrait = _products_on(desk, [(4, (0.66, 0.53)), (3, (0.7, 0.48))], [31, 32])
+    assert verify.compare(retina, portrait).same  # apart unknown: the limit of a burst (0.14 < 0.19)
+    groups = verify.verify_group([retina, portrait], [False, False], times=[0.0, 30.0])
+    assert not groups, f"another product half a minute later confirmed: {groups[0].evidence}"
+
+
+def test_a_subject_sliding_over_the_floor_within_seconds_stays_one_shot(surfaces):
+    """The guard of the test above: the same retina print sliding over the same floor, 1 s apart,
+    leaves more unexplained (0.17: its plain face is not re-found) and stays one burst."""
+    from bench.surface_sets import _surface
+
+    desk = _surface("motorcycle_left.png", (1.0, 1.0, 1.0))
+    first, later = _products_on(desk, [(4, (0.25, 0.5)), (4, (0.42, 0.5))], [33, 34], height=0.5)
+    groups = verify.verify_group([first, later], [False, False], times=[0.0, 1.0])
+    assert groups and groups[0].members == [0, 1]
+
+
+def test_a_product_reshot_half_a_minute_later_stays_one_shot(surfaces):
+    """A re-shot is one shot however late: the same product where it stood, 30 s later."""
+    from bench.surface_sets import _surface
+
+    desk = _surface("cell.png", (0.85, 0.95, 1.05))
+    first, again = _products_on(desk, [(5, (0.4, 0.5)), (5, (0.408, 0.5))], [35, 36])
+    groups = verify.verify_group([first, again], [False, False], times=[0.0, 30.0])
+    assert groups and groups[0].members == [0, 1]
+
+
+@pytest.mark.parametrize("half", ["tune", "check"])
+def test_products_on_one_backdrop_through_the_pass_are_not_one_shot(tmp_path, half):
+    """End to end: products one after another on six real backdrops, one re-shot each (the pass
+    sees the capture times). Precision was 0.71 (tune) and 0.60 (check) before the time limit."""
+    from bench.quality import run_set
+    from bench.surface_sets import surface_products
+
+    try:
+        labelled = surface_products(tmp_path, half)
+    except RuntimeError as exc:
+        missing(str(exc))  # a skip line outside CI, a failure under CI (required_parts.py)
+    f = run_set(labelled)
+    # the tune half's re-shot on brick is never proposed by the hash (recall 0.83 before and after)
+    assert (f.precision or 0.0) >= 0.97 and (f.recall or 0.0) >= (0.8 if half == "tune" else 1.0), \
+        (f.precision, f.recall)

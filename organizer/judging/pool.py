@@ -200,7 +200,8 @@ def _verify(job: Job, image: Callable[[int], np.ndarray | None]) -> Parts:
     feats = [verify.features(img) if img is not None else None for img in images]
     parts: Parts = []
     shapes = [img.shape[:2] if img is not None else None for img in images]
-    for vg in verify.verify_group(feats, shots, min_size=job.min_size):
+    times = [e[2] for e in entries]  # capture times: frames far apart must differ less
+    for vg in verify.verify_group(feats, shots, min_size=job.min_size, times=times):
         levels = [kinds.brightness(images[i]) for i in vg.members if images[i] is not None]
         info = {"kind": kinds.group_kind(list(vg.links.values()), levels) if levels else "burst",
                 "confidence": vg.confidence, "evidence": vg.evidence,

@@ -58,7 +58,8 @@ HOMOGRAPHY_METHOD = cv2.USAC_FAST
 NEIGHBOURS = 2
 #: Screenshots: mean absolute grey difference after alignment, out of 255, of the worst cell.
 SCREENSHOT_MAX_CELL_DIFF = 4.0
-VERIFY_VERSION = "orb-detail-v3"  # v3: the difference test (issue 18), motion-blur matching
+VERIFY_VERSION = "orb-detail-v4"  # v4: a stricter difference limit for frames far apart in time
+#: (issue 18 part 4); v3: the difference test (issue 18), motion-blur matching
 
 
 @dataclass
@@ -227,13 +228,24 @@ def _inlier_cells(pa: np.ndarray, pb: np.ndarray, w: int, h: int) -> tuple[np.nd
 SOFT_RATIO = 2.0
 
 
-def compare(a: Features, b: Features, screenshot: bool = False) -> PairEvidence:
-    """Is b the same shot as a? At full size, and at half size when one frame is much softer."""
-    ev = _compare(a, b, screenshot)
+def unexplained_limit(apart: float | None) -> float:
+    """The most of the content that may differ unexplained between two frames ``apart`` seconds
+    apart (None: not known): MAX_UNEXPLAINED within FAR_APART_S, MAX_UNEXPLAINED_APART beyond."""
+    return MAX_UNEXPLAINED_APART if apart is not None and abs(apart) > FAR_APART_S else MAX_UNEXPLAINED
+
+
+def compare(a: Features, b: Features, screenshot: bool = False, apart: float | None = None) -> PairEvidence:
+    """Is b the same shot as a? At full size, and at half size when one frame is much softer.
+
+    ``apart``: seconds between the two captures, when known; frames further apart than
+    FAR_APART_S are no burst, so what differs between them must be (nearly) nothing.
+    """
+    limit = unexplained_limit(apart)
+    ev = _compare(a, b, screenshot, limit)
     lo, hi = sorted((a.sharpness, b.sharpness))
     if ev.same or screenshot or hi <= SOFT_RATIO * max(lo, 1e-6):
         return ev
-    coarse = _compare(a.half(), b.half(), screenshot)
+    coarse = _compare(a.half(), b.half(), screenshot, limit)
     if coarse.same:
         coarse.scale = "half"
         return coarse
@@ -246,7 +258,7 @@ def compare(a: Features, b: Features, screenshot: bool = False) -> PairEvidence:
     for matched, name in ((_features_of(grey), "matched"), (_motion_matched(sharp, soft), "motion")):
         pair = (matched, soft) if sharp is a else (soft, matched)
         for x, y, scale in ((pair[0], pair[1], name), (pair[0].half(), pair[1].half(), f"{name}-half")):
-            again = _compare(x, y, screenshot)
+            again = _compare(x, y, screenshot, limit)
             if again.same:
                 again.scale = scale
                 return again
@@ -291,7 +303,7 @@ def _motion_matched(sharp: Features, soft: Features) -> Features:
     return _features_of(grey)
 
 
-def _compare(a: Features, b: Features, screenshot: bool = False) -> PairEvidence:
+def _compare(a: Features, b: Features, screenshot: bool = False, limit: float | None = None) -> PairEvidence:
     """Is b the same shot as a? Homography inliers and how much of a's frame they cover.
 
     Matches the dominant motion does not explain get one more chance as a second motion: a
@@ -335,8 +347,9 @@ def _compare(a: Features, b: Features, screenshot: bool = False) -> PairEvidence
                and (ev.agreement >= MIN_AGREEMENT or ev.inliers >= STRONG_INLIERS))
     if ev.same and not screenshot and ev.agreement < SETTLED_AGREEMENT:
         # what differs must be a subject that moved, not other content
-        ev.unexplained = unexplained(a, b, motions)
-        ev.same = ev.unexplained <= MAX_UNEXPLAINED
+        limit = MAX_UNEXPLAINED if limit is None else limit
+        ev.unexplained = unexplained(a, b, motions, limit)
+        ev.same = ev.unexplained <= limit
     if screenshot:
         ev.cell_diff = _worst_cell_diff(a.grey, b.grey, hom)
         ev.same = ev.same and ev.cell_diff <= SCREENSHOT_MAX_CELL_DIFF
@@ -396,6 +409,16 @@ FOUND_NCC = 0.5
 #: Most of the frame (share of all detail cells) whose content neither frame finds in the other.
 #: Above it, the frames differ by content - another page, another product - not by a moved subject.
 MAX_UNEXPLAINED = 0.19
+#: Frames further apart than this (seconds) are no burst: a moving subject, a bracket or a burst
+#: is seconds long (the labelled sets' true pairs are at most 3 s apart), while one product, page or
+#: label after another on one desk is tens of seconds apart (28 s and more in the sets). Between
+#: such frames only a re-shot is one shot, and what differs must be (nearly) nothing.
+FAR_APART_S = 10.0
+#: The limit on the unexplained share for frames further apart than FAR_APART_S: chosen on the
+#: tune halves (docs/quality-surfaces.md), the midpoint between the re-shots' largest share (0.113)
+#: and the smallest share of a look-alike pair the other rules confirm (0.121, two products on a
+#: garage floor).
+MAX_UNEXPLAINED_APART = 0.117
 #: Fine detail agreeing in this share of the detailed cells leaves nothing to explain: the difference
 #: test is skipped (measured: look-alikes on a desk agree in at most 0.81 of them; 40 % of the
 #: labelled bursts' pairs agree in 0.95 or more and skip it).
@@ -549,7 +572,7 @@ def _translation_motion(a: Features, b: Features, cells_a: np.ndarray, hom: np.n
     return shift @ hom
 
 
-def unexplained(a: Features, b: Features, motions: list[np.ndarray]) -> float:
+def unexplained(a: Features, b: Features, motions: list[np.ndarray], limit: float = MAX_UNEXPLAINED) -> float:
     """Share of the frame's content cells that differ without a reason a burst would have.
 
     After alignment, what is left over between two frames of one shot is a subject that moved
@@ -557,6 +580,8 @@ def unexplained(a: Features, b: Features, motions: list[np.ndarray]) -> float:
     other on one textured desk, the desk matches and the pages are content neither frame finds in
     the other. When the leftover is large, its own ORB features get one more chance to show a
     motion (on a busy surface the frame's features go to the surface, not to the subject).
+    ``limit``: the share the caller refuses above; below it the share is an upper bound (the
+    search stops once the pair is sure to pass).
     """
     lo, hi = sorted((a.sharpness, b.sharpness))
     moments = None
@@ -570,14 +595,13 @@ def unexplained(a: Features, b: Features, motions: list[np.ndarray]) -> float:
     def fine(hom: np.ndarray) -> np.ndarray:  # a motion between the grey images, between the fine ones
         return np.diag([sa, sa, 1.0]) @ hom @ np.diag([1 / sb, 1 / sb, 1.0])
 
-    content, left, left_a, left_b = _unexplained_cells(da, db, [fine(m) for m in motions], MAX_UNEXPLAINED, moments)
+    content, left, left_a, left_b = _unexplained_cells(da, db, [fine(m) for m in motions], limit, moments)
     share = float(left.sum()) / max(int(content.sum()), 1)
-    if share > MAX_UNEXPLAINED:
+    if share > limit:
         extra = [m for m in (_region_motion(a, b, left_a, left_b), _translation_motion(a, b, left_a, motions[0]))
                  if m is not None]
         if extra:
-            content, left, _, _ = _unexplained_cells(da, db, [fine(m) for m in [*motions, *extra]], MAX_UNEXPLAINED,
-                                                moments)
+            content, left, _, _ = _unexplained_cells(da, db, [fine(m) for m in [*motions, *extra]], limit, moments)
             share = float(left.sum()) / max(int(content.sum()), 1)
     return share
 
@@ -611,11 +635,13 @@ def _confidence(ev: PairEvidence) -> float:
     return round(float(np.clip(0.5 + 0.5 * max(agree, count), 0.5, 1.0)), 3)
 
 
-def verify_group(feats: list[Features | None], screenshot: list[bool], min_size: int = 2) -> list[VerifiedGroup]:
+def verify_group(feats: list[Features | None], screenshot: list[bool], min_size: int = 2,
+                 times: list[float | None] | None = None) -> list[VerifiedGroup]:
     """Split one candidate group into groups of photos confirmed to be the same shot.
 
-    ``feats[i]`` None (unreadable photo) links to nothing. Deterministic: pairs are checked in a
-    fixed order and components are built from the set of confirmed pairs only.
+    ``feats[i]`` None (unreadable photo) links to nothing. ``times[i]``: capture time in seconds,
+    when known (frames far apart in time must differ less, see FAR_APART_S). Deterministic: pairs
+    are checked in a fixed order and components are built from the set of confirmed pairs only.
     """
     n = len(feats)
     parent = list(range(n))
@@ -633,7 +659,9 @@ def verify_group(feats: list[Features | None], screenshot: list[bool], min_size:
             continue
         if find(i) == find(j) and not (screenshot[i] or screenshot[j]):
             continue  # already joined through confirmed links: skip the cost
-        ev = compare(fi, fj, screenshot=screenshot[i] or screenshot[j])
+        ti, tj = (times[i], times[j]) if times is not None else (None, None)
+        ev = compare(fi, fj, screenshot=screenshot[i] or screenshot[j],
+                     apart=None if ti is None or tj is None else tj - ti)
         if ev.same:
             links[(i, j)] = ev
             ri, rj = find(i), find(j)
