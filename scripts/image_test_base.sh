@@ -45,26 +45,41 @@ done
 started=$(date +%s)
 work=$(mktemp -d "$CACHE/base.XXXXXX")
 ctr=
+unmount() {  # whatever debootstrap or this script left mounted in the new root, before any rm -rf
+  local m
+  for m in dev/pts dev sys proc; do
+    if mountpoint -q "$work/root/$m"; then umount -l "$work/root/$m"; fi
+  done
+}
 cleanup() {
-  mountpoint -q "$work/root/proc" && umount "$work/root/proc"
-  [ -n "$ctr" ] && buildah "${STORAGE[@]}" rm "$ctr" >/dev/null 2>&1
+  unmount
+  if [ -n "$ctr" ]; then buildah "${STORAGE[@]}" rm "$ctr" >/dev/null 2>&1 || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 root=$work/root
 
-echo "image_test_base: debootstrap $SUITE from $MIRROR ..." >&2
-debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
-  "$SUITE" "$root" "$MIRROR" >"$work/debootstrap.log" 2>&1 \
-  || { tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
+for attempt in 1 2 3; do  # a dropped download fails debootstrap: start again from scratch, twice at most
+  echo "image_test_base: debootstrap $SUITE from $MIRROR (attempt $attempt) ..." >&2
+  unmount
+  rm -rf "$root"
+  if debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+      "$SUITE" "$root" "$MIRROR" >"$work/debootstrap.log" 2>&1; then
+    break
+  fi
+  tail -n 30 "$work/debootstrap.log" >&2
+  [ "$attempt" -lt 3 ] || exit 1
+  sleep 5
+done
 
 mount -t proc proc "$root/proc"
 chroot "$root" /usr/bin/python3 -m venv /opt/python
 umount "$root/proc"
 cp "$CA" "$root/etc/ssl/certs/ca-certificates.crt"
-printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' >"$root/etc/pip.conf"
+# pip in the build: through the machine's CA bundle, patient with a slow or dropped download
+printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\ntimeout = 120\nretries = 10\n' >"$root/etc/pip.conf"
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/var/log/* "$root"/tmp/*
-"$root/opt/python/bin/python" -V >&2 2>/dev/null || chroot "$root" /opt/python/bin/python -V >&2
+chroot "$root" /opt/python/bin/python -V >&2
 tar -C "$root" --numeric-owner -cf "$work/rootfs.tar" .
 
 ctr=$(buildah "${STORAGE[@]}" from scratch)

@@ -68,7 +68,8 @@ def test_the_docs_show_the_compose_example_itself():
     assert "(../docker-compose.example.yml)" in docs, "docs/service.md links the file"
     blocks = re.findall(r"```yaml\n(.*?)```\n", docs, flags=re.S)
     assert COMPOSE.read_text() in blocks, "docs/service.md shows docker-compose.example.yml as it is"
-    assert "docs/service.md" in (REPO / "README.md").read_text(), "the README leads to the Docker section"
+    readme = (REPO / "README.md").read_text()
+    assert "(docker-compose.example.yml)" in readme and "(docs/service.md)" in readme, "the README links both"
 
 
 def test_ci_builds_and_runs_the_image_after_make_test():
