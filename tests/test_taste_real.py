@@ -1,0 +1,67 @@
+"""The learned taste against the real Immich v3.1.0 (issue 22): a keeper chosen on the review page
+is kept with the frames' features, the next pass picks the same kind of frame in a new burst, and a
+reset puts today's weights back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from photo_factory import scene, variant
+from PIL import Image
+from test_immich_real import START, TAG_STACK, settings
+
+from immich_client import ImmichClient
+from organizer.immich import decisions
+from organizer.immich.record import record_path
+from organizer.immich.run import run_immich_pass
+from organizer.judging import taste
+
+#: A burst of one scene at three exposures: as shot, brighter, darker (the sharpness is the same).
+EXPOSURES = (1.0, 1.2, 0.85)
+
+
+def upload_exposures(immich, seed: int, hours: int) -> list[str]:
+    base = scene(seed)
+    ids = [immich.upload(Image.eval(variant(base, k), lambda v, f=f: min(255, int(v * f))), f"IMG_{seed:03d}_{k}.jpg",
+                         START + timedelta(hours=hours, seconds=2 * k), wait=False)
+           for k, f in enumerate(EXPOSURES)]
+    immich.wait_ready(ids)
+    return ids
+
+
+def _by_first(props: list[dict], burst: list[str]) -> dict:
+    return next(p for p in props if set(burst) <= {ph["id"] for ph in p["entry"]["photos"]})
+
+
+def test_chosen_keepers_are_learned_with_their_features_and_pick_the_next_bursts_keeper(immich, tmp_path,
+                                                                                        monkeypatch):
+    monkeypatch.setattr(taste, "MIN_CHOICES", 1)  # two choices stand for the handful a person makes
+    a, b = upload_exposures(immich, 41, 0), upload_exposures(immich, 42, 3)
+    s = settings(immich, tmp_path, TAG_STACK)
+    run_immich_pass(s, review=True)
+    props = decisions.proposals(s)
+    assert _by_first(props, a)["entry"]["best"] != a[1]  # today's weights: not the brighter frame
+    # this person wants the brighter frame, and says so twice
+    decisions.choose_best(s, _by_first(props, a)["found_key"], a[1])
+    decisions.choose_best(s, _by_first(props, b)["found_key"], b[1])
+    client = ImmichClient(immich.url, immich.api_key)
+    store = taste.TasteStore(taste.taste_path(record_path(s.state_dir, client.base_url, client.users.me().id)))
+    made = store.choices()
+    assert [c["chosen"] for c in made] == [a[1], b[1]] and made[0]["proposed"] == _by_first(props, a)["entry"]["best"]
+    assert set(made[0]["frames"]) == set(a)
+    assert made[0]["frames"][a[1]]["brightness"] > made[0]["frames"][a[0]]["brightness"]
+    assert made[0]["frames"][a[1]]["base"] < made[0]["frames"][made[0]["proposed"]]["base"]
+    # a new burst: the next pass proposes its brighter frame, says why, and journals the refit
+    c = upload_exposures(immich, 43, 6)
+    result = run_immich_pass(s, review=True)
+    group = next(g for g in result.report["groups"] if set(c) <= {p["id"] for p in g["photos"]})
+    assert group["best"] == c[1] != max(group["photos"], key=lambda p: p["score"])["id"]  # not today's pick
+    kept = next(p for p in group["photos"] if p["id"] == c[1])
+    assert kept["score_parts"]["why"].startswith("Picked for your taste")
+    assert [e for e in store.events() if e["event"] == "refit"][-1]["in_use"]
+    # a reset: the pass after it picks by today's weights again
+    store.reset()
+    d = upload_exposures(immich, 46, 9)
+    result = run_immich_pass(s, review=True)
+    group = next(g for g in result.report["groups"] if set(d) <= {p["id"] for p in g["photos"]})
+    assert group["best"] != d[1] and group["best"] == max(group["photos"], key=lambda p: p["score"])["id"]
