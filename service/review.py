@@ -38,6 +38,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from organizer.immich import decisions
 from organizer.immich.record import Record, record_path
 from organizer.immich.run import LIBRARY, make_client
+from organizer.judging.taste import TasteStore, describe, taste_path
 from organizer.report.pictures import explain_group, face_marks, photo_why
 from organizer.settings import ImmichSettings
 from organizer.settings_table import read
@@ -269,6 +270,12 @@ def group_view(p: dict[str, Any]) -> dict[str, Any]:
                         "faces": face_marks(ph.get("score_parts"))} for ph in photos]}
 
 
+def _taste(record: Record | None) -> dict[str, Any] | None:
+    """What was learned from this user's choices, for one line near the top (issue 22)."""
+    path = getattr(record, "path", None)
+    return describe(TasteStore(taste_path(path))) if path else None
+
+
 @bp.get("/")
 def page() -> Any:
     from immich_client import ImmichError
@@ -282,6 +289,7 @@ def page() -> Any:
         scopes = record.proposal_scopes() if record else []
         scope = _scope(opening_scope(scopes))
         groups = [group_view(p) for p in record.proposals(scope)] if record else []
+        taste = _taste(record)
     finally:
         if record:
             record.close()
@@ -296,7 +304,7 @@ def page() -> Any:
     return render_template("review.html", groups=groups, scope=scope, csrf=session.get("csrf", ""),
                            thumb_base=thumb_base, scopes=scope_labels(scopes),
                            has_faces=any(ph["faces"] for g in groups for ph in g["photos"]),
-                           counts=counts, review_mode=_settings().review)
+                           counts=counts, review_mode=_settings().review, taste=taste)
 
 
 @bp.get("/thumb/<asset_id>")
@@ -334,6 +342,8 @@ def decide(action: str) -> Any:
             decisions.choose_best(settings, key, asset, scope)
         elif action == "undo":
             decisions.undo_group(settings, key, scope)
+        elif action == "taste-reset":
+            decisions.reset_taste(settings)
         elif action == "approve-above":
             try:
                 level = float(body.get("confidence"))

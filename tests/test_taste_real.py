@@ -60,7 +60,7 @@ def test_chosen_keepers_are_learned_with_their_features_and_pick_the_next_bursts
     assert kept["score_parts"]["why"].startswith("Picked for your taste")
     assert [e for e in store.events() if e["event"] == "refit"][-1]["in_use"]
     # a reset: the pass after it picks by today's weights again
-    store.reset()
+    assert decisions.reset_taste(s) == 2  # the review page's "Forget my taste"
     d = upload_exposures(immich, 46, 9)
     result = run_immich_pass(s, review=True)
     group = next(g for g in result.report["groups"] if set(d) <= {p["id"] for p in g["photos"]})

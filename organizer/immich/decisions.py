@@ -161,6 +161,13 @@ def choose_best(settings: ImmichSettings, found_key: str, asset_id: str, scope: 
     return _reapply_if_applied(settings, found_key, scope, client, proposal["status"])
 
 
+def reset_taste(settings: ImmichSettings, client: ImmichClient | None = None) -> int:
+    """Forget what was learned from this user's choices (journaled); returns how many choices it had."""
+    client = client or make_client(settings)
+    with open_record(settings, client) as record:
+        return TasteStore(taste_path(record.path)).reset(origin="review")
+
+
 def undo_group(settings: ImmichSettings, found_key: str, scope: str = LIBRARY,
                client: ImmichClient | None = None) -> list[dict[str, Any]]:
     """Undo every run that wrote to this group, newest first (a bulk approval's other groups go with it)."""
@@ -183,4 +190,4 @@ def undo_group(settings: ImmichSettings, found_key: str, scope: str = LIBRARY,
 
 
 __all__ = ["DecisionError", "approve", "approve_above", "choose_best", "drop_photo", "member_key", "proposals",
-           "reject", "undo_group"]
+           "reject", "reset_taste", "undo_group"]
