@@ -55,6 +55,9 @@ PRIOR = 0.1
 MAX_SHIFT = 0.9
 #: A frame with more people's eyes closed than today's pick wins only after this many such choices.
 VETO_LIFT = 5
+#: The learned weights are used once they agree with this many more of the latest choices (held out)
+#: than today's weights did.
+GATE = 1
 #: Agreement is reported on this many latest choices.
 AGREEMENT_WINDOW = 20
 #: A weight that moved less than this is not worth a word.
@@ -261,7 +264,7 @@ def learned_ranker(choices: list[dict[str, Any]]) -> Ranker:
     order), it agreed with the person more often than today's weights did; else today's weights.
     So a person whose taste is today's never sees a drop from weights fitted to noise."""
     a = agreement(choices)
-    return fit(choices) if a.fitted and a.learned > a.before else Ranker()
+    return fit(choices) if a.fitted and a.learned >= a.before + GATE else Ranker()
 
 
 def agreement(choices: list[dict[str, Any]], window: int = AGREEMENT_WINDOW) -> Agreement:
@@ -347,7 +350,7 @@ class TasteStore:
         if not fitted.choices:
             return Ranker()
         a = agreement(choices)
-        use = a.learned > a.before
+        use = a.learned >= a.before + GATE
         last = next((e for e in reversed(self.events()) if e.get("event") in ("refit", "reset")), None)
         if last is None or last.get("event") == "reset" or last.get("choices") != fitted.choices:
             self._append({"event": "refit", "ts": time.time(), "choices": fitted.choices, "delta": fitted.moves(),
