@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from photo_factory import scene, variant
 from PIL import Image
-from test_immich_real import START, TAG_STACK, settings
+from test_immich_real import START, TAG_STACK, settings, upload_burst
 
 from immich_client import ImmichClient
 from organizer.immich import decisions
@@ -65,3 +65,22 @@ def test_chosen_keepers_are_learned_with_their_features_and_pick_the_next_bursts
     result = run_immich_pass(s, review=True)
     group = next(g for g in result.report["groups"] if set(d) <= {p["id"] for p in g["photos"]})
     assert group["best"] != d[1] and group["best"] == max(group["photos"], key=lambda p: p["score"])["id"]
+
+
+def test_a_stack_re_covered_by_hand_in_immich_is_one_choice_learned(immich, tmp_path):
+    s = settings(immich, tmp_path, TAG_STACK)
+    burst = upload_burst(immich, 65, range(3))
+    run_immich_pass(s)
+    stack = immich.stack_of(burst[0])
+    assert stack["primaryAssetId"] == burst[0]
+    immich.call("PUT", f"/stacks/{stack['id']}", json={"primaryAssetId": burst[2]})  # the person's own cover
+    client = ImmichClient(immich.url, immich.api_key)
+    store = taste.TasteStore(taste.taste_path(record_path(s.state_dir, client.base_url, client.users.me().id)))
+    assert store.choices() == []
+    for full in (False, True):  # noticed once, whatever the later passes
+        run_immich_pass(s, full=full)
+    events = [e for e in store.events() if e["event"] == "choice"]
+    assert len(events) == 1, events
+    (made,) = events
+    assert (made["chosen"], made["proposed"], made["origin"]) == (burst[2], burst[0], "immich re-cover")
+    assert set(made["frames"]) == set(burst) and made["frames"][burst[0]]["sharpness"] == 1.0
