@@ -59,6 +59,8 @@ def test_chosen_keepers_are_learned_with_their_features_and_pick_the_next_bursts
     kept = next(p for p in group["photos"] if p["id"] == c[1])
     assert kept["score_parts"]["why"].startswith("Picked for your taste")
     assert [e for e in store.events() if e["event"] == "refit"][-1]["in_use"]
+    assert result.report["taste"]["picked_this_pass"] == 1 and result.report["taste"]["in_use"]
+    assert result.report["taste"]["line"].startswith("Learned from 2 of your choices; agrees with your last 2")
     # a reset: the pass after it picks by today's weights again
     assert decisions.reset_taste(s) == 2  # the review page's "Forget my taste"
     d = upload_exposures(immich, 46, 9)

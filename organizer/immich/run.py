@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from immich_client import ImmichClient
-from organizer.judging.taste import TasteStore, taste_path
+from organizer.judging.taste import TasteStore, describe, taste_path
 from organizer.local.output import LocalOutput
 from organizer.pipeline import PassResult, PassSettings, run_pass
 from organizer.progress import CountingProgress, Progress, StopToken
@@ -152,7 +152,8 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
     actions.listing = source
     download = LocalOutput(download_dir, dry_run=dry_run, fetch=_fetcher(client)) if download_dir else None
     combined = _Combined(DecisionGate(actions, record, scope, review), download)  # type: ignore[arg-type]
-    combined.taste = TasteStore(taste_path(record.path)).ranker()  # refit (journaled) when choices are new
+    taste_store = TasteStore(taste_path(record.path))
+    combined.taste = taste_store.ranker()  # refit (journaled) when choices are new
     told = progress = _UndoneSaid(progress, combined, record)
     journal_path = journal_dir(settings.state_dir) / f"{_safe(scope)}-pending.jsonl"
 
@@ -201,6 +202,8 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
     if source.left_alone:
         result.report["left_alone"] = source.left_alone
     result.report["summary"]["camera_burst_ids"] = dict(bursts.counts)
+    if combined.taste.learned or taste_store.path.exists():  # what it learned from the person's choices
+        result.report["taste"] = describe(taste_store) | {"picked_this_pass": combined.taste_picks}
     return result
 
 
@@ -231,6 +234,7 @@ class _Combined:
         self.on_left_alone: Callable[[list[str]], None] | None = None
         #: the library's learned taste (organizer.judging.taste.Ranker): new groups' keepers; None: today's
         self.taste: Any = None
+        self.taste_picks = 0  # new groups whose keeper the learned taste changed
 
     def _previous(self, gid: str, members: Any) -> dict[str, Any] | None:
         entry = self.actions.previous(gid, members)
@@ -241,8 +245,8 @@ class _Combined:
         return self.actions.describe() | ({"download": str(self.download.output)} if self.download else {})
 
     def apply(self, group: Any, refs: Any) -> dict[str, Any]:
-        if self.taste is not None:  # before the review gate: a best the person chose still wins
-            self.taste.repick(group)
+        if self.taste is not None and self.taste.repick(group):  # before the review gate: a chosen best wins
+            self.taste_picks += 1
         result = self.actions.apply(group, refs)
         if result.get("left_alone") and self.on_left_alone is not None:
             self.on_left_alone([p["id"] for p in group.photos])
