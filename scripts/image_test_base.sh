@@ -88,4 +88,8 @@ buildah "${STORAGE[@]}" config --env PATH=/opt/python/bin:/usr/local/sbin:/usr/l
   --env LANG=C.UTF-8 --cmd python3 "$ctr"
 buildah "${STORAGE[@]}" commit --quiet --format docker "$ctr" "$NAME" >/dev/null
 echo "image_test_base: built $NAME in $(( $(date +%s) - started )) s" >&2
+# vfs keeps a full copy per image: drop the bases an earlier script, mirror or CA bundle made
+for old in $(buildah "${STORAGE[@]}" images --format '{{.Name}}:{{.Tag}}' 2>/dev/null | grep "^${NAME%%:*}:" || true); do
+  if [ "$old" != "$NAME" ]; then buildah "${STORAGE[@]}" rmi "$old" >/dev/null 2>&1 || true; fi
+done
 echo "$NAME"
