@@ -170,7 +170,7 @@ def run(quick: bool = False, cache: Path | None = None) -> None:
             print(f"{name if n == 0 else '':<26} {n:>7} {m['corrections']:>22} {m['agree']:>21.2f} {differ:>19} "
                   f"{m['closed_eyes_back']:>16}  {m['words']}")
         last = r["curve"][max(r["curve"])]
-        print(f"{'':<26} as the person is told (time-ordered, held out): {last['held_out'].line()}")
+        print(f"{'':<26} as the person is told (leave-one-out): {last['held_out'].line()}")
 
 if __name__ == "__main__":
     import sys
