@@ -1,19 +1,23 @@
 """Learning a person's taste from their choices (issue 22): agreement on groups the ranker never saw.
 
 The groups are the labelled sets' true groups as the ordinary pass judges them (every frame's score
-parts: bench/labelled_sets.py, bench/burst_sets.py, the real people of bench/people_sets.py), split
-by source: the sets of TUNE_SOURCES and the people sets' tune half are where the simulated person
-makes choices; the others (and the people sets' check half) are where agreement is measured.
+parts: bench/labelled_sets.py, bench/burst_sets.py, the real people of bench/people_sets.py) and
+trade-off bursts of the demo photos (``trade_offs``: sharp but darker / brighter but soft), split by
+source: the sets of TUNE_SOURCES (the people sets' and the trade-offs' tune halves among them) are
+where the simulated person makes choices; the others are where agreement is measured.
 
 A simulated person has a hidden taste: today's utility of a frame plus a shift on some features
-(``organizer.judging.taste``'s own form, so a person's taste is learnable exactly; their choices are
-noiseless). They choose the keeper of 20 tune groups, one after the other, cycling through the tune
-groups where needed; the ranker is fitted on those choices and must agree with the person's pick on
-the check groups where the person and today's weights disagree — and everywhere else too.
+(``organizer.judging.taste``'s own form, so a taste is learnable; their choices are noiseless). They
+review the tune groups in a shuffled order: approve the proposed keeper where it is theirs, choose
+another where it is not (both are choices, as on the review page), and the ranker is refitted after
+each choice as the next pass would (``taste.learned_ranker``: used only once it beats today's weights
+on choices left out of its fit).
 
-Figures: agreement on the check groups before learning (today's weights) and after 20 choices; for a
-person whose taste is today's, the same before and after (no drop); closed-eyes keepers: check
-groups whose learned keeper has more people with closed eyes than today's keeper (must be 0).
+Figures, after 10, 20, 40, 80 and all choices: agreement with the person's keeper on the check groups
+(before learning: today's weights), the same on the check groups where the taste differs from today's,
+and closed-eyes keepers back (check groups whose learned keeper has more people with closed eyes than
+today's keeper: must be 0). A person whose taste is today's must see no drop. ``python -m bench.taste
+CACHE.json`` keeps the judged groups in CACHE.json and reuses them.
 """
 
 from __future__ import annotations
