@@ -82,6 +82,11 @@ def _print_summary(report: dict[str, Any], report_path: Path | None, elapsed: fl
     if other:
         kinds = ", ".join(f"{k}: {v}" for k, v in sorted(other.items()))
         print(f"Other files skipped: {sum(other.values())} ({kinds})")
+    taste = report.get("taste") or {}
+    if taste.get("choices"):  # what was learned from the person's choices (organizer.judging.taste)
+        picked = taste.get("picked_this_pass", 0)
+        print(f"Your taste:         {taste['line']}"
+              + (f" It picked {picked} keeper{'s' if picked != 1 else ''} this pass." if picked else ""))
     if report_path:
         print(f"Report:             {report_path}")
     if picture_path:

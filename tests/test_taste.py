@@ -220,3 +220,14 @@ def test_the_review_page_says_what_was_learned_in_one_line(monkeypatch, tmp_path
     assert line.startswith("Learned from 12 of your choices; agrees with your last 12 choices in ")
     assert '<span id="taste"' in html and line in html.replace("&#39;", "'")
     assert 'id="taste-reset"' in html
+
+
+def test_the_pass_summary_says_what_the_taste_did(capsys):
+    from batch.common import _print_summary
+
+    summary = {"photos": 9, "hashed": 9, "groups": 3, "photos_in_groups": 9, "skipped": 0}
+    line = "Learned from 7 of your choices; agrees with your last 7 choices in 6 (before learning: 2); you prefer x."
+    _print_summary({"summary": summary, "taste": {"choices": 7, "line": line, "picked_this_pass": 2}}, None, 1.0)
+    assert f"Your taste:         {line} It picked 2 keepers this pass." in capsys.readouterr().out
+    _print_summary({"summary": summary}, None, 1.0)
+    assert "Your taste" not in capsys.readouterr().out
