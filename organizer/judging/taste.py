@@ -1,7 +1,8 @@
 """The user's taste, learned from the keepers they chose, and how well it agrees with them (issue 22).
 
-Every explicit choice — "make selected best" on the review page, a stack re-covered by hand in Immich
-— is one preference: the chosen frame over each other frame of its group. It is kept with the
+Every explicit choice — "make selected best" or "approve" (the proposed keeper kept) on the review
+page, a stack re-covered by hand in Immich — is one preference: the chosen frame over each other
+frame of its group. It is kept with the
 features of the frames as they were judged then (the score parts of ``organizer.judging.scoring``),
 so learning never reads a photo again.
 
