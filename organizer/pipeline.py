@@ -28,6 +28,7 @@ from organizer.local.sources import Source
 from organizer.models import TRANSIENT_PREFIX, GroupResult, PhotoRef, public_info
 from organizer.progress import PassInterrupted, Progress, StopToken
 from organizer.report.pictures import offer_thumbnail, report_wants_thumbnails
+from organizer.settings_table import default
 from organizer.store.hash_table import HashedView
 from organizer.store.packed import GroupList
 from organizer.store.state import ProcessingState, StateLoadError
@@ -36,8 +37,8 @@ log = logging.getLogger(__name__)
 
 #: Default Hamming-distance threshold on 64-bit dhash: it only proposes candidates, verification
 #: (organizer.judging.verify) confirms them, so it is looser than a hash-only threshold (README "Choosing the threshold").
-DEFAULT_THRESHOLD = 18
-DEFAULT_TIME_WINDOW = 300.0
+DEFAULT_THRESHOLD: int = default("THRESHOLD")  # organizer/settings_table.py holds every default
+DEFAULT_TIME_WINDOW: float = default("TIME_WINDOW")
 REPORT_VERSION = 1
 #: A photo still "not ready" after this many passes (its bytes unchanged) is one the server could not
 #: make a thumbnail of (a damaged or truncated upload): reported once as unreadable, by its file name,
@@ -273,16 +274,16 @@ def _hash(source: Source, refs: list[PhotoRef], settings: PassSettings, state: P
     hashed = HashedView(state.hashes)
     skipped: dict[str, str] = {}
     todo: list[PhotoRef] = []
-    for ref in refs:
+    cached = _cached(state, refs)  # whole columns at once: no entry built per unchanged photo
+    hashed.ids.update(r.id for r, ok in zip(refs, cached.tolist(), strict=True) if ok)
+    for ref in (r for r, ok in zip(refs, cached.tolist(), strict=True) if not ok):
         entry = state.hashes.get(ref.id)
         if entry is not None and entry[0] == ref.fingerprint:
-            if ref.taken_at is not None and (entry[2], entry[3], entry[4]) != (
-                    ref.taken_at, ref.taken_source, ref.tz_offset):
-                # The source knows the capture time without decoding (Immich) and it changed since
-                # the hash was cached (EXIF extracted after upload, a date fixed by hand): the
-                # image is the same, its time is not.
-                entry = (entry[0], entry[1], ref.taken_at, ref.taken_source, ref.tz_offset, entry[5], entry[6])
-                state.record_hash(ref.id, entry)
+            # The source knows the capture time without decoding (Immich) and it changed since
+            # the hash was cached (EXIF extracted after upload, a date fixed by hand): the
+            # image is the same, its time is not.
+            entry = (entry[0], entry[1], ref.taken_at, ref.taken_source, ref.tz_offset, entry[5], entry[6])
+            state.record_hash(ref.id, entry)
             hashed.ids.add(ref.id)
             continue
         old_skip = state.skipped.get(ref.id)
@@ -326,6 +327,33 @@ def _hash(source: Source, refs: list[PhotoRef], settings: PassSettings, state: P
         _check_stop(stop)
         state.save()  # compact: the hash stage is a natural checkpoint
     return hashed, skipped
+
+
+def _cached(state: ProcessingState, refs: list[PhotoRef]) -> Any:
+    """Per ref: its cached hash holds (same fingerprint) and so does its capture time where the
+    source knows it (Immich); in numpy over the table's columns, for a million unchanged photos."""
+    import numpy as np
+
+    table = state.hashes
+    rows, same = table.lookup([r.id for r in refs], [r.fingerprint for r in refs])
+    timed = np.fromiter((r.taken_at is not None for r in refs), dtype=bool, count=len(refs)) & same
+    if timed.any():
+        at = np.flatnonzero(timed)
+        timed_refs = [refs[i] for i in at.tolist()]
+        code = table.text_code
+        sel = rows[at]
+        moved = ((table.column("taken")[sel] != np.fromiter((r.taken_at for r in timed_refs), dtype=np.float64, count=len(at)))
+                 | (table.column("source")[sel] != np.fromiter((_code(code, r.taken_source) for r in timed_refs), dtype=np.int64,
+                                                 count=len(at)))
+                 | (table.column("tz")[sel] != np.fromiter((_code(code, r.tz_offset) for r in timed_refs), dtype=np.int64,
+                                             count=len(at))))
+        same[at[moved]] = False  # its time changed: the slow path below records the new one
+    return same
+
+
+def _code(code: Callable[[str | None], int | None], text: str | None) -> int:
+    found = code(text)
+    return -1 if found is None else found
 
 
 class _JudgeAndAct:

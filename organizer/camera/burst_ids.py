@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from organizer.models import GroupResult, PhotoRef
+from organizer.settings_table import setting
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,8 @@ _APPLE_BURST_UUID = 0x000B
 CAMERA = "camera burst id"
 #: BURST_COVER: which frame of a named burst is kept: the best-scored ("best") or the one the phone
 #: marked as the burst's cover (``…_COVER.jpg``, ``….COVER.jpg``: "camera").
-BURST_COVERS = ("best", "camera")
-DEFAULT_BURST_COVER = "best"
+BURST_COVERS: tuple[str, ...] = setting("BURST_COVER").choices  # the BURST_COVER row of the settings table
+DEFAULT_BURST_COVER: str = setting("BURST_COVER").default
 COVER_EVIDENCE = "the phone's cover frame"
 #: Names what decides a camera burst here; part of the pass parameters (a resumed run of an
 #: earlier version starts fresh instead of mixing two rules).

@@ -37,6 +37,7 @@ import numpy as np
 
 from organizer.imaging import RAW_EXTENSIONS
 from organizer.models import ALIGNMENT, GroupResult, PhotoRef
+from organizer.settings_table import setting
 
 #: Largest capture-time difference between twins of one shot, in seconds (a RAW and its JPEG
 #: carry the same EXIF time; an edit keeps its original's; rounding to whole seconds allows 1).
@@ -46,8 +47,8 @@ TWIN_SECONDS = 2.0
 TWIN_MAX_DISTANCE = 16
 #: For names that only may be an edit (Lightroom's ``-2``): a near-identical image is required.
 COPY_MAX_DISTANCE = 8
-PAIR_COVERS = ("jpeg", "raw")
-DEFAULT_PAIR_COVER = "jpeg"
+PAIR_COVERS: tuple[str, ...] = setting("PAIR_COVER").choices  # the PAIR_COVER row of the settings table
+DEFAULT_PAIR_COVER: str = setting("PAIR_COVER").default
 #: Bumped when the rules change: part of a pass's grouping parameters (resume compatibility).
 TWINS_VERSION = "names-2"
 #: Kinds of a group that is one twin set alone.
@@ -95,12 +96,10 @@ def file_format(name: str) -> str:
     return _FORMATS.get(name[dot:].lower(), "other") if dot >= 0 else "other"
 
 
-def parse_name(name: str) -> NameParts:
-    """Base name, format and edit marker of a file name (the folder is not part of it).
-
-    Called for every photo of a library on every pass, so a pattern only runs on names that carry
-    a hint of it.
-    """
+def _parse(name: str) -> tuple[str, str, str | None]:
+    """:func:`parse_name` as a plain tuple (base, format, edit marker): called for every photo of a
+    library on every pass, so a pattern only runs on names that carry a hint of it, and no named
+    tuple is made for the million names that have no twin."""
     stem = name[name.rfind("/") + 1:]
     dot = stem.rfind(".")
     fmt = _FORMATS.get(stem[dot:].lower(), "other") if dot >= 0 else "other"
@@ -110,26 +109,31 @@ def parse_name(name: str) -> NameParts:
     if "." in low and low.startswith("pxl_"):
         m = _PIXEL.match(stem)
         if m:
-            return NameParts(m.group("base").lower(), fmt)
+            return (m.group("base").lower(), fmt, None)
     if low.endswith(_MOTION_PHOTO):  # IMG_20231026_205800.MP.jpg beside IMG_20231026_205800.dng
         stem, low = stem[:-len(_MOTION_PHOTO)], low[:-len(_MOTION_PHOTO)]
     if low.endswith(("_a", "_b")):
         m = _SCAN_SIDE.match(stem)
         if m:
-            return NameParts(m.group("base").lower(), fmt, _SCAN_ROLES[m.group("side")])
+            return (m.group("base").lower(), fmt, _SCAN_ROLES[m.group("side")])
     if low.startswith("img_e"):
         m = _APPLE_EDIT.match(stem)
         if m:
-            return NameParts(f"img_{m.group('num')}", fmt, "edit")
+            return (f"img_{m.group('num')}", fmt, "edit")
     if "edit" in low or "bearb" in low or "modifi" in low or "bewerk" in low:
         m = _EDIT_SUFFIX.match(stem)
         if m:
-            return NameParts(m.group("base").strip().lower(), fmt, "edit")
+            return (m.group("base").strip().lower(), fmt, "edit")
     if "-" in low:
         m = _COPY_SUFFIX.match(stem)
         if m:
-            return NameParts(m.group("base").lower(), fmt, "copy")
-    return NameParts(low.strip(), fmt)
+            return (m.group("base").lower(), fmt, "copy")
+    return (low.strip(), fmt, None)
+
+
+def parse_name(name: str) -> NameParts:
+    """Base name, format and edit marker of a file name (the folder is not part of it)."""
+    return NameParts(*_parse(name))
 
 
 #: Representative order: the file whose hash best stands for the shot (Immich thumbnails of JPEGs).
@@ -160,10 +164,14 @@ def _distance(a: int, b: int) -> int:
 def find_twins(refs: list[PhotoRef], hashed: dict[str, tuple[Any, ...]], pair_cover: str = DEFAULT_PAIR_COVER,
                seconds: float = TWIN_SECONDS) -> list[TwinSet]:
     """Twin sets among ``refs`` (all hashed): same base name, same capture time, agreeing images."""
-    buckets: dict[str, list[tuple[PhotoRef, NameParts]]] = {}
-    for ref in refs:
-        parts = parse_name(ref.name)
-        buckets.setdefault(parts.base, []).append((ref, parts))
+    first: dict[str, int] = {}
+    shared: dict[str, list[int]] = {}  # base names two or more photos share: only these can be twins
+    for i, ref in enumerate(refs):
+        base = _parse(ref.name)[0]
+        j = first.setdefault(base, i)
+        if j != i:
+            shared.setdefault(base, [j]).append(i)
+    buckets = {base: [(refs[i], parse_name(refs[i].name)) for i in members] for base, members in shared.items()}
     sets: list[TwinSet] = []
     for base in sorted(buckets):
         bucket = buckets[base]
