@@ -11,6 +11,7 @@ from typing import Any
 
 from organizer.immich.run import make_client
 from organizer.settings import ImmichSettings
+from organizer.settings_table import default
 
 WORKFLOW_NAME = "photo-organizer webhook"
 TRIGGER = "AssetMetadataExtraction"
@@ -36,7 +37,7 @@ def _same(existing: Any, body: dict[str, Any]) -> bool:
 
 
 def install_webhook(settings: ImmichSettings, public_url: str, secret: str,
-                    header_name: str = "X-Webhook-Secret") -> dict[str, Any]:
+                    header_name: str = default("WEBHOOK_HEADER")) -> dict[str, Any]:
     """Returns {"action": "created"|"updated"|"unchanged", "workflow_id": …} (never the secret)."""
     if not public_url.startswith(("http://", "https://")):
         raise ValueError(f"the public URL must start with http:// or https://, got {public_url!r}")

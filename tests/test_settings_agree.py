@@ -250,6 +250,11 @@ def test_the_code_s_defaults_are_the_table_s():
     assert (twins.DEFAULT_PAIR_COVER, twins.PAIR_COVERS) == (default("PAIR_COVER"), setting("PAIR_COVER").choices)
     assert (burst_ids.DEFAULT_BURST_COVER, burst_ids.BURST_COVERS) == (default("BURST_COVER"),
                                                                        setting("BURST_COVER").choices)
+    import inspect
+
+    from service.install_webhook import install_webhook
+
+    assert inspect.signature(install_webhook).parameters["header_name"].default == default("WEBHOOK_HEADER")
 
 
 def test_gunicorn_s_settings_are_the_table_s(monkeypatch):
