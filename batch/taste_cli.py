@@ -20,9 +20,15 @@ def main(argv: list[str]) -> int:
     what = p.add_mutually_exclusive_group()
     what.add_argument("--show", action="store_true", help="show the learned taste (the default)")
     what.add_argument("--reset", action="store_true", help="forget the learned taste: back to the built-in weights")
+    what.add_argument("--choose", type=Path, nargs="+", metavar="PHOTO",
+                      help="local mode (with --output): these photos are the keepers you would have picked in their "
+                           "groups (a file in a group folder, or its original); the next passes learn from it")
     p.add_argument("--json", action="store_true", help="with --show: as JSON")
-    p.add_argument("--journal", type=Path, help="the taste journal itself (default: the Immich user's, in "
-                                                "STATE_DIR, from IMMICH_URL and IMMICH_API_KEY)")
+    p.add_argument("-o", "--output", type=Path, help="local mode: the output folder whose taste this is")
+    p.add_argument("--report", type=Path, help="with --choose: the pass report (default: OUTPUT/reports/latest.json)")
+    p.add_argument("--journal", type=Path, help="the taste journal itself (default: the output folder's with "
+                                                "--output, else the Immich user's in STATE_DIR, from IMMICH_URL "
+                                                "and IMMICH_API_KEY)")
     p.add_argument("--immich-url", default=read("IMMICH_URL"), help="server URL (default: $IMMICH_URL)")
     p.add_argument("--immich-api-key", default=None, help="prefer $IMMICH_API_KEY")
     p.add_argument("--state-dir", type=Path, default=read("STATE_DIR"),
@@ -30,9 +36,14 @@ def main(argv: list[str]) -> int:
     p.add_argument("--verbose", "-v", action="store_true")
     args = p.parse_args(argv)
     _setup_logging(args.verbose)
-    from organizer.judging.taste import TasteStore, describe, taste_path
+    from organizer.judging.taste import TasteStore, describe, local_taste_path, taste_path
 
     path = args.journal
+    if path is None and args.output is not None:
+        path = local_taste_path(args.output.expanduser())
+    if args.choose and args.output is None:
+        print("error: --choose needs --output (local mode; on Immich, choose on the review page)")
+        return EXIT_USAGE
     if path is None:
         from immich_client import ImmichClient
         from organizer.immich.record import record_path
@@ -44,6 +55,8 @@ def main(argv: list[str]) -> int:
         client = ImmichClient(args.immich_url, key)
         path = taste_path(record_path(Path(args.state_dir), client.base_url, client.users.me().id))
     store = TasteStore(path)
+    if args.choose:
+        return _choose(store, args.choose, args.report or args.output.expanduser() / "reports" / "latest.json")
     if args.reset:
         had = store.reset(origin="cli")
         print(f"Taste reset: {had} choice{'s' if had != 1 else ''} forgotten; keepers are picked by the built-in "
@@ -60,3 +73,40 @@ def main(argv: list[str]) -> int:
     print(f"Closed eyes: {'never brought back' if shown['closed_eyes_veto'] == 'kept' else shown['closed_eyes_veto']}.")
     print(f"Journal: {path}")
     return 0
+
+
+def _choose(store, photos: list[Path], report_path: Path) -> int:  # type: ignore[no-untyped-def]
+    """Each photo is the keeper its person would have picked in its group of the last local pass."""
+    try:
+        groups = json.loads(report_path.read_text())["groups"]
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: cannot read the report {report_path}: {exc}")
+        return EXIT_USAGE
+    for photo in photos:
+        found = _find(groups, photo.expanduser().resolve())
+        if found is None:
+            print(f"error: {photo} is in no group of {report_path}")
+            return EXIT_USAGE
+        group, chosen = found
+        if not store.add_choice(group["id"], chosen, group["photos"], group.get("best"), origin="cli choose"):
+            print(f"error: nothing to learn from {photo} (its group has no other judged photo)")
+            return EXIT_USAGE
+        said = "the keeper already" if chosen == group.get("best") else "another keeper than the one picked"
+        print(f"Learned: {photo.name} over the other {len(group['photos']) - 1} of its group ({said}).")
+    from organizer.judging.taste import describe
+
+    print(describe(store)["line"])
+    return 0
+
+
+def _find(groups: list[dict], photo: Path) -> tuple[dict, str] | None:
+    """The group holding ``photo`` (its copy in a group folder, or its original) and the photo's id."""
+    for group in groups:
+        actions = group.get("actions") or {}
+        folder, files = actions.get("folder"), actions.get("files") or {}
+        for p in group.get("photos", []):
+            copy = Path(folder).resolve() / files[p["id"]] if folder and p["id"] in files else None
+            original = Path(p["path"]).resolve() if p.get("path") else None
+            if photo in (copy, original):
+                return group, p["id"]
+    return None

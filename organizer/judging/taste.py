@@ -290,6 +290,14 @@ def taste_path(record_path: Path) -> Path:
     return Path(record_path).with_name(f"taste-{name}.jsonl")
 
 
+#: A local output folder's taste journal (local mode: one library per output folder).
+LOCAL_NAME = ".photo_organizer_taste.jsonl"
+
+
+def local_taste_path(output: Path) -> Path:
+    return Path(output) / LOCAL_NAME
+
+
 class TasteStore:
     """One library's choices, refits and resets, one JSON line each (append-only: a journal)."""
 
@@ -380,4 +388,4 @@ def describe(store: TasteStore) -> dict[str, Any]:
 
 
 __all__ = ["FEATURES", "MIN_CHOICES", "Agreement", "Ranker", "TasteStore", "agreement", "default_pick", "describe",
-           "fit", "frame_features", "group_frames", "learned_ranker", "taste_path"]
+           "fit", "frame_features", "group_frames", "learned_ranker", "local_taste_path", "taste_path"]

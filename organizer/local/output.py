@@ -78,6 +78,8 @@ class LocalOutput:
         self.dry_run = dry_run
         self.fetch = fetch  # Immich downloads: stream an original to a path instead of copying
         self.folders = GroupFolders(output) if reuse and not dry_run else None
+        #: the learned taste (organizer.judging.taste.Ranker) that picks new groups' keepers; None: today's
+        self.taste: Any = None
 
     def previous(self, gid: str, members: list[PhotoRef]) -> dict[str, Any] | None:
         """Called by the pipeline before scoring: an unchanged group's entry from its folder, or None."""
@@ -87,6 +89,8 @@ class LocalOutput:
         return {"output": str(self.output)}
 
     def apply(self, group: GroupResult, refs: dict[str, PhotoRef]) -> dict[str, Any]:
+        if self.taste is not None:
+            self.taste.repick(group)  # before the names: the keeper's file says it is the best
         folder = self.output / f"group_{group.index:04d}"
         members = [refs[p["id"]] for p in group.photos]
         names = _unique_names(members, group.best)

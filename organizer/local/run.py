@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 from organizer.camera import burst_ids as camera_bursts
+from organizer.judging.taste import TasteStore, describe, local_taste_path
 from organizer.local.hash_cache import CACHE_NAME, HashCache
 from organizer.local.output import LocalOutput
 from organizer.local.sources import LocalSource
@@ -44,9 +45,14 @@ def run_local_pass(source: LocalSource, output: Path, settings: PassSettings, st
         if cache.seed(state.hashes, source.root):
             progress.message(f"Hash cache: {cache.loaded} photos known from earlier runs")
 
+    actions = LocalOutput(output, dry_run=settings.dry_run, reuse=True)
+    taste_store = TasteStore(local_taste_path(output))
+    actions.taste = taste_store.ranker()  # the output folder's learned taste (photo-organizer taste --choose)
     try:
-        return run_pass(source, LocalOutput(output, dry_run=settings.dry_run, reuse=True), settings, state_file,
-                        progress, stop, prepare=prepare)
+        result = run_pass(source, actions, settings, state_file, progress, stop, prepare=prepare)
+        if taste_store.path.exists():
+            result.report["taste"] = describe(taste_store)
+        return result
     finally:
         if opened and not settings.dry_run and source.discovered is not None:
             try:
