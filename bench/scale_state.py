@@ -59,14 +59,14 @@ def _library(n: int) -> tuple[list[str], np.ndarray, np.ndarray, list[list[int]]
 def _scope_state(path: Path, n: int) -> ProcessingState:
     ids, times, hashes, _ = _library(n)
     state = ProcessingState(path, {"bench": n})
-    index = AssetIndex()
+    index = AssetIndex(state.hashes.ids)  # one id index, as an Immich scope shares it
     for k, photo_id in enumerate(ids):
         state.hashes[photo_id] = (f"{photo_id[:27]}=", int(hashes[k]), float(times[k]), "immich:dateTimeOriginal",
                                   "+02:00", 4032, 3024)
         index[photo_id] = {"name": f"IMG_{k:07d}.HEIC", "fp": f"{photo_id[:27]}=", "taken_at": float(times[k]),
                            "taken_source": "immich:dateTimeOriginal", "tz": "+02:00", "size": 2_500_000 + k,
                            "wh": (4032, 3024), "snap": {"is_favorite": False, "visibility": "timeline"}}
-    state.extra["index"] = index.encode()
+    state.extra["index"] = index.encode(ids=state.hashes.ids)
     return state
 
 
@@ -81,7 +81,7 @@ def state_figures(n: int, folder: Path) -> str:
     started = time.perf_counter()
     loaded = ProcessingState(path, {"bench": n})
     loaded.load()
-    index = AssetIndex.decode(loaded.extra["index"])
+    index = AssetIndex.decode(loaded.extra["index"], ids=loaded.hashes.ids)
     load_s = time.perf_counter() - started
     assert len(loaded.hashes) == n and len(index) == n
     # Baseline, same run: the format before issue 13 (a dict of tuples, the index a dict of dicts).
@@ -112,10 +112,13 @@ class _Source:
         """As ImmichSource.discover after an empty incremental listing: one ref per indexed asset."""
         from organizer.models import PhotoRef
 
-        return [PhotoRef(id=asset_id, name=info["name"], fingerprint=info["fp"], size=info["size"],
-                         taken_at=info["taken_at"], taken_source=info["taken_source"], tz_offset=info["tz"],
-                         width=info["wh"][0], height=info["wh"][1], extra={"asset": info["snap"]})
-                for asset_id, info in self.index.sorted_items()], {}
+        snaps: dict[Any, dict[str, Any]] = {}  # one shared snapshot per (favourite, visibility), as the source does
+        return [PhotoRef(id=asset_id, name=name, fingerprint=fp, size=size, taken_at=taken, taken_source=source,
+                         tz_offset=tz, width=w, height=h,
+                         extra={"asset": snaps.get((fav, vis)) or snaps.setdefault((fav, vis), {
+                             "is_favorite": fav, "visibility": vis, "stack_id": None, "stack_primary": None}),
+                             "camera": camera})
+                for asset_id, name, fp, taken, source, tz, size, w, h, fav, vis, camera in self.index.sorted_rows()], {}
 
     def hash_photos(self, refs: list[Any], processes: int, should_stop: Any) -> Any:
         raise AssertionError(f"a no-change pass hashed {len(refs)} photos")
@@ -169,8 +172,8 @@ def no_change_child(n: int, folder: str) -> None:
     bursts = range(0, n - 4, 13)  # as _library makes them; the state file is state_figures'
     started = time.perf_counter()
     result = run_pass(source, actions, settings, path, SilentProgress(),  # type: ignore[arg-type]
-                      prepare=lambda st: setattr(source, "index", AssetIndex.decode(st.extra["index"])),
-                      on_success=lambda st: st.set_extra("index", source.index.encode()))
+                      prepare=lambda st: setattr(source, "index", AssetIndex.decode(st.extra["index"], ids=st.hashes.ids)),
+                      on_success=lambda st: st.set_extra("index", source.index.encode(ids=st.hashes.ids)))
     passed = time.perf_counter()
     write_json_atomic(Path(folder) / "report.json", result.report)
     reported = time.perf_counter()

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from organizer.camera import burst_ids as camera_bursts
 from organizer.camera.capture_time import iso
 from organizer.camera.twins import DEFAULT_PAIR_COVER, TWINS_VERSION
@@ -332,28 +334,21 @@ def _hash(source: Source, refs: list[PhotoRef], settings: PassSettings, state: P
 def _cached(state: ProcessingState, refs: list[PhotoRef]) -> Any:
     """Per ref: its cached hash holds (same fingerprint) and so does its capture time where the
     source knows it (Immich); in numpy over the table's columns, for a million unchanged photos."""
-    import numpy as np
-
     table = state.hashes
     rows, same = table.lookup([r.id for r in refs], [r.fingerprint for r in refs])
     timed = np.fromiter((r.taken_at is not None for r in refs), dtype=bool, count=len(refs)) & same
     if timed.any():
         at = np.flatnonzero(timed)
         timed_refs = [refs[i] for i in at.tolist()]
-        code = table.text_code
+        code = {t: c for c, t in enumerate(table.texts())}
         sel = rows[at]
         moved = ((table.column("taken")[sel] != np.fromiter((r.taken_at for r in timed_refs), dtype=np.float64, count=len(at)))
-                 | (table.column("source")[sel] != np.fromiter((_code(code, r.taken_source) for r in timed_refs), dtype=np.int64,
+                 | (table.column("source")[sel] != np.fromiter((code.get(r.taken_source, -1) for r in timed_refs), dtype=np.int64,
                                                  count=len(at)))
-                 | (table.column("tz")[sel] != np.fromiter((_code(code, r.tz_offset) for r in timed_refs), dtype=np.int64,
+                 | (table.column("tz")[sel] != np.fromiter((code.get(r.tz_offset, -1) for r in timed_refs), dtype=np.int64,
                                              count=len(at))))
         same[at[moved]] = False  # its time changed: the slow path below records the new one
     return same
-
-
-def _code(code: Callable[[str | None], int | None], text: str | None) -> int:
-    found = code(text)
-    return -1 if found is None else found
 
 
 class _JudgeAndAct:

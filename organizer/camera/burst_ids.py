@@ -190,6 +190,9 @@ def burst_name(name: str) -> BurstName | None:
     """The burst a file name says a frame belongs to, or None for an ordinary name."""
     stem = name.rsplit("/", 1)[-1]
     stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+    # every pattern needs one of these: a million ordinary names skip the five patterns
+    if not stem[:1].isdigit() and stem[:4].lower() != "pxl_" and "burst" not in stem.lower():
+        return None
     for pattern in _NAME_PATTERNS:
         m = pattern.match(stem)
         if m:

@@ -62,7 +62,7 @@ def find_candidates(source: Any, refs: list[PhotoRef], hashed: HashedView, state
         rows = rows[inside]
         progress.message(f"{len(usable)} photos taken in the date range ({outside} outside it)")
     # Order by (capture time, id), in numpy: by id first, then a stable sort by time.
-    by_id = sorted(range(len(usable)), key=lambda i: usable[i].id)
+    by_id = sorted(range(len(usable)), key=[r.id for r in usable].__getitem__)
     rows = rows[by_id]
     order = np.argsort(state.hashes.column("taken")[rows], kind="stable")
     usable = [usable[by_id[i]] for i in order.tolist()]

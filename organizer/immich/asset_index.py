@@ -15,6 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from organizer.store.hash_table import grown
+from organizer.store.ids import IdIndex
+
 ROW = np.dtype([("taken", "<f8"), ("size", "<i8"), ("w", "<i4"), ("h", "<i4"), ("source", "<i2"),
                 ("tz", "<i2"), ("vis", "<i2"), ("fav", "u1")])
 #: bits of the ``fav`` column: the favourite flag, then whether EXIF names a camera (known / yes);
@@ -32,13 +35,19 @@ _SEP = "\0"
 
 
 class AssetIndex(MutableMapping[str, dict[str, Any]]):
-    """``{asset id: {"name","fp","taken_at","taken_source","tz","size","wh","snap"}}`` in columns."""
+    """``{asset id: {"name","fp","taken_at","taken_source","tz","size","wh","snap"}}`` in columns.
 
-    def __init__(self) -> None:
-        self._row: dict[str, int] = {}
-        self._name: list[str | None] = []
+    Rows are numbered by the slots of ``ids`` (organizer.store.ids), which an Immich scope shares
+    with its state's hash table: each asset id is held and indexed once.
+    """
+
+    def __init__(self, ids: IdIndex | None = None) -> None:
+        self.ids = IdIndex() if ids is None else ids
+        self._name: list[str | None] = []  # by slot; None where the index has no asset
         self._fp: list[str | None] = []
         self._rows = np.zeros(16, dtype=ROW)
+        self._has = np.zeros(16, dtype=bool)
+        self._count = 0
         self._texts: list[str | None] = []
         self._code: dict[str | None, int] = {}
 
@@ -49,8 +58,14 @@ class AssetIndex(MutableMapping[str, dict[str, Any]]):
             self._texts.append(text)
         return code
 
+    def _slot(self, key: object) -> int | None:
+        i = self.ids.slot.get(key)  # type: ignore[arg-type]
+        return i if i is not None and i < len(self._has) and self._has[i] else None
+
     def __getitem__(self, key: str) -> dict[str, Any]:
-        i = self._row[key]
+        i = self._slot(key)
+        if i is None:
+            raise KeyError(key)
         taken, size, w, h, source, tz, vis, fav = self._rows[i].item()
         return {"name": self._name[i], "fp": self._fp[i], "taken_at": taken, "taken_source": self._texts[source],
                 "tz": self._texts[tz], "size": size, "wh": (w, h),
@@ -58,85 +73,123 @@ class AssetIndex(MutableMapping[str, dict[str, Any]]):
                 "camera": _camera(fav)}
 
     def __setitem__(self, key: str, info: dict[str, Any]) -> None:
-        i = self._row.get(key)
-        if i is None:
-            i = len(self._name)
-            if i >= len(self._rows):
-                grown = np.zeros(2 * len(self._rows), dtype=ROW)
-                grown[: len(self._rows)] = self._rows
-                self._rows = grown
-            self._name.append(None)
-            self._fp.append(None)
-            self._row[key] = i
+        i = self.ids.add(key)
+        if i >= len(self._has) or i >= len(self._rows):
+            self._rows = grown(self._rows, i + 1)
+            self._has = grown(self._has, i + 1)
+        if i >= len(self._name):
+            self._name.extend([None] * (i + 1 - len(self._name)))
+            self._fp.extend([None] * (i + 1 - len(self._fp)))
         w, h = info.get("wh") or (0, 0)
         snap = info.get("snap") or {}
-        self._name[i], self._fp[i] = str(info["name"]), str(info["fp"])
+        name, fp = str(info["name"]), str(info["fp"])
         self._rows[i] = (float(info["taken_at"]), int(info.get("size") or 0), int(w), int(h),
                          self._text(info.get("taken_source")), self._text(info.get("tz")),
                          self._text(snap.get("visibility")), _flags(bool(snap.get("is_favorite")), info.get("camera")))
+        self._name[i], self._fp[i] = name, fp
+        if not self._has[i]:
+            self._has[i] = True
+            self._count += 1
 
     def __delitem__(self, key: str) -> None:
-        i = self._row.pop(key)
+        i = self._slot(key)
+        if i is None:
+            raise KeyError(key)
+        self._has[i] = False
         self._name[i] = self._fp[i] = None
+        self._count -= 1
+
+    def clear(self) -> None:
+        """Forget every asset; the id index stays (the scope's hash table shares it)."""
+        self.__init__(self.ids)  # type: ignore[misc]
 
     def __contains__(self, key: object) -> bool:
-        return key in self._row
+        return self._slot(key) is not None
+
+    def _live(self) -> np.ndarray:
+        """Slots of the assets held, in slot order."""
+        return np.flatnonzero(self._has[: len(self.ids)])
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._row)
+        ids = self.ids.ids
+        if self._count == len(ids):
+            return iter(ids)
+        return (ids[i] for i in self._live().tolist())
 
     def __len__(self) -> int:
-        return len(self._row)
+        return self._count
 
     def __repr__(self) -> str:
         return f"AssetIndex({len(self)} assets)"
 
+    def sorted_rows(self) -> Iterator[tuple[str, str, str, float, str | None, str | None, int, int, int, bool,
+                                             str | None, bool | None]]:
+        """Each asset as a plain tuple (id, name, fp, taken_at, taken_source, tz, size, width, height,
+        is_favorite, visibility, camera), by id: built from whole columns, no dict per asset."""
+        ids = self.ids.ids
+        rows_list = sorted(self._live().tolist(), key=ids.__getitem__)
+        sel = self._rows[np.array(rows_list, dtype=np.int64)]
+        texts, names, fps = self._texts, self._name, self._fp
+        fav = sel["fav"]
+        cameras = np.where(fav & CAMERA_KNOWN, np.where(fav & CAMERA, 1, 0), -1).tolist()
+        return zip([ids[i] for i in rows_list], [names[i] for i in rows_list], [fps[i] for i in rows_list],
+                   sel["taken"].tolist(), [texts[c] for c in sel["source"].tolist()],
+                   [texts[c] for c in sel["tz"].tolist()], sel["size"].tolist(), sel["w"].tolist(), sel["h"].tolist(),
+                   ((fav & FAVOURITE) != 0).tolist(), [texts[c] for c in sel["vis"].tolist()],
+                   [None if c < 0 else bool(c) for c in cameras], strict=True)
+
     def sorted_items(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """``sorted(self.items())``, built from whole columns at once (a million assets: seconds less)."""
-        keys = sorted(self._row)
-        rows = np.fromiter((self._row[k] for k in keys), dtype=np.int64, count=len(keys))
-        sel = self._rows[rows]
-        texts = self._texts
-        cols = zip(rows.tolist(), sel["taken"].tolist(), sel["size"].tolist(), sel["w"].tolist(), sel["h"].tolist(),
-                   sel["source"].tolist(), sel["tz"].tolist(), sel["vis"].tolist(), sel["fav"].tolist(), strict=True)
-        for key, (i, taken, size, w, h, source, tz, vis, fav) in zip(keys, cols, strict=True):
-            yield key, {"name": self._name[i], "fp": self._fp[i], "taken_at": taken, "taken_source": texts[source],
-                        "tz": texts[tz], "size": size, "wh": (w, h),
-                        "snap": {"is_favorite": bool(fav & FAVOURITE), "visibility": texts[vis]},
-                        "camera": _camera(fav)}
+        for key, name, fp, taken, source, tz, size, w, h, fav, vis, camera in self.sorted_rows():
+            yield key, {"name": name, "fp": fp, "taken_at": taken, "taken_source": source, "tz": tz, "size": size,
+                        "wh": (w, h), "snap": {"is_favorite": fav, "visibility": vis}, "camera": camera}
 
     def nbytes(self) -> int:
-        """Rough heap size (for the benchmark): rows, strings, the id index."""
+        """Rough heap size (for the benchmark): rows and strings; the shared id index is not counted."""
         import sys
 
-        strings = sum(sys.getsizeof(k) for k in self._row) + sum(
-            sys.getsizeof(t) for t in (*self._name, *self._fp) if t is not None)
-        return int(self._rows.nbytes + strings + sys.getsizeof(self._row) + 16 * len(self._name) + 32 * len(self._row))
+        strings = sum(sys.getsizeof(t) for t in (*self._name, *self._fp) if t is not None)
+        return int(self._rows.nbytes + self._has.nbytes + strings + 16 * len(self._name))
 
     # ------------------------------------------------------------------ encoding (builtins only)
-    def encode(self) -> dict[str, Any]:
-        keys = list(self._row)
-        if len(keys) == len(self._name):  # no row deleted: the index is in row order
-            rows = np.arange(len(keys))
-            texts = [_SEP.join(keys), _SEP.join(self._name), _SEP.join(self._fp)]  # type: ignore[arg-type]
-        else:
-            rows = np.fromiter((self._row[k] for k in keys), dtype=np.int64, count=len(keys))
-            texts = [_SEP.join(keys), _SEP.join(self._name[i] or "" for i in rows.tolist()),
-                     _SEP.join(self._fp[i] or "" for i in rows.tolist())]
+    def encode(self, ids: IdIndex | None = None) -> dict[str, Any]:
+        """The index as builtins. Given the state's id index (``state.hashes.ids``) and sharing it,
+        the ids are left out: the rows are aligned with that index's slots, which the state stores
+        once. Otherwise the ids are kept here too (format 1)."""
+        n = len(self.ids)
+        self._rows, self._has = grown(self._rows, n), grown(self._has, n)
+        for col in (self._name, self._fp):
+            if len(col) < n:
+                col.extend([None] * (n - len(col)))
+        shared = ids is not None and ids is self.ids
+        if shared:
+            texts = [_SEP.join(t or "" for t in col[:n]) if self._count != n else _SEP.join(col[:n])  # type: ignore[arg-type]
+                     for col in (self._name, self._fp)]
+            if all(t.count(_SEP) == max(0, n - 1) for t in texts):
+                return {"asset_index": 2, "slots": n, "has": None if self._count == n else self._has[:n].tobytes(),
+                        "names": texts[0], "fp": texts[1], "rows": self._rows[:n].tobytes(),
+                        "texts": list(self._texts)}
+        live = self._live()
+        keys = [self.ids.ids[i] for i in live.tolist()]
+        texts = [_SEP.join(keys), _SEP.join(self._name[i] or "" for i in live.tolist()),
+                 _SEP.join(self._fp[i] or "" for i in live.tolist())]
         if any(t.count(_SEP) != max(0, len(keys) - 1) for t in texts):
             return {"asset_index": 1, "entries": {k: self[k] for k in keys}}  # a NUL in a name: plain dicts
         return {"asset_index": 1, "count": len(keys), "ids": texts[0], "names": texts[1], "fp": texts[2],
-                "rows": self._rows[rows].tobytes(), "texts": list(self._texts)}
+                "rows": self._rows[live].tobytes(), "texts": list(self._texts)}
 
     @classmethod
-    def decode(cls, data: Any) -> AssetIndex:
-        """From the state: this encoding, or the plain ``{id: dict}`` of earlier versions."""
-        out = cls()
+    def decode(cls, data: Any, ids: IdIndex | None = None) -> AssetIndex:
+        """From the state: this encoding (aligned with ``ids``, the state's id index, when it was
+        encoded against it), format 1 (its own ids), or the plain ``{id: dict}`` of earlier versions.
+        The index shares ``ids`` when given."""
         if isinstance(data, AssetIndex):
             return data
+        out = cls(ids)
         if not isinstance(data, dict):
             return out
-        if data.get("asset_index") != 1:
+        version = data.get("asset_index")
+        if version not in (1, 2):
             for key, info in data.items():  # the old form
                 out[key] = info
             return out
@@ -144,18 +197,55 @@ class AssetIndex(MutableMapping[str, dict[str, Any]]):
             for key, info in data["entries"].items():
                 out[key] = info
             return out
+        texts = list(data["texts"])
+        if version == 2:
+            if ids is None:
+                raise ValueError("asset index saved against the state's ids, read without them")
+            n = int(data["slots"])
+            if n > len(ids):
+                raise ValueError(f"asset index of {n} slots for {len(ids)} ids")
+            names, fps = (data[k].split(_SEP) if n else [] for k in ("names", "fp"))
+            rows = np.frombuffer(data["rows"], dtype=ROW).copy() if n else np.zeros(0, dtype=ROW)
+            has_bytes = data.get("has")
+            if has_bytes is None:
+                has = np.ones(n, dtype=bool)
+            else:
+                has = np.frombuffer(has_bytes, dtype=np.uint8).astype(bool)
+            if not (len(names) == len(fps) == len(rows) == len(has) == n):
+                raise ValueError(f"asset index of {n} slots holds {len(names)} names, {len(rows)} rows")
+            _check_codes(rows[has], texts)
+            if has_bytes is not None:
+                keep = has.tolist()
+                names = [t if k else None for t, k in zip(names, keep, strict=True)]  # type: ignore[misc]
+                fps = [t if k else None for t, k in zip(fps, keep, strict=True)]  # type: ignore[misc]
+            out._name, out._fp, out._rows, out._has = names, fps, rows, has  # type: ignore[assignment]
+            out._count = int(has.sum())
+            out._texts, out._code = texts, {t: i for i, t in enumerate(texts)}
+            return out
         count = int(data["count"])
         if not count:
             return out
-        ids, names, fps = (data[k].split(_SEP) for k in ("ids", "names", "fp"))
+        keys, names, fps = (data[k].split(_SEP) for k in ("ids", "names", "fp"))
         rows = np.frombuffer(data["rows"], dtype=ROW).copy()
-        if not (len(ids) == len(names) == len(fps) == len(rows) == count):
-            raise ValueError(f"asset index of {count} rows holds {len(ids)} ids, {len(rows)} rows")
-        texts = list(data["texts"])
-        for col in ("source", "tz", "vis"):
-            if int(rows[col].max()) >= len(texts) or int(rows[col].min()) < 0:
-                raise ValueError("asset index refers to a text it does not hold")
-        out._row = dict(zip(ids, range(count), strict=True))
-        out._name, out._fp, out._rows, out._texts = list(names), list(fps), rows, texts
-        out._code = {t: i for i, t in enumerate(texts)}
+        if not (len(keys) == len(names) == len(fps) == len(rows) == count):
+            raise ValueError(f"asset index of {count} rows holds {len(keys)} ids, {len(rows)} rows")
+        _check_codes(rows, texts)
+        if len(set(keys)) != count:
+            raise ValueError("asset index holds the same id twice")
+        # format 1 kept its own ids: placed at their slots of the shared index (once, on conversion)
+        slots = np.fromiter((out.ids.add(k) for k in keys), dtype=np.int64, count=count)
+        n = len(out.ids)
+        out._rows, out._has = np.zeros(n, dtype=ROW), np.zeros(n, dtype=bool)
+        out._rows[slots], out._has[slots] = rows, True
+        out._name, out._fp = [None] * n, [None] * n
+        for i, name, fp in zip(slots.tolist(), names, fps, strict=True):
+            out._name[i], out._fp[i] = name, fp
+        out._count = count
+        out._texts, out._code = texts, {t: i for i, t in enumerate(texts)}
         return out
+
+
+def _check_codes(rows: np.ndarray, texts: list[Any]) -> None:
+    for col in ("source", "tz", "vis"):
+        if len(rows) and (int(rows[col].max()) >= len(texts) or int(rows[col].min()) < 0):
+            raise ValueError("asset index refers to a text it does not hold")

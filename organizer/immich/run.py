@@ -177,7 +177,7 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
             _recover_unfinished_writes(client, journal_path, record, state.run_id)
             actions.journal = ActionJournal(journal_path, state.run_id, scope, origin=origin, album_name=album_name)
         try:
-            source.index = AssetIndex.decode(state.extra.get("index") or {})
+            source.index = AssetIndex.decode(state.extra.get("index") or {}, ids=state.hashes.ids)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             progress.message(f"Warning: the scope's asset index is unusable ({exc}); listing the whole scope again.")
             state.extra.pop("index", None)
@@ -186,7 +186,8 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
         source.full = full or source.cursor is None
 
     def on_success(state: Any) -> None:
-        state.set_extra("index", source.index.encode())  # compact columns (organizer.immich.asset_index)
+        # compact columns aligned with the hash table's ids, which the state holds once (organizer.store.ids)
+        state.set_extra("index", source.index.encode(ids=state.hashes.ids))
         state.set_extra("cursor", source.new_cursor)
 
     result = run_pass(source, combined, pass_settings, path, progress, stop,

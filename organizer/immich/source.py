@@ -126,7 +126,7 @@ class ImmichSource:
         elif not self.full and self.cursor:
             updated_after = datetime.fromisoformat(self.cursor) - CURSOR_OVERLAP
         else:
-            self.index = AssetIndex()
+            self.index = AssetIndex(getattr(self.index, "ids", None))  # the state's id index stays shared
         high = datetime.fromisoformat(self.cursor) if self.cursor else None
         for asset in self.client.assets.search(album_id=self.album_id, updated_after=updated_after,
                                                with_exif=True, with_stacked=True,
@@ -167,6 +167,22 @@ class ImmichSource:
         self.stacks = {st.id: (st.primary_asset_id, list(st.asset_ids)) for st in self.client.stacks.list()}
         stack_of = {a: sid for sid, (_, members) in self.stacks.items() for a in members}
         refs: list[PhotoRef] = []
+        if isinstance(self.index, AssetIndex) and not self.ranged:  # a million assets: no dict per asset
+            stacks = self.stacks
+            # The snapshot of an asset in no stack is one of a handful ({favourite, visibility}): one
+            # shared dict each (read only: it is copied into the report), not a million of them.
+            unstacked: dict[tuple[bool, str | None], dict[str, Any]] = {}
+            for asset_id, name, fp, taken, source, tz, size, w, h, fav, vis, camera in self.index.sorted_rows():
+                sid = stack_of.get(asset_id)
+                if sid:
+                    snap = {"is_favorite": fav, "visibility": vis, "stack_id": sid, "stack_primary": stacks[sid][0]}
+                else:
+                    snap = unstacked.get((fav, vis)) or unstacked.setdefault(
+                        (fav, vis), {"is_favorite": fav, "visibility": vis, "stack_id": None, "stack_primary": None})
+                refs.append(PhotoRef(id=asset_id, name=name, fingerprint=fp, size=size, taken_at=taken,
+                                     taken_source=source, tz_offset=tz, width=w, height=h,  # type: ignore[arg-type]
+                                     extra={"asset": snap, "camera": camera}))
+            return refs, other
         by_id = self.index.sorted_items() if isinstance(self.index, AssetIndex) else sorted(self.index.items())
         for asset_id, info in by_id:
             if self.ranged and (asset_id not in listed or not self._in_range(info["taken_at"])):

@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from organizer.camera.capture_time import TIME_RULE
 from organizer.candidates.hashing import HASH_ALGORITHM, HASH_SIZE, RAW_TIME_RULE
 from organizer.imaging import RAW_EXTENSIONS
 from organizer.store.atomic import write_bytes_atomic
+from organizer.store.hash_table import HashTable
 from organizer.store.state import HashEntry
 
 log = logging.getLogger(__name__)
@@ -66,20 +67,79 @@ def _split(blob: np.ndarray, count: int) -> list[str]:
     return texts
 
 
-def encode(entries: Mapping[str, HashEntry], bursts: Mapping[str, str] | None = None) -> bytes:
-    """Serialize {absolute path: HashEntry} into the .npz bytes described above.
+class Kept:
+    """The entries of one pass's folder kept for the cache, as rows of the pass's hash table.
+
+    Why not a dict: at a million photos, copying the table back into ``{path: tuple}`` at save time
+    made a million tuples and path strings only to turn them into columns again. The rows are
+    written from the table's columns in a few numpy steps (:func:`encode`).
+    """
+
+    def __init__(self, prefix: str, ids: list[str], rows: np.ndarray, table: HashTable) -> None:
+        self.prefix, self.ids, self.rows, self.table = prefix, ids, rows, table
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def fingerprint(self, path: str) -> str | None:
+        """The kept entry's fingerprint of ``path``, or None when the cache keeps none for it."""
+        if not path.startswith(self.prefix):
+            return None
+        return self.table.fingerprint(path[len(self.prefix):].replace(os.sep, "/"))
+
+    def columns(self, code: Callable[[str | None], int], bursts: Mapping[str, str]) -> dict[str, np.ndarray] | None:
+        """The cache's columns of these rows; None when a fingerprint is not "size:mtime" (encode
+        then goes entry by entry)."""
+        fps = self.table.fingerprints(self.rows)
+        parts = ":".join(fps).split(":")
+        if len(parts) != 2 * len(fps):
+            return None
+        try:
+            numbers = np.array(parts).astype(np.int64).reshape(-1, 2) if fps else np.zeros((0, 2), dtype=np.int64)
+        except ValueError:
+            return None
+        texts = self.table.texts()
+        remap = np.array([code(t) for t in texts] or [0], dtype=np.int16)
+        burst = np.full(len(self.ids), -1, dtype=np.int32)
+        if bursts:
+            at = np.full(max(len(self.table.ids), 1), -1, dtype=np.int64)
+            at[self.rows] = np.arange(len(self.rows))
+            slot = self.table.ids.slot
+            for path, b in bursts.items():
+                i = slot.get(path[len(self.prefix):].replace(os.sep, "/")) if path.startswith(self.prefix) else None
+                if i is not None and at[i] >= 0:
+                    burst[at[i]] = code(b) if b else -2
+        sep = os.sep
+        ids = self.ids if sep == "/" else [i.replace("/", sep) for i in self.ids]
+        return {"paths": (self.prefix + ("\0" + self.prefix).join(ids)) if ids else "",
+                "size": numbers[:, 0], "mtime_ns": numbers[:, 1],
+                "hash": self.table.column("hash")[self.rows].astype(np.uint64),
+                "taken_at": self.table.column("taken")[self.rows].astype(np.float64),
+                "width": self.table.column("width")[self.rows].astype(np.int32),
+                "height": self.table.column("height")[self.rows].astype(np.int32),
+                "source": remap[self.table.column("source")[self.rows]],
+                "tz": remap[self.table.column("tz")[self.rows]], "burst": burst}
+
+
+def encode(entries: Mapping[str, HashEntry], bursts: Mapping[str, str] | None = None,
+           kept: Kept | None = None) -> bytes:
+    """Serialize {absolute path: HashEntry} (plus the ``kept`` rows of a pass's table) into the
+    .npz bytes described above.
 
     ``bursts`` ({path: camera burst id, "" for none}, organizer.camera.burst_ids) is an optional column
     of the same rows: -1 not read, -2 read and none, else the id's index in the string table.
     """
     bursts = bursts or {}
-    rows = [(path, fp, entry) for path, entry in entries.items()
-            if "\0" not in path and (fp := _fingerprint_parts(entry[0])) is not None]
     table: dict[str, int] = {}
 
     def code(text: str | None) -> int:
         return -1 if text is None else table.setdefault(text, len(table))
 
+    more = kept.columns(code, bursts) if kept is not None else None
+    if kept is not None and more is None:  # a fingerprint of another form: entry by entry, as before
+        entries = dict(entries) | {kept.prefix + k.replace("/", os.sep): kept.table[k] for k in kept.ids}
+    rows = [(path, fp, entry) for path, entry in entries.items()
+            if "\0" not in path and (fp := _fingerprint_parts(entry[0])) is not None]
     arrays = {
         "paths": _join(r[0] for r in rows),
         "size": np.array([r[1][0] for r in rows], dtype=np.int64),
@@ -93,7 +153,15 @@ def encode(entries: Mapping[str, HashEntry], bursts: Mapping[str, str] | None = 
         "burst": np.array([-1 if (b := bursts.get(r[0])) is None else code(b) if b else -2 for r in rows],
                           dtype=np.int32),
     }
-    meta = RULES | {"raw_time": RAW_TIME_RULE, "count": len(rows), "strings": list(table)}
+    count = len(rows)
+    if more is not None:
+        blob = more.pop("paths")
+        if len(blob):
+            arrays["paths"] = _join([t for t in ("\0".join(r[0] for r in rows), blob) if t] if rows else [blob])
+        for name, column in more.items():
+            arrays[name] = np.concatenate([arrays[name], column.astype(arrays[name].dtype)])
+        count += len(kept)  # type: ignore[arg-type]
+    meta = RULES | {"raw_time": RAW_TIME_RULE, "count": count, "strings": list(table)}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
@@ -152,6 +220,7 @@ class HashCache:
         self.path = Path(path)
         self.entries: dict[str, HashEntry] = {}
         self.bursts: dict[str, str] = {}  # path -> camera burst id ("" none), for the same file as its entry
+        self.kept: Kept | None = None  # the pass folder's entries, as rows of its hash table (after update)
         self.loaded = 0
 
     def load(self) -> str | None:
@@ -206,7 +275,8 @@ class HashCache:
         for photo_id, (fingerprint, burst) in known.items():
             path = prefix + photo_id.replace("/", os.sep)
             entry = self.entries.get(path)
-            if entry is not None and entry[0] == fingerprint:
+            kept_fp = entry[0] if entry is not None else self.kept.fingerprint(path) if self.kept else None
+            if kept_fp is not None and kept_fp == fingerprint:
                 self.bursts[path] = burst
 
     def update(self, hashes: Mapping[str, HashEntry], current: Mapping[str, str], root: Path) -> None:
@@ -217,6 +287,16 @@ class HashCache:
         """
         prefix = str(root).rstrip(os.sep) + os.sep
         kept = {p: e for p, e in self.entries.items() if not p.startswith(prefix)}
+        self.kept = None
+        if isinstance(hashes, HashTable):  # rows of the table, no dict of a million tuples (:class:`Kept`)
+            self.entries = kept
+            ids = list(current)
+            rows, same = hashes.lookup(ids, list(current.values()))
+            if not same.all():
+                keep = np.flatnonzero(same)
+                ids, rows = [ids[i] for i in keep.tolist()], rows[keep]
+            self.kept = Kept(prefix, ids, rows, hashes)
+            return
         for photo_id, fingerprint in current.items():
             entry = hashes.get(photo_id)
             if entry is not None and entry[0] == fingerprint:
@@ -225,6 +305,6 @@ class HashCache:
 
     def save(self) -> int:
         """Write the cache atomically; returns its size in bytes."""
-        data = encode(self.entries, self.bursts)
+        data = encode(self.entries, self.bursts, self.kept)
         write_bytes_atomic(self.path, data, mode=0o600)  # names private paths
         return len(data)

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from organizer.store.ids import IdIndex
+
 #: One cached hash: (fingerprint, hash, taken_at, taken_source, tz_offset, width, height).
 HashEntry = tuple[str, int, float, str, "str | None", int, int]
 
@@ -31,13 +33,25 @@ class TableFormatError(ValueError):
     """An encoded table is inconsistent (lengths, codes); the message says how."""
 
 
-class HashTable(MutableMapping[str, HashEntry]):
-    """``{photo id: HashEntry}`` kept as numpy rows + one id index (see the module docstring)."""
+def grown(rows: np.ndarray, n: int) -> np.ndarray:
+    """``rows`` with room for at least ``n`` entries (doubling, zero-filled)."""
+    if n <= len(rows):
+        return rows
+    out = np.zeros(max(16, n, 2 * len(rows)), dtype=rows.dtype)
+    out[: len(rows)] = rows
+    return out
 
-    def __init__(self, entries: Iterable[tuple[str, HashEntry]] | None = None) -> None:
-        self._row: dict[str, int] = {}
-        self._fp: list[str | None] = []
+
+class HashTable(MutableMapping[str, HashEntry]):
+    """``{photo id: HashEntry}`` kept as numpy rows numbered by the scope's id index (see the module
+    docstring); ``ids`` may be shared with the scope's other tables (organizer.immich.asset_index)."""
+
+    def __init__(self, entries: Iterable[tuple[str, HashEntry]] | None = None, ids: IdIndex | None = None) -> None:
+        self.ids = IdIndex() if ids is None else ids
+        self._fp: list[str | None] = []  # by slot; None where this table has no entry
         self._rows = np.zeros(16, dtype=ROW)
+        self._has = np.zeros(16, dtype=bool)
+        self._count = 0
         self._texts: list[str | None] = []  # taken_source and tz_offset values; a row stores codes
         self._code: dict[str | None, int] = {}
         if entries is not None:
@@ -52,41 +66,54 @@ class HashTable(MutableMapping[str, HashEntry]):
             self._texts.append(text)
         return code
 
+    def _slot(self, key: object) -> int | None:
+        i = self.ids.slot.get(key)  # type: ignore[arg-type]
+        return i if i is not None and i < len(self._has) and self._has[i] else None
+
     def __getitem__(self, key: str) -> HashEntry:
-        i = self._row[key]
+        i = self._slot(key)
+        if i is None:
+            raise KeyError(key)
         h, taken, width, height, source, tz = self._rows[i].item()
         return (self._fp[i], h, taken, self._texts[source], self._texts[tz], width, height)  # type: ignore[return-value]
 
     def __setitem__(self, key: str, entry: HashEntry) -> None:
         fp, h, taken, source, tz, width, height = entry
-        i = self._row.get(key)
-        if i is None:
-            i = len(self._fp)
-            if i >= len(self._rows):
-                grown = np.zeros(max(16, 2 * len(self._rows)), dtype=ROW)
-                grown[: len(self._rows)] = self._rows
-                self._rows = grown
-            self._fp.append(fp)
-            self._row[key] = i
-        else:
-            self._fp[i] = fp
+        i = self.ids.add(key)
+        if i >= len(self._has) or i >= len(self._rows):
+            self._rows = grown(self._rows, i + 1)
+            self._has = grown(self._has, i + 1)
+        if i >= len(self._fp):
+            self._fp.extend([None] * (i + 1 - len(self._fp)))
+        if not self._has[i]:
+            self._has[i] = True
+            self._count += 1
+        self._fp[i] = fp
         self._rows[i] = (int(h), float(taken), int(width), int(height), self._text_code(source), self._text_code(tz))
 
     def __delitem__(self, key: str) -> None:
-        i = self._row.pop(key)
-        self._fp[i] = None  # a dead row; dropped by the next encode
+        i = self._slot(key)
+        if i is None:
+            raise KeyError(key)
+        self._has[i] = False  # the slot stays (other tables may use it); this table no longer holds it
+        self._fp[i] = None
+        self._count -= 1
 
     def __contains__(self, key: object) -> bool:
-        return key in self._row
+        return self._slot(key) is not None
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._row)
+        ids = self.ids.ids
+        if self._count == len(ids):
+            return iter(ids)
+        return (ids[i] for i in np.flatnonzero(self._has[: len(ids)]).tolist())
 
     def __len__(self) -> int:
-        return len(self._row)
+        return self._count
 
     def clear(self) -> None:
-        self.__init__()  # type: ignore[misc]
+        """Forget every entry (the id index stays: other tables may share it)."""
+        self.__init__(ids=self.ids)  # type: ignore[misc]
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, HashTable | dict):
@@ -99,65 +126,101 @@ class HashTable(MutableMapping[str, HashEntry]):
     # ------------------------------------------------------------------ bulk access
     def rows_of(self, keys: Iterable[str]) -> np.ndarray:
         """Row numbers of ``keys`` (all present), for column look-ups in one numpy step."""
-        row = self._row
-        return np.fromiter((row[k] for k in keys), dtype=np.int64)
+        slot = self.ids.slot
+        return np.fromiter((slot[k] for k in keys), dtype=np.int64)
+
+    def lookup(self, keys: list[str], fingerprints: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """For each key: its row (-1 when it has none) and whether that row holds ``fingerprints[k]``
+        (a cached hash still valid), without building an entry per photo."""
+        slot, fp = self.ids.slot, self._fp
+        rows = np.fromiter((slot.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+        n = len(fp)  # None wherever this table has no entry, so a shared slot it lacks never matches
+        same = np.fromiter((0 <= i < n and fp[i] == f for i, f in zip(rows.tolist(), fingerprints, strict=True)),
+                           dtype=bool, count=len(keys))
+        return rows, same
 
     def column(self, name: str) -> np.ndarray:
-        """A numeric column (``hash``, ``taken``, ``width``, ``height``) indexed by row number."""
+        """A column (``hash``, ``taken``, ``width``, ``height``; ``source``, ``tz``: text codes) by row number."""
         return self._rows[name]
 
     def fingerprint(self, key: str) -> str | None:
-        i = self._row.get(key)
+        i = self._slot(key)
         return None if i is None else self._fp[i]
 
+    def fingerprints(self, rows: np.ndarray) -> list[str]:
+        """The fingerprints of these rows (all held)."""
+        fp = self._fp
+        return [fp[i] for i in rows.tolist()]  # type: ignore[misc]
+
+    def texts(self) -> list[str | None]:
+        """The texts the ``source`` and ``tz`` codes stand for, by code."""
+        return list(self._texts)
+
+    def text_code(self, text: str | None) -> int | None:
+        """The code a row stores for ``text`` (a time source or UTC offset); None if no row has it."""
+        return self._code.get(text)
+
     def nbytes(self) -> int:
-        """Rough heap size of the table (for the benchmark)."""
+        """Rough heap size of the table and its id index (for the benchmark)."""
         import sys
 
-        strings = sum(sys.getsizeof(k) for k in self._row) + sum(sys.getsizeof(f) for f in self._fp)
-        return int(self._rows.nbytes + strings + sys.getsizeof(self._row) + sys.getsizeof(self._fp)
-                   + 32 * len(self._row))
+        ids = self.ids
+        strings = sum(sys.getsizeof(k) for k in ids.ids) + sum(sys.getsizeof(f) for f in self._fp if f is not None)
+        return int(self._rows.nbytes + self._has.nbytes + strings + sys.getsizeof(ids.slot)
+                   + sys.getsizeof(ids.ids) + sys.getsizeof(self._fp) + 32 * len(ids))
 
     # ------------------------------------------------------------------ encoding (builtins only)
     def encode(self) -> dict[str, Any]:
-        """The table as builtins: joined strings and column bytes, live rows only."""
-        keys = list(self._row)
-        if len(keys) == len(self._fp):  # no row deleted: the index is in row order (dicts keep insertion order)
-            rows = np.arange(len(keys))
-            fps = self._fp
-        else:
-            rows = self.rows_of(keys)
-            fps = [self._fp[i] for i in rows.tolist()]
-        ids_text, fp_text = _SEP.join(keys), _SEP.join(fps)  # type: ignore[arg-type]
-        if ids_text.count(_SEP) != max(0, len(keys) - 1) or fp_text.count(_SEP) != max(0, len(keys) - 1):
-            return {"entries": list(self.items())}  # a NUL inside an id: keep it as plain tuples
-        return {"count": len(keys), "ids": ids_text, "fp": fp_text, "rows": self._rows[rows].tobytes(),
-                "texts": list(self._texts)}
+        """The table as builtins: the id index (every slot, so tables encoded against it stay
+        aligned), a has-column, joined fingerprints and the row bytes. Nothing per photo is built
+        but the joined texts."""
+        n = len(self.ids)
+        self._rows, self._has = grown(self._rows, n), grown(self._has, n)
+        if len(self._fp) < n:
+            self._fp.extend([None] * (n - len(self._fp)))
+        fps: list[str | None] = self._fp if len(self._fp) == n else self._fp[:n]
+        fp_text = _SEP.join(fps) if self._count == n else _SEP.join(f or "" for f in fps)  # type: ignore[arg-type]
+        fp_data: str | list[str] = fp_text if fp_text.count(_SEP) == max(0, n - 1) else [f or "" for f in fps]
+        return {"slots": n, "ids": self.ids.encode(), "has": None if self._count == n else self._has[:n].tobytes(),
+                "fp": fp_data, "rows": self._rows[:n].tobytes(), "texts": list(self._texts)}
 
     @classmethod
     def decode(cls, data: Any) -> HashTable:
-        """Inverse of :meth:`encode`; also takes the old form, a plain ``{id: tuple}`` dict."""
-        if isinstance(data, dict) and "count" not in data and "entries" not in data:
+        """Inverse of :meth:`encode`; also takes the forms before it: ``count``/``ids`` columns
+        without a has-column (format 2), ``entries`` tuples, and a plain ``{id: tuple}`` dict."""
+        if isinstance(data, dict) and "count" not in data and "entries" not in data and "slots" not in data:
             return cls(data.items())  # format 1: a dict of tuples
         if "entries" in data:
             return cls(data["entries"])
-        table = cls()
-        count = int(data["count"])
-        ids = data["ids"].split(_SEP) if count else []
-        fps = data["fp"].split(_SEP) if count else []
-        rows = np.frombuffer(data["rows"], dtype=ROW).copy() if count else np.zeros(16, dtype=ROW)
+        n = int(data["slots"] if "slots" in data else data["count"])
+        try:
+            ids = IdIndex.decode(data["ids"], n)
+        except ValueError as exc:
+            raise TableFormatError(f"hash table of {n} rows holds {exc}") from exc
+        table = cls(ids=ids)
+        fp_data = data["fp"]
+        fps = (fp_data.split(_SEP) if n else []) if isinstance(fp_data, str) else list(fp_data)
+        rows = np.frombuffer(data["rows"], dtype=ROW).copy() if n else np.zeros(16, dtype=ROW)
+        has_bytes = data.get("has")
+        if has_bytes is None:
+            has = np.zeros(max(n, 16), dtype=bool)
+            has[:n] = True
+        else:
+            has = np.frombuffer(has_bytes, dtype=np.uint8).astype(bool)
         texts = list(data["texts"])
-        if len(ids) != count or len(fps) != count or (count and len(rows) != count):
-            raise TableFormatError(f"hash table of {count} rows holds {len(ids)} ids, {len(fps)} fingerprints, "
-                                   f"{len(rows)} rows")
-        if count and (int(rows["source"].max()) >= len(texts) or int(rows["tz"].max()) >= len(texts)
-                      or int(rows["source"].min()) < 0 or int(rows["tz"].min()) < 0):
+        if len(fps) != n or (n and len(rows) != n) or (has_bytes is not None and len(has) != n):
+            raise TableFormatError(f"hash table of {n} rows holds {len(ids)} ids, {len(fps)} fingerprints, "
+                                   f"{len(rows)} rows, {len(has) if has_bytes is not None else n} has-flags")
+        if n and (int(rows["source"].max()) >= len(texts) or int(rows["tz"].max()) >= len(texts)
+                  or int(rows["source"].min()) < 0 or int(rows["tz"].min()) < 0):
             raise TableFormatError("hash table refers to a text it does not hold")
-        table._row = dict(zip(ids, range(count), strict=True))
-        if len(table._row) != count:
-            raise TableFormatError("hash table holds the same id twice")
-        table._fp = list(fps)
+        if has_bytes is not None:
+            fps = [f if h else None for f, h in zip(fps, has.tolist(), strict=True)]  # type: ignore[misc]
+            has = grown(has, 16)
+        table._fp = fps  # type: ignore[assignment]
         table._rows = rows
+        table._has = has
+        table._count = n if has_bytes is None else int(has[:n].sum())
         table._texts = texts
         table._code = {t: i for i, t in enumerate(texts)}
         return table

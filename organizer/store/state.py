@@ -17,6 +17,11 @@ Format 2 (issue 13, a million photos): the snapshot keeps the hash cache as comp
 (organizer.store.packed), so a resume load is a split and a ``frombuffer`` rather than a million tuples.
 Deltas keep the plain form (a few dozen entries). A format-1 file is still read and converted;
 one this version cannot make sense of is reported in one line and the pass starts fresh.
+
+Format 3 (issue 19, one index of ids): the hash table's ids are the scope's id index
+(organizer.store.ids), which an Immich scope's asset index shares: its columns are saved aligned
+with those slots, without ids of their own, so each id is stored, split and indexed once. Formats 1
+and 2 are still read (an asset index with its own ids is placed at the shared slots on load).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from organizer.store.packed import PackedEntries, pack
 log = logging.getLogger(__name__)
 
 MAGIC = b"PAOSTATE"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 SAVE_EVERY_HASHES = 50
 _FRAME = struct.Struct("<II")  # payload length, crc32
 
