@@ -147,3 +147,83 @@ def test_asset_index_round_trip_and_sorted_items():
     assert dict(again.items()) == infos
     assert list(again.sorted_items()) == sorted(infos.items()) == list(index.sorted_items())
     assert dict(AssetIndex.decode(infos).items()) == infos  # the old form: a plain dict of dicts
+
+
+def _infos(n: int) -> dict:
+    return {f"{i:04x}-id": {"name": f"IMG_{i}.HEIC", "fp": f"sum{i}=", "taken_at": 1.7e9 + i / 3,
+                            "taken_source": "immich:localDateTime", "tz": [None, "+02:00"][i % 2], "size": 10**9 + i,
+                            "wh": (4032 - i, 3024), "snap": {"is_favorite": i % 3 == 0, "visibility": "timeline"},
+                            "camera": [True, False, None][i % 3]}
+            for i in range(n)}
+
+
+def test_a_scope_shares_one_id_index_through_deltas_deletes_and_new_assets(tmp_path):
+    """Issue 19: the asset index is saved aligned with the hash table's ids (no ids of its own);
+    ids added after it was encoded (a delta, a new asset) and ids one table lacks stay aligned."""
+    from organizer.immich.asset_index import AssetIndex
+
+    path = tmp_path / "s.pkl"
+    st = ProcessingState(path, PARAMS)
+    infos = _infos(60)
+    index = AssetIndex(st.hashes.ids)
+    for i, (key, info) in enumerate(infos.items()):
+        index[key] = info
+        if i % 4:  # a quarter listed but not hashed yet
+            st.hashes[key] = (info["fp"], i, info["taken_at"], "immich:localDateTime", info["tz"], 4032, 3024)
+    index.pop("0007-id")
+    del infos["0007-id"]
+    del st.hashes["0009-id"]
+    st.set_extra("index", index.encode(ids=st.hashes.ids))
+    assert "ids" not in st.extra["index"]
+    hashed = dict(st.hashes.items())
+    st.save()
+    st.record_hash("new-id", ("fp-new", 1, 2.0, "mtime", None, 1, 1))  # a delta after the snapshot
+    st.flush()
+    hashed["new-id"] = ("fp-new", 1, 2.0, "mtime", None, 1, 1)
+    loaded = ProcessingState(path, PARAMS)
+    loaded.load()
+    again = AssetIndex.decode(loaded.extra["index"], ids=loaded.hashes.ids)
+    assert again.ids is loaded.hashes.ids
+    assert dict(again.items()) == infos and dict(loaded.hashes.items()) == hashed
+    assert "new-id" not in again and "0007-id" in loaded.hashes and "0009-id" in again
+    again["newer-id"] = infos["0001-id"]  # listed after the load: a new slot both tables see the same
+    loaded.hashes["newer-id"] = hashed["0001-id"]
+    loaded.set_extra("index", again.encode(ids=loaded.hashes.ids))
+    loaded.save()
+    third = ProcessingState(path, PARAMS)
+    third.load()
+    assert AssetIndex.decode(third.extra["index"], ids=third.hashes.ids)["newer-id"] == infos["0001-id"]
+    assert third.hashes["newer-id"] == hashed["0001-id"]
+    with pytest.raises(ValueError, match="read without them"):
+        AssetIndex.decode(third.extra["index"])
+
+
+def test_a_format_2_scope_state_is_read_and_its_asset_index_joins_the_shared_ids(tmp_path):
+    """A state saved before issue 19: the hash table as count/ids columns, the asset index with its own ids."""
+    import numpy as np
+
+    from organizer.immich.asset_index import AssetIndex
+    from organizer.store.hash_table import ROW
+
+    infos = _infos(30)
+    keys = list(infos)[:20]  # ten assets listed but not hashed
+    rows = np.zeros(len(keys), dtype=ROW)
+    rows["hash"] = np.arange(len(keys))
+    rows["taken"] = [infos[k]["taken_at"] for k in keys]
+    own = AssetIndex()  # format 1 of the index: its own ids
+    for key, info in reversed(list(infos.items())):
+        own[key] = info
+    snap = {"kind": "snapshot", "format": 2, "params": PARAMS, "run_id": "r", "started_at": 1.0, "last_saved": None,
+            "hashes": {"count": len(keys), "ids": "\0".join(keys), "fp": "\0".join(infos[k]["fp"] for k in keys),
+                       "rows": rows.tobytes(), "texts": ["immich:localDateTime"]},
+            "skipped": {}, "completed": {}, "counters": {}, "extra": {"index": own.encode()}}
+    path = tmp_path / "old.pkl"
+    path.write_bytes(MAGIC + _frame(snap))
+    st = ProcessingState(path, PARAMS)
+    assert st.load() == PARAMS
+    index = AssetIndex.decode(st.extra["index"], ids=st.hashes.ids)
+    assert index.ids is st.hashes.ids and len(st.hashes.ids) == 30
+    assert dict(index.items()) == infos
+    assert st.hashes[keys[3]] == (infos[keys[3]]["fp"], 3, infos[keys[3]]["taken_at"], "immich:localDateTime",
+                                  "immich:localDateTime", 0, 0)
+    assert list(index.sorted_items()) == sorted(infos.items())
