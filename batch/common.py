@@ -87,6 +87,12 @@ def _print_summary(report: dict[str, Any], report_path: Path | None, elapsed: fl
         picked = taste.get("picked_this_pass", 0)
         print(f"Your taste:         {taste['line']}"
               + (f" It picked {picked} keeper{'s' if picked != 1 else ''} this pass." if picked else ""))
+    refused = taste.get("refused_this_pass", 0)
+    for k, line in enumerate(taste.get("grouping_lines") or []):  # what "not a group" decisions taught verification
+        print(("Your groupings:     " if k == 0 else " " * 20) + f"{line}.")
+    if refused:
+        print(f"Left apart:         {refused} group{'s' if refused != 1 else ''} this pass, by your 'not a group' "
+              "decisions")
     if report_path:
         print(f"Report:             {report_path}")
     if picture_path:

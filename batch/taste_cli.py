@@ -20,10 +20,16 @@ def main(argv: list[str]) -> int:
     what = p.add_mutually_exclusive_group()
     what.add_argument("--show", action="store_true", help="show the learned taste (the default)")
     what.add_argument("--reset", action="store_true", help="forget the learned taste: back to the built-in weights")
+    what.add_argument("--repick", action="store_true",
+                      help="Immich: re-pick with your taste — a pass in which applied groups whose keeper your learned "
+                           "taste would pick differently are re-covered (journaled: 'photo-organizer undo --last' "
+                           "puts them back); a best you chose is never moved")
     what.add_argument("--choose", type=Path, nargs="+", metavar="PHOTO",
                       help="local mode (with --output): these photos are the keepers you would have picked in their "
                            "groups (a file in a group folder, or its original); the next passes learn from it")
     p.add_argument("--json", action="store_true", help="with --show: as JSON")
+    p.add_argument("--immich-album", default=None, help="with --repick: only this album (name or id); default: the "
+                                                        "whole library")
     p.add_argument("-o", "--output", type=Path, help="local mode: the output folder whose taste this is")
     p.add_argument("--report", type=Path, help="with --choose: the pass report (default: OUTPUT/reports/latest.json)")
     p.add_argument("--journal", type=Path, help="the taste journal itself (default: the output folder's with "
@@ -44,6 +50,11 @@ def main(argv: list[str]) -> int:
     if args.choose and args.output is None:
         print("error: --choose needs --output (local mode; on Immich, choose on the review page)")
         return EXIT_USAGE
+    if args.repick:
+        if args.output is not None or args.journal is not None:
+            print("error: --repick is for an Immich library or album (a local pass re-picks new groups only)")
+            return EXIT_USAGE
+        return _repick(args)
     if path is None:
         from immich_client import ImmichClient
         from organizer.immich.record import record_path
@@ -71,7 +82,35 @@ def main(argv: list[str]) -> int:
         moved = ", ".join(f"{k} {v:+.2f}" for k, v in shown["weights_moved"].items())
         print(f"Weights moved{'' if shown['in_use'] else ' (not in use yet)'}: {moved}")
     print(f"Closed eyes: {'never brought back' if shown['closed_eyes_veto'] == 'kept' else shown['closed_eyes_veto']}.")
+    for line in shown.get("grouping_lines") or []:  # what "not a group" decisions taught verification
+        print(f"{line}.")
     print(f"Journal: {path}")
+    return 0
+
+
+def _repick(args: argparse.Namespace) -> int:
+    """One pass over the scope that re-covers applied groups whose learned keeper differs."""
+    from organizer.immich.decisions import repick
+    from organizer.settings import resolve_settings
+
+    from .immich_cli import undo_hint
+
+    key = args.immich_api_key or read("IMMICH_API_KEY")
+    if not args.immich_url or not key:
+        print("error: set IMMICH_URL and IMMICH_API_KEY (or --immich-url/--immich-api-key)")
+        return EXIT_USAGE
+    settings = resolve_settings({"url": args.immich_url, "api_key": key, "state_dir": Path(args.state_dir)})
+    report = repick(settings, args.immich_album, origin="cli repick").report
+    taste = report.get("taste") or {}
+    if not taste.get("in_use"):
+        print(taste.get("line") or "No choices yet: keepers are picked by the built-in weights.")
+        print("Nothing to re-pick: no learned taste is in use.")
+        return 0
+    n = taste.get("repicked_this_pass", 0)
+    print(f"Re-picked with your taste: {n} applied group{'s' if n != 1 else ''} got the keeper your taste picks.")
+    print(taste["line"])
+    if report["scope"].get("journal"):
+        print(f"Undo this with: {undo_hint(report['scope'].get('album_name'))}")
     return 0
 
 

@@ -25,6 +25,7 @@ from organizer.candidates.hashing import HASH_ALGORITHM, HASH_SIZE, default_proc
 from organizer.candidates.plan import Candidates, find_candidates
 from organizer.judging import named_bursts
 from organizer.judging.pool import Job, JudgeAhead, Outcome, Parts, Stopped, group_id
+from organizer.judging.taste import kind_key, refused
 from organizer.judging.verify import VERIFY_VERSION
 from organizer.local.sources import Source
 from organizer.models import TRANSIENT_PREFIX, GroupResult, PhotoRef, public_info
@@ -100,6 +101,9 @@ class PassSettings:
     pair_cover: str = DEFAULT_PAIR_COVER
     #: which frame of a named burst is kept: "best" (scored) or "camera" (the phone's _COVER frame)
     burst_cover: str = camera_bursts.DEFAULT_BURST_COVER
+    #: the library's grouping feedback (organizer.judging.taste): kind -> the confidence a group not
+    #: applied before needs; read on verified parts, cached or not, so it never changes the cache
+    min_confidence: dict[str, float] = field(default_factory=dict)
 
     def grouping_params(self) -> dict[str, Any]:
         """Everything that changes which groups a pass finds (resume compatibility key)."""
@@ -247,7 +251,8 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
                     "candidate_groups": len(found.groups),
                     "verify_seconds": round(acting.verify_seconds, 3),
                     "photos_in_groups": groups_out.photos,
-                    "other_files_skipped": other_files},
+                    "other_files_skipped": other_files,
+                    "refused_by_your_feedback": len(acting.refused)},
         "groups": groups_out,
         "skipped": [{"id": k, "reason": skipped[k]} for k in sorted(skipped)],
     }
@@ -370,6 +375,7 @@ class _JudgeAndAct:
         self.verify_seconds = 0.0
         self.thumbs = report_wants_thumbnails()
         self.read_ahead = getattr(actions, "read_ahead", None)
+        self.refused: list[dict[str, Any]] = []  # groups the grouping feedback turned away
 
     def job(self, k: int, parts: Parts | None = None, cand: list[PhotoRef] | None = None) -> Job:
         cand = self.found.groups[k] if cand is None else cand
@@ -460,6 +466,18 @@ class _JudgeAndAct:
             return outcome
         previous = getattr(actions, "previous", None)
         prior = previous(gid, member_refs) if previous else None
+        # "not a group" taught: stricter for this kind; a group applied before is left as it is
+        only_proposed = prior is None or bool((prior.get("actions") or {}).get("proposed"))
+        if refused(info, self.settings.min_confidence) and only_proposed:
+            self.n -= 1
+            self.refused.append({"photos": [r.id for r in member_refs], "kind": kind_key(info),
+                                 "confidence": info.get("confidence")})
+            progress.message(f"Left apart: {len(member_refs)} photos ({kind_key(info)}, confidence "
+                             f"{info.get('confidence')}): below what your 'not a group' decisions ask for")
+            left_apart = getattr(actions, "left_apart", None)
+            if left_apart:
+                left_apart(member_refs, prior)
+            return outcome
         if prior is not None:
             progress.message(f"Group {n}/{max(total, n)} unchanged since the last pass")
             self.groups_out.append(dict(prior, index=n), resumed=True)

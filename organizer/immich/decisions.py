@@ -98,6 +98,8 @@ def reject(settings: ImmichSettings, found_key: str, scope: str = LIBRARY,
         undo_group(settings, found_key, scope, client)
     with open_record(settings, client) as record:
         proposal = _proposal(record, scope, found_key)
+        # a grouping signal: enough of them on one kind make verification stricter for it (organizer.judging.taste)
+        TasteStore(taste_path(record.path)).add_grouping(found_key, "not a group", proposal["entry"], origin="review")
         record.decline(proposal["member_key"], None, None, reason=REJECT_REASON)
         record.set_proposal_status(scope, found_key, REJECTED)
 
@@ -117,6 +119,7 @@ def drop_photo(settings: ImmichSettings, found_key: str, asset_id: str, scope: s
         ids = [p["id"] for p in entry["photos"]]
         if asset_id not in ids:
             raise DecisionError(f"photo {asset_id} is not in group {found_key}")
+        TasteStore(taste_path(record.path)).add_grouping(found_key, "drop", entry, origin="review", photo=asset_id)
         choice = record.choice(found_key)
         best = choice["best"] if choice["best"] != asset_id else None
         record.set_choice(found_key, [*choice["excluded"], asset_id], best)
@@ -168,6 +171,14 @@ def reset_taste(settings: ImmichSettings, client: ImmichClient | None = None) ->
         return TasteStore(taste_path(record.path)).reset(origin="review")
 
 
+def repick(settings: ImmichSettings, album: str | None = None, client: ImmichClient | None = None,
+           origin: str = "repick") -> PassResult:
+    """"Re-pick with my taste" for a scope (the library, or ``album``): a pass in which applied groups
+    whose learned keeper differs from theirs are re-covered. An ordinary journaled run: ``undo --last``
+    (or the review page's undo) puts the old covers back. A best the person chose is never moved."""
+    return run_immich_pass(settings, album, client=client or make_client(settings), origin=origin, repick=True)
+
+
 def undo_group(settings: ImmichSettings, found_key: str, scope: str = LIBRARY,
                client: ImmichClient | None = None) -> list[dict[str, Any]]:
     """Undo every run that wrote to this group, newest first (a bulk approval's other groups go with it)."""
@@ -190,4 +201,4 @@ def undo_group(settings: ImmichSettings, found_key: str, scope: str = LIBRARY,
 
 
 __all__ = ["DecisionError", "approve", "approve_above", "choose_best", "drop_photo", "member_key", "proposals",
-           "reject", "reset_taste", "undo_group"]
+           "reject", "repick", "reset_taste", "undo_group"]

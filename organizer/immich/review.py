@@ -85,6 +85,13 @@ class DecisionGate:
             return None  # the user chose another best since: apply moves the cover
         return prior
 
+    def left_apart(self, members: list[PhotoRef], prior: dict[str, Any] | None) -> None:
+        """A group the person's "not a group" decisions now turn away: no longer proposed (its proposal
+        is forgotten with the other stale ones)."""
+        self.seen.discard(member_key([m.id for m in members]))
+        if prior is not None and prior.get("actions", {}).get("proposed"):
+            self.proposed -= 1
+
     def read_ahead(self, ids: list[str]) -> None:
         self.inner.read_ahead(ids)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from immich_client import ImmichClient
-from organizer.judging.taste import TasteStore, describe, taste_path
+from organizer.judging.taste import TasteStore, describe, group_frames, taste_path
 from organizer.local.output import LocalOutput
 from organizer.pipeline import PassResult, PassSettings, run_pass
 from organizer.progress import CountingProgress, Progress, StopToken
@@ -28,7 +28,7 @@ from .asset_index import AssetIndex
 from .bursts import ImmichBurstIds
 from .journal import ActionJournal, journal_dir, operations, wrote_to_immich
 from .record import GroupRecord, Record, member_key, record_path
-from .review import DecisionGate
+from .review import APPLIED, APPROVED, DecisionGate
 from .source import ImmichSource
 
 log = logging.getLogger(__name__)
@@ -102,8 +102,12 @@ def run_immich_pass(settings: ImmichSettings, album: str | None = None, *, dry_r
                     resume: bool = False, full: bool = False, stop: StopToken | None = None,
                     progress: Progress | None = None, download_dir: Path | None = None,
                     state_file: Path | None = None, force_fresh: bool = False,
-                    client: ImmichClient | None = None, origin: str = "cli", review: bool | None = None) -> PassResult:
-    """Run one pass. Raises ScopeBusy, PassInterrupted (state saved) or an immich_client error."""
+                    client: ImmichClient | None = None, origin: str = "cli", review: bool | None = None,
+                    repick: bool = False) -> PassResult:
+    """Run one pass. Raises ScopeBusy, PassInterrupted (state saved) or an immich_client error.
+
+    ``repick``: "re-pick with my taste" — applied groups whose keeper the learned taste would pick
+    differently are re-covered too (an ordinary journaled run: ``undo --last`` puts them back)."""
     review = settings.review if review is None else review
     progress = progress or CountingProgress()
     client = client or make_client(settings)
@@ -120,7 +124,7 @@ def run_immich_pass(settings: ImmichSettings, album: str | None = None, *, dry_r
             result = _run_locked(settings, client, me.id, album_id, scope, path, record, dry_run=dry_run,
                                  resume=resume, full=full, stop=stop, progress=progress,
                                  download_dir=download_dir, force_fresh=force_fresh, origin=origin,
-                                 review=review, album_name=found.name if found else None)
+                                 review=review, album_name=found.name if found else None, repick=repick)
         finally:
             record.close()
         result.report["scope"]["album_name"] = found.name if found else None
@@ -132,7 +136,7 @@ def run_immich_pass(settings: ImmichSettings, album: str | None = None, *, dry_r
 def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, album_id: str | None, scope: str,
                 path: Path, record: Record, *, dry_run: bool, resume: bool, full: bool, stop: StopToken | None,
                 progress: Progress, download_dir: Path | None, force_fresh: bool, origin: str,
-                review: bool = False, album_name: str | None = None) -> PassResult:
+                review: bool = False, album_name: str | None = None, repick: bool = False) -> PassResult:
     pass_settings = PassSettings(threshold=settings.threshold, time_window=settings.time_window,
                                  min_group_size=settings.min_group_size, pair_cover=settings.pair_cover,
                                  burst_cover=settings.burst_cover,
@@ -154,6 +158,9 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
     combined = _Combined(DecisionGate(actions, record, scope, review), download)  # type: ignore[arg-type]
     taste_store = TasteStore(taste_path(record.path))
     combined.taste = taste_store.ranker()  # refit (journaled) when choices are new
+    combined.repick = repick
+    # "not a group" decisions: per kind, the confidence a group not applied before needs (a plain value)
+    pass_settings.min_confidence = taste_store.min_confidence()
     told = progress = _UndoneSaid(progress, combined, record)
     journal_path = journal_dir(settings.state_dir) / f"{_safe(scope)}-pending.jsonl"
 
@@ -204,7 +211,9 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
         result.report["left_alone"] = source.left_alone
     result.report["summary"]["camera_burst_ids"] = dict(bursts.counts)
     if combined.taste.learned or taste_store.path.exists():  # what it learned from the person's choices
-        result.report["taste"] = describe(taste_store) | {"picked_this_pass": combined.taste_picks}
+        result.report["taste"] = describe(taste_store) | {
+            "picked_this_pass": combined.taste_picks, "repicked_this_pass": combined.repicked,
+            "refused_this_pass": result.report["summary"].get("refused_by_your_feedback", 0)}
     return result
 
 
@@ -236,9 +245,33 @@ class _Combined:
         #: the library's learned taste (organizer.judging.taste.Ranker): new groups' keepers; None: today's
         self.taste: Any = None
         self.taste_picks = 0  # new groups whose keeper the learned taste changed
+        #: "re-pick with my taste": applied groups whose learned keeper differs are judged and applied again
+        self.repick = False
+        self.repicked = 0  # applied groups this pass re-picked
+
+    def _learned_differs(self, entry: dict[str, Any]) -> bool:
+        """Would the learned taste pick another keeper for this applied group (none chosen by the person)?"""
+        if self.taste is None or not self.taste.learned or (entry.get("actions") or {}).get("left_alone"):
+            return False
+        if isinstance(entry.get("evidence"), dict) and entry["evidence"].get("cover"):
+            return False  # BURST_COVER=camera: the phone's cover, as the person asked
+        if any(p.get("chosen_by_you") for p in entry.get("photos") or []):
+            return False  # a best the person chose always wins
+        frames = group_frames([p for p in entry.get("photos") or [] if (p.get("twin") or {}).get("cover", True)])
+        best = self.taste.pick(frames)
+        return best is not None and best != entry.get("best")
 
     def _previous(self, gid: str, members: Any) -> dict[str, Any] | None:
         entry = self.actions.previous(gid, members)
+        if entry is not None and self.repick and self._learned_differs(entry):
+            self.repicked += 1
+            gate = self.actions
+            if getattr(gate, "review", False):  # review mode: the person asked for this re-pick, so apply it
+                found = member_key([m.id for m in members])
+                proposal = gate.record.proposal(gate.scope, found)
+                if proposal is not None and proposal["status"] == APPLIED:
+                    gate.record.set_proposal_status(gate.scope, found, APPROVED)
+            return None  # judged again: apply() puts the learned keeper on top and re-covers the stack
         self.left_alone = entry if entry is not None and entry.get("actions", {}).get("left_alone") else None
         return entry
 
@@ -257,6 +290,9 @@ class _Combined:
 
     def remember(self, gid: str, entry: dict[str, Any]) -> None:
         self.actions.remember(gid, entry)
+
+    def left_apart(self, members: Any, prior: dict[str, Any] | None) -> None:
+        self.actions.left_apart(members, prior)
 
     def read_ahead(self, ids: list[str]) -> None:
         self.actions.read_ahead(ids)

@@ -65,6 +65,18 @@ GATE = 1
 AGREEMENT_WINDOW = 20
 #: A weight that moved less than this is not worth a word.
 MOVED = 0.03
+#: Grouping feedback (issue 22 item 5): this many "not a group" decisions on one kind of group make
+#: verification stricter for that kind in the library…
+STRICT_AFTER = 3
+#: …requiring a confidence this much above the highest confidence among the groups rejected…
+STRICT_STEP = 0.01
+#: …but never more than this: verification's confidence runs from 0.5 (at its acceptance limits) to 1,
+#: and most true bursts are above 0.9, so a few clicks cannot refuse every group of a kind.
+STRICT_CEILING = 0.9
+#: What one kind of group is called in the lines that say what was learned.
+KIND_WORDS = {"screenshot": ("screenshots", "screenshot groups"), "burst": ("bursts", "burst groups"),
+              "bracket": ("brackets", "bracket groups"), "duplicate": ("duplicates", "duplicate groups"),
+              "moving subject": ("moving subjects", "moving-subject groups")}
 
 
 def frame_features(photo: dict[str, Any]) -> dict[str, float] | None:
@@ -283,6 +295,37 @@ def agreement(choices: list[dict[str, Any]], window: int = AGREEMENT_WINDOW) -> 
     return Agreement(len(choices), len(choices) - start, learned, before, ranker.in_words(), bool(ranker.choices))
 
 
+# ---------------------------------------------------------------------- grouping feedback
+def kind_key(info: dict[str, Any]) -> str:
+    """The kind a grouping decision is about: screenshots apart, else verification's kind."""
+    return "screenshot" if info.get("screenshots") else str(info.get("kind") or "burst")
+
+
+def grouping_rules(groupings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per kind of group with at least STRICT_AFTER "not a group" decisions: how many, and the
+    confidence its groups now need (STRICT_STEP above the highest rejected, at most STRICT_CEILING)."""
+    rejected: dict[str, list[float]] = {}
+    for g in groupings:
+        if g.get("decision") == "not a group" and g.get("confidence") is not None:
+            rejected.setdefault(g["kind"], []).append(float(g["confidence"]))
+    out = {}
+    for kind, figures in sorted(rejected.items()):
+        if len(figures) >= STRICT_AFTER:
+            need = round(min(STRICT_CEILING, max(figures) + STRICT_STEP), 3)
+            many, groups = KIND_WORDS.get(kind, (kind, f"{kind} groups"))
+            out[kind] = {"rejects": len(figures), "min_confidence": need, "capped": need >= STRICT_CEILING,
+                         "line": f"After {len(figures)} of your 'not a group' decisions on {many}, {groups} "
+                                 f"need confidence ≥ {need:.2f} in this library"}
+    return out
+
+
+def refused(info: dict[str, Any], min_confidence: dict[str, float]) -> bool:
+    """Does the library's grouping feedback refuse this verified group (its confidence too low for its kind)?"""
+    need = min_confidence.get(kind_key(info)) if min_confidence else None
+    confidence = info.get("confidence")
+    return need is not None and confidence is not None and float(confidence) < need
+
+
 # ---------------------------------------------------------------------- the journal of choices
 def taste_path(record_path: Path) -> Path:
     """The library's taste journal, beside its shared record (``record-<id>.sqlite3``)."""
@@ -347,10 +390,42 @@ class TasteStore:
         log.info("taste: choice %s in group %s (%s)", chosen, group, origin)
         return True
 
+    def groupings(self) -> list[dict[str, Any]]:
+        """The grouping decisions since the last reset; a group decided again counts once (the latest)."""
+        latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for e in self.events():
+            if e.get("event") == "reset":
+                latest = {}  # a reset forgets the grouping feedback too
+            elif e.get("event") == "grouping":
+                key = (e.get("group", ""), e.get("decision", ""), e.get("photo") or "")
+                latest.pop(key, None)
+                latest[key] = e
+        return list(latest.values())
+
+    def add_grouping(self, group: str, decision: str, entry: dict[str, Any], origin: str,
+                     photo: str | None = None) -> None:
+        """Keep one grouping decision ("not a group", or "drop" of one photo) with the group's kind and its
+        verification evidence (the weakest link's figures), as the pass judged it."""
+        evidence = entry.get("evidence") if isinstance(entry.get("evidence"), dict) else {}
+        self._append({"event": "grouping", "ts": time.time(), "group": group, "decision": decision,
+                      "photo": photo, "origin": origin, "kind": kind_key(entry), "confidence": entry.get("confidence"),
+                      "weakest_link": evidence.get("weakest_link") or evidence.get("weakest_lenient_link"),
+                      "photos": len(entry.get("photos") or [])})
+        log.info("taste: grouping decision %r on group %s (%s)", decision, group, kind_key(entry))
+
+    def grouping(self) -> dict[str, dict[str, Any]]:
+        """Per kind: the stricter verification the person's "not a group" decisions ask for."""
+        return grouping_rules(self.groupings())
+
+    def min_confidence(self) -> dict[str, float]:
+        """The plain value a pass hands to judging: kind -> the confidence its new groups need."""
+        return {k: v["min_confidence"] for k, v in self.grouping().items()}
+
     def reset(self, origin: str = "cli") -> int:
         """Forget the learned taste (the history stays in the journal); returns how many choices it had."""
         had = len(self.choices())
-        self._append({"event": "reset", "ts": time.time(), "origin": origin, "choices": had})
+        self._append({"event": "reset", "ts": time.time(), "origin": origin, "choices": had,
+                      "groupings": len(self.groupings())})
         log.info("taste: reset (%d choices forgotten)", had)
         return had
 
@@ -384,8 +459,11 @@ def describe(store: TasteStore) -> dict[str, Any]:
     out["weights_moved"] = ranker.moves()
     out["closed_eyes_veto"] = "lifted by your choices" if ranker.veto_lifted else "kept"
     out["journal"] = str(store.path)
+    out["grouping"] = store.grouping()  # "not a group" decisions: stricter verification per kind
+    out["grouping_lines"] = [v["line"] for v in out["grouping"].values()]
     return out
 
 
 __all__ = ["FEATURES", "MIN_CHOICES", "Agreement", "Ranker", "TasteStore", "agreement", "default_pick", "describe",
-           "fit", "frame_features", "group_frames", "learned_ranker", "local_taste_path", "taste_path"]
+           "fit", "frame_features", "group_frames", "grouping_rules", "kind_key", "learned_ranker", "local_taste_path",
+           "refused", "taste_path"]
