@@ -344,6 +344,10 @@ def decide(action: str) -> Any:
             decisions.undo_group(settings, key, scope)
         elif action == "taste-reset":
             decisions.reset_taste(settings)
+        elif action == "taste-repick":  # "re-pick with my taste" for this scope: one journaled, undoable run
+            result = decisions.repick(settings, None if scope == LIBRARY else scope.removeprefix("album-"),
+                                      origin="review repick")
+            return jsonify({"ok": True, "repicked": (result.report.get("taste") or {}).get("repicked_this_pass", 0)})
         elif action == "approve-above":
             try:
                 level = float(body.get("confidence"))

@@ -16,6 +16,7 @@ from immich_helpers import seed_bursts
 from photo_factory import scene, variant
 from PIL import Image
 
+from batch import taste_cli
 from organizer.immich import decisions
 from organizer.immich.record import record_path
 from organizer.immich.run import run_immich_pass
@@ -74,7 +75,8 @@ def _group_of(props: list[dict], ids: list[str]) -> dict:
     return next(p for p in props if set(ids) <= {ph["id"] for ph in p["entry"]["photos"]})
 
 
-def test_not_a_group_decisions_make_the_kind_stricter_after_the_threshold(fake_immich, tmp_path, monkeypatch):
+def test_not_a_group_decisions_make_the_kind_stricter_after_the_threshold(fake_immich, tmp_path, monkeypatch,
+                                                                          capsys):
     # the factory's bursts verify at full confidence: lift the ceiling so three rejects can turn them away
     monkeypatch.setattr(taste, "STRICT_CEILING", 1.01)
     bursts = seed_bursts(fake_immich, bursts=5, singles=0)
@@ -103,6 +105,9 @@ def test_not_a_group_decisions_make_the_kind_stricter_after_the_threshold(fake_i
     assert result.report["taste"]["refused_this_pass"] == 1
     assert result.report["taste"]["grouping_lines"][0].startswith("After 3 of your 'not a group' decisions on bursts")
     assert not [p for p in decisions.proposals(s) if p["status"] == "proposed"]
+    assert taste_cli.main(["--show", "--journal", str(store.path)]) == 0  # photo-organizer taste --show
+    assert f"After 3 of your 'not a group' decisions on bursts, burst groups need confidence ≥ {need:.2f}" in (
+        capsys.readouterr().out)
     # the group applied before the rule is left as it is: not judged again, not taken apart
     assert fake_immich.store.assets[bursts[0][0]].stack_id == stack
     assert any(set(bursts[0]) <= {p["id"] for p in g["photos"]} for g in result.report["groups"])
@@ -127,7 +132,7 @@ def _exposures(fake, seed: int, hours: int) -> list[str]:
 
 
 def test_repick_re_covers_applied_groups_by_the_learned_taste_and_undo_puts_them_back(fake_immich, tmp_path,
-                                                                                       monkeypatch):
+                                                                                       monkeypatch, capsys):
     monkeypatch.setattr(taste, "MIN_CHOICES", 1)  # two choices stand for the handful a person makes
     a, b, c = (_exposures(fake_immich, seed, 3 * k) for k, seed in enumerate((42, 43, 46)))
     s = _settings(fake_immich, tmp_path)
@@ -151,11 +156,35 @@ def test_repick_re_covers_applied_groups_by_the_learned_taste_and_undo_puts_them
 
     ordinary = run_immich_pass(s)  # an ordinary pass: applied groups keep their keeper
     assert primary(c) == cover[c[0]] and ordinary.report["taste"]["repicked_this_pass"] == 0
-    result = decisions.repick(s)
-    assert result.report["taste"]["repicked_this_pass"] == 3
+    # photo-organizer taste --repick, with the actions of the passes before (as the person's settings give them)
+    for name, on in (("ACTION_TAG", 0), ("ACTION_CREATE_ALBUMS", 0), ("ACTION_FAVORITE_BEST", 0),
+                     ("ACTION_ARCHIVE_NON_BEST", 0), ("ACTION_STACK", 1), ("REVIEW", 0)):
+        monkeypatch.setenv(name, str(on))
+    capsys.readouterr()
+    assert taste_cli.main(["--repick", "--immich-url", fake_immich.url, "--immich-api-key", fake_immich.api_key,
+                           "--state-dir", str(s.state_dir)]) == 0
+    said = capsys.readouterr().out
+    assert "Re-picked with your taste: 3 applied groups" in said and "undo --last" in said
     assert [primary(x) for x in (a, b, c)] == [learned[x[0]] for x in (a, b, c)]  # re-covered by the learned taste
-    assert result.report["scope"]["origin"] == "repick" and result.report["scope"]["journal"]
     again = decisions.repick(s)  # nothing left to re-pick: no writes, no run to undo
     assert again.report["taste"]["repicked_this_pass"] == 0 and not again.report["scope"]["journal"]
     undo_run(decisions.make_client(s), s.state_dir, None)  # photo-organizer undo --last
     assert [primary(x) for x in (a, b, c)] == [cover[x[0]] for x in (a, b, c)]
+
+
+def test_repick_in_review_mode_applies_the_re_picked_groups_and_keeps_them_applied(fake_immich, tmp_path,
+                                                                                    monkeypatch):
+    monkeypatch.setattr(taste, "MIN_CHOICES", 1)
+    a, b = (_exposures(fake_immich, seed, 3 * k) for k, seed in enumerate((42, 43)))
+    s = _settings(fake_immich, tmp_path)
+    s.review = True
+    run_immich_pass(s)
+    props = decisions.proposals(s)
+    decisions.approve(s, [p["found_key"] for p in props], learn=False)
+    store = _store(fake_immich, s)
+    for x in (a, b):
+        entry = _group_of(props, x)["entry"]
+        store.add_choice(entry["id"], x[1], entry["photos"], entry["best"], origin="test")
+    decisions.repick(s)  # the person asked: applied at once, not proposed again
+    assert [fake_immich.store.stacks[fake_immich.store.assets[x[0]].stack_id].primary for x in (a, b)] == [a[1], b[1]]
+    assert {p["status"] for p in decisions.proposals(s)} == {"applied"}
