@@ -45,16 +45,16 @@ def _rejects(n: int, confidence: float, kind: str = "burst", screenshots: bool =
 
 def test_the_rule_starts_after_a_handful_of_rejects_on_one_kind_and_is_bounded(tmp_path):
     assert taste.grouping_rules(_rejects(taste.STRICT_AFTER - 1, 0.8)) == {}  # not before
-    rule = taste.grouping_rules(_rejects(4, 0.82, screenshots=True))
-    assert rule["screenshot"]["min_confidence"] == 0.83  # above the highest rejected (0.82)
+    rule = taste.grouping_rules(_rejects(4, 0.72, screenshots=True))
+    assert rule["screenshot"]["min_confidence"] == 0.73  # above the highest rejected (0.72)
     assert rule["screenshot"]["line"] == ("After 4 of your 'not a group' decisions on screenshots, screenshot groups "
-                                          "need confidence ≥ 0.83 in this library")
+                                          "need confidence ≥ 0.73 in this library")
     capped = taste.grouping_rules(_rejects(3, 1.0))["burst"]
-    assert capped["min_confidence"] == taste.STRICT_CEILING == 0.9  # never stricter than the ceiling
+    assert capped["min_confidence"] == taste.STRICT_CEILING == 0.8  # never stricter than the ceiling
     # a kind is judged by its own rejects: screenshots rejected say nothing about bursts
-    assert taste.refused({"kind": "burst", "screenshots": True, "confidence": 0.8}, {"screenshot": 0.83})
-    assert not taste.refused({"kind": "burst", "confidence": 0.8}, {"screenshot": 0.83})
-    assert not taste.refused({"kind": "burst", "screenshots": True, "confidence": 0.83}, {"screenshot": 0.83})
+    assert taste.refused({"kind": "burst", "screenshots": True, "confidence": 0.7}, {"screenshot": 0.73})
+    assert not taste.refused({"kind": "burst", "confidence": 0.7}, {"screenshot": 0.73})
+    assert not taste.refused({"kind": "burst", "screenshots": True, "confidence": 0.73}, {"screenshot": 0.73})
     # drops are kept, but they are not "not a group"
     store = taste.TasteStore(tmp_path / "taste.jsonl")
     entry = {"kind": "burst", "confidence": 0.7, "evidence": {"weakest_link": {"inliers": 40, "coverage": 0.6}},
