@@ -3,9 +3,11 @@
 The index (asset id -> name, checksum, capture time, size, pixel size, favourite/visibility) is
 what lets an incremental pass list only the assets updated since the last one. As a dict of dicts
 it cost ~1 KB a photo in memory and most of the state file's load time; here each asset is one
-numpy row plus its id, name and checksum strings, and it is kept in the state as builtins (joined
-strings and column bytes) like organizer.store.hash_table. It reads and writes the same dicts as before,
-and an index saved in the old dict form is converted on load.
+numpy row plus its name and checksum strings, and it is kept in the state as builtins (joined
+strings and column bytes) like organizer.store.hash_table. Its rows are numbered by the scope's id
+index (organizer.store.ids), shared with the state's hash table, so an asset id is held, saved and
+indexed once (issue 19). It reads and writes the same dicts as before; an index saved with its own
+ids (format 1) or in the old dict form is converted on load.
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 Why not a dict of tuples: at a million photos a dict of 7-tuples (each with its own float, ints
 and strings) costs about 570 MB of Python heap and 20 s to unpickle. Here each photo is one row of
-a fixed-width numpy record (hash, capture time, size, two small codes: 28 bytes) plus its id and
-fingerprint strings; the id -> row index is the only per-photo dict. On disk the columns are plain
+a fixed-width numpy record (hash, capture time, size, two small codes: 28 bytes) plus its
+fingerprint string, numbered by the slots of the scope's id index (organizer.store.ids: the only
+per-photo dict, shared with an Immich scope's asset index; a has-column says which slots this table
+holds). On disk the columns are plain
 ``bytes`` and the strings one NUL-joined text each (NUL occurs neither in a path nor in an Immich
 id or checksum), so the restricted unpickler of organizer.store.state still sees builtins only, and a
 load is a split and a ``frombuffer`` instead of a million tuples.
