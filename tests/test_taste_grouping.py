@@ -66,6 +66,10 @@ def test_the_rule_starts_after_a_handful_of_rejects_on_one_kind_and_is_bounded(t
         store.add_grouping(f"r{i}", "not a group", entry, origin="test")
     assert store.min_confidence() == {"burst": 0.71}
     assert store.groupings()[-1]["weakest_link"] == {"inliers": 40, "coverage": 0.6}
+    store.add_grouping("r0", "a group after all", entry, origin="test")  # approved after all: counts no more
+    assert store.min_confidence() == {}
+    store.add_grouping("r3", "not a group", entry, origin="test")
+    assert store.min_confidence() == {"burst": 0.71}
     store.reset(origin="test")
     assert store.min_confidence() == {} and taste.describe(store)["grouping_lines"] == []
 

@@ -67,6 +67,8 @@ def approve(settings: ImmichSettings, found_keys: list[str], scope: str = LIBRAR
         for key in found_keys:
             proposal = _proposal(record, scope, key)
             if proposal["status"] in (PROPOSED, REJECTED, UNDONE):
+                if proposal["status"] == REJECTED:  # the "not a group" no longer teaches the grouping
+                    store.add_grouping(key, "a group after all", proposal["entry"], origin=origin)
                 _forget_decline(record, proposal)  # approving says: this is a group after all
                 record.set_proposal_status(scope, key, APPROVED)
                 entry = proposal["entry"]

@@ -397,6 +397,8 @@ class TasteStore:
         for e in self.events():
             if e.get("event") == "reset":
                 latest = {}  # a reset forgets the grouping feedback too
+            elif e.get("event") == "grouping" and e.get("decision") == "a group after all":
+                latest.pop((e.get("group", ""), "not a group", ""), None)  # approved after a "not a group"
             elif e.get("event") == "grouping":
                 key = (e.get("group", ""), e.get("decision", ""), e.get("photo") or "")
                 latest.pop(key, None)
@@ -405,8 +407,9 @@ class TasteStore:
 
     def add_grouping(self, group: str, decision: str, entry: dict[str, Any], origin: str,
                      photo: str | None = None) -> None:
-        """Keep one grouping decision ("not a group", or "drop" of one photo) with the group's kind and its
-        verification evidence (the weakest link's figures), as the pass judged it."""
+        """Keep one grouping decision ("not a group", "drop" of one photo, or "a group after all": approved
+        after a "not a group", which then no longer counts) with the group's kind and its verification
+        evidence (the weakest link's figures), as the pass judged it."""
         evidence = entry.get("evidence") if isinstance(entry.get("evidence"), dict) else {}
         self._append({"event": "grouping", "ts": time.time(), "group": group, "decision": decision,
                       "photo": photo, "origin": origin, "kind": kind_key(entry), "confidence": entry.get("confidence"),
