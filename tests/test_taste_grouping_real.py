@@ -38,3 +38,44 @@ def test_repick_re_covers_real_stacks_by_the_learned_taste_and_undo_puts_them_ba
     assert [cover(x) for x in bursts] == learned
     undo_run(client, s.state_dir, None)  # photo-organizer undo --last
     assert [cover(x) for x in bursts] == before
+
+
+def test_the_review_page_says_what_not_a_group_decisions_made_stricter(immich, tmp_path):
+    """Headless Chromium on the review page (the service under gunicorn, the real Immich): after three
+    "not a group" decisions on bursts the line near the top says so; "Forget my taste" clears it."""
+    from datetime import timedelta
+
+    from browser_helpers import ARGS, CHROMIUM, sync_playwright
+    from service_helpers import TOKEN, Service
+    from test_immich_real import START, upload_burst
+
+    from organizer.settings import ImmichSettings
+
+    pw = sync_playwright()
+    bursts = [upload_burst(immich, 70 + k, range(3), START + timedelta(hours=3 * k)) for k in range(3)]
+    state = tmp_path / "state"
+    with Service(immich, state, REVIEW="1", ACTION_TAG="1", ACTION_STACK="1") as svc, pw as p:
+        assert svc.post("/api/run", json={}).status_code == 202
+        svc.wait_idle()
+        s = ImmichSettings(url=immich.url, api_key=immich.api_key, state_dir=state, actions=TAG_STACK, review=True)
+        props = decisions.proposals(s)
+        for x in bursts:  # what the page's "Not a group" does
+            decisions.reject(s, next(q for q in props if set(x) <= {ph["id"] for ph in q["entry"]["photos"]})["found_key"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("dialog", lambda d: d.accept())
+            page.goto(svc.url + "/review/login")
+            page.fill("#token", TOKEN)
+            page.click("button[type=submit]")
+            page.wait_for_selector("#taste")
+            line = page.locator("#taste .grouping").inner_text()
+            assert line.startswith("After 3 of your 'not a group' decisions on bursts, burst groups need confidence ≥ "), line
+            assert page.locator("#taste-repick").count() == 0  # no learned taste in use: nothing to re-pick
+            page.click("#taste-reset")
+            page.wait_for_function("document.querySelectorAll('#taste .grouping').length === 0", timeout=60_000)
+            assert not errors, errors
+        finally:
+            browser.close()
