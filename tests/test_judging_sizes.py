@@ -76,7 +76,9 @@ def test_a_small_face_is_judged_on_the_larger_decode_and_a_large_one_is_not(scor
 
 
 @needs_models
-def test_a_scene_with_nobody_gets_one_full_face_detection(scorer, monkeypatch):
+def test_a_scene_with_nobody_is_never_searched_whole(scorer, monkeypatch):
+    """Only probes (one per frame) where nobody is: the large search of the sharpest frame was most
+    of the judging time of a group of pages or a landscape (docs/benchmarks.md)."""
     coffee = load_image_for_scoring(COFFEE)
     frames = [cv2.GaussianBlur(coffee, (0, 0), 1.5), coffee, cv2.GaussianBlur(coffee, (0, 0), 3)]
     full, probes = [], []
@@ -84,9 +86,12 @@ def test_a_scene_with_nobody_gets_one_full_face_detection(scorer, monkeypatch):
     monkeypatch.setattr(scorer.faces, "analyze", lambda img, detail=None, long_side=640: full.append(img) or analyze(img, detail, long_side))
     monkeypatch.setattr(scorer.faces, "probe", lambda img: probes.append(img) or probe(img))
     result = scorer.score_group([_inp(f"f{i}", f) for i, f in enumerate(frames)])
-    assert len(full) == 1 and full[0] is frames[1]  # the sharpest frame
-    assert len(probes) == 2
+    assert full == []
+    assert len(probes) == 3 and probes[0] is frames[1]  # the sharpest frame is probed first
     assert max(result, key=lambda s: s.score).id == "f1"
+    astronaut = load_image_for_scoring(ASTRONAUT)
+    scorer.score_group([_inp("a", astronaut), _inp("b", cv2.GaussianBlur(astronaut, (0, 0), 1.5))])
+    assert len(full) == 2 and full[0] is astronaut  # where a probe sees a face, every frame is searched
 
 
 @needs_models

@@ -72,18 +72,3 @@ def test_without_models_it_falls_back_to_no_face_scoring(tmp_path, caplog):
     assert result[0].score > result[1].score
     assert "eyes_open" not in result[0].parts and result[0].parts["faces"] == 0
 
-
-@needs_models
-def test_a_group_where_no_probe_sees_anyone_is_never_searched_whole(monkeypatch):
-    """The large search of the sharpest frame runs only after a probe saw a face: on a scene it
-    was most of the judging time (documents 86 -> 49 ms per photo, bench in docs/benchmarks.md)."""
-    scorer = Scorer()
-    searched: list[int] = []
-    real = scorer.faces.analyze
-    monkeypatch.setattr(scorer.faces, "analyze", lambda image, *a, **k: searched.append(1) or real(image, *a, **k))
-    coffee = load_image_for_scoring(COFFEE)
-    scorer.score_group([_inp("a", coffee), _inp("b", cv2.GaussianBlur(coffee, (0, 0), 1.5))])
-    assert searched == []
-    face = load_image_for_scoring(ASTRONAUT)
-    scorer.score_group([_inp("a", face), _inp("b", cv2.GaussianBlur(face, (0, 0), 1.5))])
-    assert len(searched) == 2  # both frames searched where there is a face
