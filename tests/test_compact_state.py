@@ -227,3 +227,20 @@ def test_a_format_2_scope_state_is_read_and_its_asset_index_joins_the_shared_ids
     assert st.hashes[keys[3]] == (infos[keys[3]]["fp"], 3, infos[keys[3]]["taken_at"], "immich:localDateTime",
                                   "immich:localDateTime", 0, 0)
     assert list(index.sorted_items()) == sorted(infos.items())
+
+
+def test_adding_many_new_entries_at_once_equals_adding_them_one_by_one():
+    """HashTable.add_new (a local hash cache seeding a pass) in bulk, and its one-by-one fallback."""
+    entries = list(_entries(300).items())
+    one = HashTable()
+    for key, entry in entries:
+        one[key] = entry
+    bulk = HashTable()
+    bulk.add_new(entries[:100])
+    bulk.add_new(entries[100:])
+    assert bulk == one and list(bulk) == list(one)
+    again = HashTable(entries[:2])
+    again.add_new([entries[1], entries[5], entries[5]])  # one held already, one twice: one by one
+    assert dict(again.items()) == dict([entries[0], entries[1], entries[5]])
+    loaded = HashTable.decode(bulk.encode())
+    assert loaded == one

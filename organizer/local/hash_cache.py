@@ -245,16 +245,20 @@ class HashCache:
         each entry's fingerprint with the file's current size and mtime before using it.
         """
         prefix = str(root).rstrip(os.sep) + os.sep
-        added = 0
         others: dict[str, HashEntry] = {}
+        new: list[tuple[str, HashEntry]] = []
         for path, entry in self.entries.items():
             if path.startswith(prefix):
                 rel = path[len(prefix):].replace(os.sep, "/")
                 if rel not in hashes:
-                    hashes[rel] = entry
-                    added += 1
+                    new.append((rel, entry))
             else:
                 others[path] = entry
+        if isinstance(hashes, HashTable):
+            hashes.add_new(new)  # a million rows in one numpy step (organizer.store.hash_table)
+        else:
+            hashes.update(new)
+        added = len(new)
         # The entries under root now live in the pass's compact table; :meth:`update` takes them
         # back from there, so a second copy (a tuple a photo) is not kept through the pass.
         self.entries = others

@@ -93,6 +93,31 @@ class HashTable(MutableMapping[str, HashEntry]):
         self._fp[i] = fp
         self._rows[i] = (int(h), float(taken), int(width), int(height), self._text_code(source), self._text_code(tz))
 
+    def add_new(self, items: list[tuple[str, HashEntry]]) -> None:
+        """Add entries for keys this table does not hold yet (a local hash cache seeding a pass):
+        their ids and rows in a few bulk steps instead of a row assignment each."""
+        keys = [k for k, _ in items]
+        ids = self.ids
+        start = len(ids)
+        if not ids.slot.keys().isdisjoint(keys) or len(set(keys)) != len(keys):
+            for key, entry in items:  # a key twice or already seen: one by one, the later entry wins
+                self[key] = entry
+            return
+        ids.ids.extend(keys)
+        ids.slot.update(zip(keys, range(start, start + len(keys)), strict=True))
+        n = len(ids)
+        self._rows, self._has = grown(self._rows, n), grown(self._has, n)
+        if len(self._fp) < n:
+            self._fp.extend([None] * (n - len(self._fp)))
+        for text in {e[3] for _, e in items} | {e[4] for _, e in items}:
+            self._text_code(text)
+        code = self._code
+        self._rows[start:n] = np.array([(h, t, w, hh, code[src], code[tz]) for _, (_, h, t, src, tz, w, hh) in items],
+                                       dtype=ROW)
+        self._fp[start:n] = [e[0] for _, e in items]
+        self._has[start:n] = True
+        self._count += len(items)
+
     def __delitem__(self, key: str) -> None:
         i = self._slot(key)
         if i is None:
