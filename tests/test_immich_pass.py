@@ -164,7 +164,7 @@ def test_a_tag_that_immichs_sidecar_read_back_drops_is_written_again(fake_immich
     for b in bursts:
         store.assets[b[1]].is_favorite = True  # a frame the keeper hides was a favourite
     fake_immich.fake.sidecar_echo = 0.5
-    with caplog.at_level(logging.INFO, logger="organizer.immich.actions"):
+    with caplog.at_level(logging.INFO, logger="organizer.immich"):
         result = run_immich_pass(settings(fake_immich, tmp_path, ActionFlags(tag=True, stack=True)))
     assert all(g["actions"].get("keeper_gains") == {"favorite": True} for g in result.report["groups"])
     time.sleep(1.0)  # a read-back still due has happened by now
