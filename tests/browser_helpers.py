@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -35,3 +36,17 @@ def sync_playwright():  # type: ignore[no-untyped-def]
     except ImportError:
         missing("playwright not installed (pip install -e '.[dev]')")
     return start()
+
+
+@contextlib.contextmanager
+def chromium_page(playwright, viewport: dict[str, int] | None = None):  # type: ignore[no-untyped-def]
+    """A page in a fresh headless Chromium, and the list its JavaScript errors are collected in;
+    the browser is closed however the test ends."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    try:
+        page = browser.new_page(**({"viewport": viewport} if viewport else {}))
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        yield page, errors
+    finally:
+        browser.close()

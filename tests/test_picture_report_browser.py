@@ -12,7 +12,7 @@ import os
 import shutil
 from typing import Any
 
-from browser_helpers import ARGS, CHROMIUM, RENDERED_WIDTHS, sync_playwright
+from browser_helpers import ARGS, CHROMIUM, RENDERED_WIDTHS, chromium_page, sync_playwright
 from cli_helpers import REPO, load_report, run_cli
 from PIL import Image
 
@@ -93,11 +93,7 @@ def test_face_boxes_lie_on_their_thumbnails_where_the_stage_found_the_faces(tmp_
         spool.put("tall", jpeg_of(100, 150))
         page_path = pr.write_picture_report(tmp_path / "faces.html", report, spool)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 900, "height": 700})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
+        with chromium_page(p, viewport={"width": 900, "height": 700}) as (page, errors):
             page.goto(page_path.resolve().as_uri())
             assert page.evaluate(RENDERED_WIDTHS) == [200, 100]
             faces = page.evaluate(FACE_RECTS)
@@ -122,5 +118,3 @@ def test_face_boxes_lie_on_their_thumbnails_where_the_stage_found_the_faces(tmp_
             if os.environ.get("KEEP_SCREENSHOTS"):
                 shutil.copy(shot, os.environ["KEEP_SCREENSHOTS"])
             assert errors == []
-        finally:
-            browser.close()

@@ -14,7 +14,7 @@ import os
 import shutil
 from datetime import datetime, timedelta
 
-from browser_helpers import ARGS, CHROMIUM, RENDERED_WIDTHS, sync_playwright
+from browser_helpers import RENDERED_WIDTHS, chromium_page, sync_playwright
 from cli_helpers import REPO
 from PIL import Image
 from service_helpers import TOKEN, Service
@@ -33,11 +33,7 @@ def test_sign_in_see_approve_reject_rechoose_undo_in_a_real_browser(immich, tmp_
         assert svc.post("/api/run", json={}).status_code == 202
         svc.wait_idle()
         assert immich.snapshot() == before
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
+        with chromium_page(p, viewport={"width": 1200, "height": 900}) as (page, errors):
             page.goto(svc.url + "/review/")
             assert "/review/login" in page.url
             page.fill("#token", TOKEN)
@@ -76,8 +72,6 @@ def test_sign_in_see_approve_reject_rechoose_undo_in_a_real_browser(immich, tmp_
             page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(path=str(tmp_path / "review.png"), full_page=True)
             assert errors == []
-        finally:
-            browser.close()
     # Immich changed exactly so: the newest stacked under the chosen best, the others untouched
     stack = immich.stack_of(new[0])
     assert stack["primaryAssetId"] == new[1] and sorted(a["id"] for a in stack["assets"]) == sorted(new)
@@ -115,11 +109,7 @@ def test_the_review_page_boxes_the_faces_that_decided_and_says_why_in_sentences(
     with Service(immich, tmp_path / "state", **REVIEW_ENV) as svc, pw as p:
         assert svc.post("/api/run", json={}).status_code == 202
         svc.wait_idle()
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
+        with chromium_page(p, viewport={"width": 1200, "height": 900}) as (page, errors):
             page.goto(svc.url + "/review/login")
             page.fill("#token", TOKEN)
             page.click("button[type=submit]")
@@ -148,5 +138,3 @@ def test_the_review_page_boxes_the_faces_that_decided_and_says_why_in_sentences(
             if os.environ.get("KEEP_SCREENSHOTS"):
                 shutil.copy(shot, os.environ["KEEP_SCREENSHOTS"])
             assert errors == []
-        finally:
-            browser.close()

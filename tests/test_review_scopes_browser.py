@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from browser_helpers import ARGS, CHROMIUM, RENDERED_WIDTHS, sync_playwright
+from browser_helpers import RENDERED_WIDTHS, chromium_page, sync_playwright
 from cli_helpers import run_cli
 from service_helpers import TOKEN, Service
 from test_immich_real import START, cli_env, upload_burst
@@ -32,11 +32,7 @@ def test_one_album_in_scopes_opens_on_its_proposals_with_the_first_group_in_sigh
     with Service(immich, tmp_path / "state", SCOPES=ALBUM, REVIEW="1", ACTION_STACK="1") as svc, pw as p:
         assert svc.post("/api/run", json={"album": ALBUM}).status_code == 202  # as its webhook or nightly pass
         svc.wait_idle()
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 560})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
+        with chromium_page(p, viewport={"width": 1000, "height": 560}) as (page, errors):
             page.goto(svc.url + "/review/")
             page.fill("#token", TOKEN)
             page.click("button[type=submit]")
@@ -63,8 +59,6 @@ def test_one_album_in_scopes_opens_on_its_proposals_with_the_first_group_in_sigh
             geometry = page.evaluate(GEOMETRY)
             assert geometry["tops"][0] >= geometry["bar"] - 1, geometry
             assert errors == []
-        finally:
-            browser.close()
 
 
 def test_the_service_library_report_has_previews_of_the_groups_an_album_pass_made(immich, tmp_path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from browser_helpers import ARGS, CHROMIUM, sync_playwright
+from browser_helpers import chromium_page, sync_playwright
 from service_helpers import TOKEN, Service
 from test_immich_real import START, upload_burst
 
@@ -20,11 +20,7 @@ def test_the_review_page_counts_a_chosen_keeper_and_forgets_on_request(immich, t
     with Service(immich, tmp_path / "state", **REVIEW_ENV) as svc, pw as p:
         assert svc.post("/api/run", json={}).status_code == 202
         svc.wait_idle()
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
+        with chromium_page(p, viewport={"width": 1200, "height": 900}) as (page, errors):
             page.on("dialog", lambda d: d.accept())  # "Forget what was learned from your choices?"
             page.goto(svc.url + "/review/login")
             page.fill("#token", TOKEN)
@@ -43,5 +39,3 @@ def test_the_review_page_counts_a_chosen_keeper_and_forgets_on_request(immich, t
                                    timeout=60_000)
             assert page.locator("#taste-reset").count() == 0
             assert not errors, errors
-        finally:
-            browser.close()

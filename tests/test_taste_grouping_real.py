@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from browser_helpers import ARGS, CHROMIUM, sync_playwright
+from browser_helpers import chromium_page, sync_playwright
 from service_helpers import TOKEN, Service
 from test_immich_real import START, TAG_STACK, upload_burst
 from test_taste_real import upload_exposures
@@ -62,11 +62,7 @@ def test_repick_re_covers_real_stacks_and_the_review_page_says_what_not_a_group_
         assert [cover(x) for x in shots] == before
         for x in looks:  # what the page's "Not a group" does
             decisions.reject(s, _found(props, x)["found_key"])
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
+        with chromium_page(p, viewport={"width": 1200, "height": 900}) as (page, errors):
             page.on("dialog", lambda d: d.accept())
             page.goto(svc.url + "/review/login")
             page.fill("#token", TOKEN)
@@ -77,5 +73,3 @@ def test_repick_re_covers_real_stacks_and_the_review_page_says_what_not_a_group_
             page.click("#taste-reset")
             page.wait_for_function("document.querySelectorAll('#taste .grouping').length === 0", timeout=60_000)
             assert not errors, errors
-        finally:
-            browser.close()
