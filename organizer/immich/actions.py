@@ -31,7 +31,7 @@ from organizer.settings import ActionFlags
 
 from .journal import ActionJournal
 from .record import GroupRecord, Record, member_key
-from .tags import TagWrites, Settling
+from .tags import Settling, TagWrites
 
 log = logging.getLogger(__name__)
 
