@@ -18,13 +18,10 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,75 +32,17 @@ from organizer.store.locks import FileLock, ScopeBusy
 
 from .config import ServiceConfig
 from .files import ServiceFiles, read_json, write_json_quick
+from .pass_reports import write_pass_report
+from .requests import PassRequest, iso_or_none, parse_iso
 from .spool import Spool
 
 log = logging.getLogger(__name__)
 
-LIBRARY = "library"
 ANY_ALBUM = "*"
 #: Ids of the last events taken in, kept in leader.json: what a replay is checked against, and what
 #: a test compares with the ids the webhook answered.
 RECENT_EVENTS = 2000
 
-
-#: Service reports kept in STATE_DIR/reports (oldest deleted first); the CLI's reports are not counted.
-KEEP_REPORTS = 200
-
-
-def _iso(t: float | None) -> str | None:
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds") if t else None
-
-
-def _parse_iso(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
-
-
-@dataclass
-class PassRequest:
-    """A pass waiting to run. ``kind`` "resolve" finds the albums of webhook assets first."""
-
-    album: str | None = None  # album name or id; None = the whole library
-    dry_run: bool = False
-    resume: bool = True
-    full: bool = False
-    reason: str = "manual"
-    kind: str = "pass"
-    assets: list[str] = field(default_factory=list)
-    not_before: float = 0.0
-    attempts: int = 0
-    taken_after: str | None = None  # ISO date-times from /api/run: only photos taken in [after, before)
-    taken_before: str | None = None
-
-    @property
-    def scope(self) -> str:
-        if self.kind == "resolve":
-            return "albums-of-new-assets"
-        return f"album:{self.album}" if self.album else LIBRARY
-
-    def same_work(self, other: PassRequest) -> bool:
-        return (self.kind, self.album, self.dry_run, self.taken_after, self.taken_before) == (
-            other.kind, other.album, other.dry_run, other.taken_after, other.taken_before) and self.kind == "pass"
-
-    def merge_reason(self, other: PassRequest) -> None:
-        """A request joining a waiting one: its reason stays visible ("webhook+manual")."""
-        if other.reason not in self.reason.split("+"):
-            self.reason = f"{self.reason}+{other.reason}"
-
-    def describe(self) -> dict[str, Any]:
-        """What /api/status shows of a waiting or running pass."""
-        out = {"scope": self.scope, "reason": self.reason, "dry_run": self.dry_run, "full": self.full}
-        if self.taken_after or self.taken_before:
-            out |= {"taken_after": self.taken_after, "taken_before": self.taken_before}
-        return out
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> PassRequest:
-        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        return cls(**known)
 
 
 PassFn = Callable[..., PassResult]
@@ -427,8 +366,8 @@ class Coordinator:
             else:
                 settings = self.config.immich
                 if req.taken_after or req.taken_before:
-                    settings = replace(settings, taken_after=_parse_iso(req.taken_after),
-                                       taken_before=_parse_iso(req.taken_before))
+                    settings = replace(settings, taken_after=parse_iso(req.taken_after),
+                                       taken_before=parse_iso(req.taken_before))
                 from organizer.report.pictures import ThumbnailSpool, immich_thumbnail_cache
 
                 cache = immich_thumbnail_cache(Path(settings.state_dir), req.album)
@@ -520,7 +459,7 @@ class Coordinator:
         scope = req.scope
         finished = time.time()
         entry: dict[str, Any] = req.describe() | {
-            "result": kind, "started_at": _iso(self.current_started), "finished_at": _iso(finished),
+            "result": kind, "started_at": iso_or_none(self.current_started), "finished_at": iso_or_none(finished),
             "duration_seconds": round(finished - self.current_started, 3)}
         entry.pop("scope")
         if kind == "resolved":
@@ -586,37 +525,8 @@ class Coordinator:
 
     def _write_report(self, req: PassRequest, result: PassResult, spool: Any = None,
                       cache: Any = None) -> str | None:
-        """Every completed pass leaves its report, dry runs included: STATE_DIR/reports/service-….json,
-        and its picture report beside it (….html), as a CLI pass does."""
-        scope_info = result.report.get("scope") or {}
-        key = scope_info.get("key") or (f"album-{req.album}" if req.album else LIBRARY)
-        stamp = datetime.fromtimestamp(self.current_started, UTC).strftime("%Y%m%d-%H%M%S")
-        name = f"service-{_safe_name(key)}-{stamp}-{uuid.uuid4().hex[:6]}{'-dry-run' if req.dry_run else ''}.json"
-        report = dict(result.report) | {"service": req.describe() | {"resumed": result.resumed,
-                                                                     "started_at": _iso(self.current_started)}}
-        try:
-            write_json_atomic(self.reports_dir / name, report)
-            self._prune_reports()
-        except OSError as exc:
-            log.warning("cannot write the report of the pass over %s: %s", req.scope, exc)
-            return None
-        if spool is not None and cache is not None:
-            from organizer.report.pictures import write_immich_picture_report
-
-            settings = self.config.immich
-            try:  # from the thumbnails the pass made and earlier pages kept; nothing downloaded here
-                _fill_from_other_scopes(spool, report, cache)
-                write_immich_picture_report(self.reports_dir / name, report, spool, None,
-                                            cache, settings.download_concurrency, keep=not req.dry_run)
-            except Exception as exc:  # noqa: BLE001 - the page is a view; the pass and its JSON stand
-                log.warning("cannot write the picture report of the pass over %s: %s", req.scope, exc)
-        return name
-
-    def _prune_reports(self) -> None:
-        old = sorted(self.reports_dir.glob("service-*.json"), key=lambda p: p.stat().st_mtime)[:-KEEP_REPORTS]
-        for path in old:
-            path.unlink(missing_ok=True)
-            path.with_suffix(".html").unlink(missing_ok=True)
+        return write_pass_report(self.reports_dir, req, result, self.current_started, self.config.immich,
+                                 spool, cache)
 
     # ------------------------------------------------------------------ status
     def status(self, state: str | None = None) -> dict[str, Any]:
@@ -624,7 +534,7 @@ class Coordinator:
             running = None
             if self.current is not None:
                 running = self.current.describe() | {"album": self.current.album, "resumed": False,
-                                                     "started_at": _iso(self.current_started)}
+                                                     "started_at": iso_or_none(self.current_started)}
                 if self.progress is not None:
                     running |= self.progress.snapshot()  # "resumed": true only once the pass really resumed
             if state is None:
@@ -637,7 +547,7 @@ class Coordinator:
                 "leader": {"pid": os.getpid()},
                 "running": running,
                 "queue": {"assets_pending": len(self.pending),
-                          "passes_queued": [r.describe() | {"not_before": _iso(r.not_before)} for r in self.queue]},
+                          "passes_queued": [r.describe() | {"not_before": iso_or_none(r.not_before)} for r in self.queue]},
                 "last_pass": dict(self.last_pass),
                 "latest_report": self.latest_report,
                 "reports_dir": str(self.reports_dir),
@@ -646,7 +556,7 @@ class Coordinator:
                 "next_scheduled_run": self.next_scheduled_run(),
                 "next_full_run": self.next_scheduled_run("full"),
                 "scopes": {"library": self.config.library_scope, "albums": list(self.config.album_scopes)},
-                "updated_at": _iso(time.time()),
+                "updated_at": iso_or_none(time.time()),
             }
 
     def _write_status(self, force: bool = False, state: str | None = None) -> None:
@@ -658,24 +568,3 @@ class Coordinator:
         self._status_written = now
         write_json_quick(self.files.status, self.status(state))
 
-
-def _fill_from_other_scopes(spool: Any, report: dict[str, Any], cache: Any) -> int:
-    """Put into ``spool`` the thumbnails other scopes' passes kept of this report's grouped photos.
-
-    Why: a group an album pass made is unchanged for the next library pass, which therefore does
-    not score it (no thumbnail made) and finds nothing in the library's own cache; the service
-    downloads nothing for its pages, so the library report showed "no preview" for such groups.
-    The album's pass kept them (``STATE_DIR/report-thumbs/album-…``), named by photo and hash, so
-    they are the very pictures this report needs. Returns how many were found.
-    """
-    from organizer.report.pictures import ThumbnailCache
-
-    found = 0
-    root = Path(cache.folder).parent
-    try:
-        folders = sorted(f for f in root.iterdir() if f.is_dir() and f != Path(cache.folder))
-    except OSError:
-        return 0
-    for folder in folders:
-        found += ThumbnailCache(folder).fill(spool, report)
-    return found
