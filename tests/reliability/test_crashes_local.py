@@ -66,13 +66,23 @@ def test_twenty_sigkills_then_resume_equals_an_uninterrupted_run(tmp_path):
         # bound lets a run finish first more often when the machine is less busy than it was for
         # the uninterrupted run, and that costs a whole run).
         in_acting = kills in (KILLS // 2 + 1, KILLS - 1)
-        if in_hashing and out.exists():
+        # And every 4th, two after a hashing one, aims at judging in a fresh run: right after the
+        # "groups of similar photos" line, while the first candidates are verified and scored
+        # (judging got fast enough that the random kills below could all miss it).
+        in_scoring = kills % 4 == 2 and not in_acting
+        if (in_hashing or in_scoring) and out.exists():
             shutil.rmtree(out)
         p = start_cli("-s", str(src), "-o", str(out), "--threads", "2", "--no-progress", "--resume")
         seen = ""
         if in_hashing:
             seen = read_until(p, "new photos")
             time.sleep(rng.uniform(0.0, 0.3))
+        elif in_scoring:
+            seen, found = _read_until(p, "groups of similar photos")
+            if found:
+                time.sleep(rng.uniform(0.0, 0.05))
+            else:
+                p.wait(timeout=60)
         elif in_acting:
             seen, found = _read_until(p, "Processing group", rng.randint(1, len(clean["groups"])))
             if not found:
