@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -138,13 +139,17 @@ class Tags(HTMLParser):
         return " ".join(" ".join(self.text).split())
 
 
-def render(monkeypatch: pytest.MonkeyPatch, proposals: list[dict[str, Any]]) -> Tags:
-    """The review page as ``/review/`` renders it for these proposals (no Immich, no sign-in)."""
+def render_page(monkeypatch: pytest.MonkeyPatch, proposals: list[dict[str, Any]],
+                record_path: Path | None = None) -> str:
+    """The review page's HTML as ``/review/`` renders it for these proposals (no Immich, no sign-in);
+    ``record_path``: where the shared record lies (the learned taste is read beside it)."""
     from flask import Flask
 
     from service import review
 
     class FakeRecord:
+        path = record_path
+
         def proposals(self, scope: str) -> list[dict[str, Any]]:
             return proposals
 
@@ -159,7 +164,12 @@ def render(monkeypatch: pytest.MonkeyPatch, proposals: list[dict[str, Any]]) -> 
     app = Flask(__name__)
     review.install_review(app)
     with app.test_request_context("/review/"):
-        return Tags(review.page())
+        return review.page()
+
+
+def render(monkeypatch: pytest.MonkeyPatch, proposals: list[dict[str, Any]]) -> Tags:
+    """The review page for these proposals, parsed."""
+    return Tags(render_page(monkeypatch, proposals))
 
 
 def test_the_best_is_explained_in_a_sentence_never_in_raw_score_parts(monkeypatch):

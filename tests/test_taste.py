@@ -187,35 +187,13 @@ def test_the_taste_command_shows_what_was_learned_and_resets_it(tmp_path, capsys
 
 
 def test_the_review_page_says_what_was_learned_in_one_line(monkeypatch, tmp_path):
-    from types import SimpleNamespace
-
-    from flask import Flask
-
-    from service import review
+    from test_review_service import render_page
 
     record = tmp_path / "record-abc.sqlite3"
     store = taste.TasteStore(taste.taste_path(record))
     for i, g in enumerate(disagreeing(12, seed=8)):
         store.add_choice(f"k{i}", person_pick(g, BRIGHT), g, None, "t")
-
-    class FakeRecord:
-        path = record
-
-        def proposals(self, scope: str) -> list:
-            return []
-
-        def proposal_scopes(self) -> list[str]:
-            return ["library"]
-
-        def close(self) -> None:
-            pass
-
-    monkeypatch.setattr(review, "_open_record", FakeRecord)
-    monkeypatch.setattr(review, "_settings", lambda: SimpleNamespace(review=True))
-    app = Flask(__name__)
-    review.install_review(app)
-    with app.test_request_context("/review/"):
-        html = review.page()
+    html = render_page(monkeypatch, [], record)
     line = taste.describe(store)["line"]
     assert line.startswith("Learned from 12 of your choices; agrees with your last 12 choices in ")
     assert '<span id="taste"' in html and line in html.replace("&#39;", "'")

@@ -28,7 +28,7 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -270,6 +270,13 @@ def _union(parent: list[int], a: int, b: int) -> None:
         parent[max(ra, rb)] = min(ra, rb)
 
 
+def _join(parent: list[int], seen: set[int], members: Sequence[int]) -> None:
+    """One union-find set for ``members``, and remember they were seen."""
+    seen.update(members)
+    for i in members[1:]:
+        _union(parent, members[0], i)
+
+
 def camera_bursts(refs: list[PhotoRef], times: Mapping[str, float], burst_ids: Mapping[str, str]) -> list[list[int]]:
     """Positions (in ``refs``) of the frames of each camera burst of two or more.
 
@@ -324,17 +331,8 @@ def join_candidates(groups: list[list[int]], refs: list[PhotoRef], times: Mappin
         return groups
     parent = list(range(len(refs)))
     touched: set[int] = set()
-    for g in groups:
-        touched.update(g)
-        for i in g[1:]:
-            _union(parent, g[0], i)
-    for b in bursts:
-        touched.update(b)
-        for i in b[1:]:
-            _union(parent, b[0], i)
-    for a, b in named:
-        touched.update((a, b))
-        _union(parent, a, b)
+    for members in [*groups, *bursts, *named]:
+        _join(parent, touched, members)
     comps: dict[int, list[int]] = {}
     for i in sorted(touched):
         comps.setdefault(_find(parent, i), []).append(i)
@@ -371,14 +369,8 @@ def keep_together(refs: list[PhotoRef], parts: list[tuple[list[int], dict[str, A
         pieces.extend((sorted(ps), dict(info)) for ps in by_id.values())
     parent = list(range(len(refs)))
     grouped: set[int] = set()
-    for positions, _ in pieces:
-        grouped.update(positions)
-        for p in positions[1:]:
-            _union(parent, positions[0], p)
-    for b in bursts:
-        grouped.update(b)
-        for p in b[1:]:
-            _union(parent, b[0], p)
+    for members in [*(positions for positions, _ in pieces), *bursts]:
+        _join(parent, grouped, members)
     comps: dict[int, list[int]] = {}
     for p in sorted(grouped):
         comps.setdefault(_find(parent, p), []).append(p)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from organizer.store.hash_table import grown
+from organizer.store.hash_table import SlotColumns, grown
 from organizer.store.ids import IdIndex
 
 ROW = np.dtype([("taken", "<f8"), ("size", "<i8"), ("w", "<i4"), ("h", "<i4"), ("source", "<i2"),
@@ -36,7 +36,7 @@ def _camera(flags: int) -> bool | None:
 _SEP = "\0"
 
 
-class AssetIndex(MutableMapping[str, dict[str, Any]]):
+class AssetIndex(SlotColumns, MutableMapping[str, dict[str, Any]]):
     """``{asset id: {"name","fp","taken_at","taken_source","tz","size","wh","snap"}}`` in columns.
 
     Rows are numbered by the slots of ``ids`` (organizer.store.ids), which an Immich scope shares
@@ -53,17 +53,6 @@ class AssetIndex(MutableMapping[str, dict[str, Any]]):
         self._texts: list[str | None] = []
         self._code: dict[str | None, int] = {}
 
-    def _text(self, text: str | None) -> int:
-        code = self._code.get(text)
-        if code is None:
-            code = self._code[text] = len(self._texts)
-            self._texts.append(text)
-        return code
-
-    def _slot(self, key: object) -> int | None:
-        i = self.ids.slot.get(key)  # type: ignore[arg-type]
-        return i if i is not None and i < len(self._has) and self._has[i] else None
-
     def __getitem__(self, key: str) -> dict[str, Any]:
         i = self._slot(key)
         if i is None:
@@ -76,9 +65,7 @@ class AssetIndex(MutableMapping[str, dict[str, Any]]):
 
     def __setitem__(self, key: str, info: dict[str, Any]) -> None:
         i = self.ids.add(key)
-        if i >= len(self._has) or i >= len(self._rows):
-            self._rows = grown(self._rows, i + 1)
-            self._has = grown(self._has, i + 1)
+        self._room_for(i)
         if i >= len(self._name):
             self._name.extend([None] * (i + 1 - len(self._name)))
             self._fp.extend([None] * (i + 1 - len(self._fp)))
@@ -86,8 +73,8 @@ class AssetIndex(MutableMapping[str, dict[str, Any]]):
         snap = info.get("snap") or {}
         name, fp = str(info["name"]), str(info["fp"])
         self._rows[i] = (float(info["taken_at"]), int(info.get("size") or 0), int(w), int(h),
-                         self._text(info.get("taken_source")), self._text(info.get("tz")),
-                         self._text(snap.get("visibility")), _flags(bool(snap.get("is_favorite")), info.get("camera")))
+                         self._text_code(info.get("taken_source")), self._text_code(info.get("tz")),
+                         self._text_code(snap.get("visibility")), _flags(bool(snap.get("is_favorite")), info.get("camera")))
         self._name[i], self._fp[i] = name, fp
         if not self._has[i]:
             self._has[i] = True

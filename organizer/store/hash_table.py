@@ -44,7 +44,40 @@ def grown(rows: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-class HashTable(MutableMapping[str, HashEntry]):
+class SlotColumns:
+    """Numpy rows numbered by the slots of a shared id index, with repeated short texts stored as codes.
+
+    Why a base: the hash table and the Immich asset index (organizer.immich.asset_index) keep their
+    rows the same way over one IdIndex; the slot lookup, the growth of the row arrays and the text
+    codes are written once here. Subclasses set ``ids``, ``_rows`` (structured), ``_has``, ``_texts``
+    and ``_code``.
+    """
+
+    ids: IdIndex
+    _rows: np.ndarray
+    _has: np.ndarray
+    _texts: list[str | None]
+    _code: dict[str | None, int]
+
+    def _text_code(self, text: str | None) -> int:
+        code = self._code.get(text)
+        if code is None:
+            code = self._code[text] = len(self._texts)
+            self._texts.append(text)
+        return code
+
+    def _slot(self, key: object) -> int | None:
+        i = self.ids.slot.get(key)  # type: ignore[arg-type]
+        return i if i is not None and i < len(self._has) and self._has[i] else None
+
+    def _room_for(self, i: int) -> None:
+        """Row arrays long enough for slot ``i``."""
+        if i >= len(self._has) or i >= len(self._rows):
+            self._rows = grown(self._rows, i + 1)
+            self._has = grown(self._has, i + 1)
+
+
+class HashTable(SlotColumns, MutableMapping[str, HashEntry]):
     """``{photo id: HashEntry}`` kept as numpy rows numbered by the scope's id index (see the module
     docstring); ``ids`` may be shared with the scope's other tables (organizer.immich.asset_index)."""
 
@@ -61,17 +94,6 @@ class HashTable(MutableMapping[str, HashEntry]):
                 self[key] = entry
 
     # ------------------------------------------------------------------ mapping
-    def _text_code(self, text: str | None) -> int:
-        code = self._code.get(text)
-        if code is None:
-            code = self._code[text] = len(self._texts)
-            self._texts.append(text)
-        return code
-
-    def _slot(self, key: object) -> int | None:
-        i = self.ids.slot.get(key)  # type: ignore[arg-type]
-        return i if i is not None and i < len(self._has) and self._has[i] else None
-
     def __getitem__(self, key: str) -> HashEntry:
         i = self._slot(key)
         if i is None:
@@ -82,9 +104,7 @@ class HashTable(MutableMapping[str, HashEntry]):
     def __setitem__(self, key: str, entry: HashEntry) -> None:
         fp, h, taken, source, tz, width, height = entry
         i = self.ids.add(key)
-        if i >= len(self._has) or i >= len(self._rows):
-            self._rows = grown(self._rows, i + 1)
-            self._has = grown(self._has, i + 1)
+        self._room_for(i)
         if i >= len(self._fp):
             self._fp.extend([None] * (i + 1 - len(self._fp)))
         if not self._has[i]:
