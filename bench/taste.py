@@ -16,7 +16,9 @@ on choices left out of its fit).
 Figures, after 10, 20, 40, 80 and all choices: agreement with the person's keeper on the check groups
 (before learning: today's weights), the same on the check groups where the taste differs from today's,
 and closed-eyes keepers back (check groups whose learned keeper has more people with closed eyes than
-today's keeper: must be 0). A person whose taste is today's must see no drop. ``python -m bench.taste
+today's keeper: must be 0). A person whose taste is today's must see no drop. The figure after 20
+choices is given over ORDERS review orders too (mean, worst): one order's figure moves by a few groups
+with the order alone. ``python -m bench.taste
 CACHE.json`` keeps the judged groups in CACHE.json and reuses them.
 """
 
@@ -40,6 +42,8 @@ TUNE_SOURCES = ("documents", "slides", "brackets", "blink", "smile", "camera_ids
                 "trade_offs_tune")
 #: Agreement is measured after this many choices (and after all the tune groups).
 CHECKPOINTS = (10, 20, 40, 80)
+#: The figure after 20 choices is also given over this many review orders (``orders``).
+ORDERS = 10
 BURSTS_PER_PHOTO = 6
 
 #: Hidden tastes: (name, shift on the features). "today" is a person who agrees with the defaults.
@@ -154,6 +158,25 @@ def simulate(groups: dict[str, list[dict[str, dict[str, float]]]], shift: dict[s
     return {"tune": len(tune), "check": len(check), "differ": len(differ), "curve": curve}
 
 
+def orders(groups: dict[str, list[dict[str, dict[str, float]]]], shift: dict[str, float], choices: int = 20,
+           count: int = ORDERS) -> dict[str, Any]:
+    """The figure after ``choices`` choices over ``count`` review orders (seeds 0..count-1), not the one
+    shuffle of ``simulate``: one check group is 0.014 of the agreement, so one order's figure moves by a
+    few groups with the order alone. Mean, worst, and in how many orders agreement fell below today's."""
+    tune = [g for s, gs in groups.items() if s in TUNE_SOURCES for g in gs]
+    check = [g for s, gs in groups.items() if s not in TUNE_SOURCES for g in gs]
+    wanted = [person_pick(g, shift) for g in check]
+    before = sum(taste.default_pick(g) == w for g, w in zip(check, wanted, strict=True)) / len(check)
+    figures = []
+    for seed in range(count):
+        order = np.random.default_rng(seed).permutation(len(tune)).tolist()[:choices]
+        made = [{"group": f"g{k}", "chosen": person_pick(tune[k], shift), "frames": tune[k]} for k in order]
+        ranker = taste.learned_ranker(made)
+        figures.append(sum(ranker.pick(g) == w for g, w in zip(check, wanted, strict=True)) / len(check))
+    return {"mean": float(np.mean(figures)), "worst": min(figures), "below_before": sum(f < before for f in figures),
+            "orders": count}
+
+
 def run(quick: bool = False, cache: Path | None = None) -> None:
     print("\n== Learning the person's taste from their choices (bench/taste.py) ==")
     if cache is not None and cache.exists():
@@ -175,6 +198,9 @@ def run(quick: bool = False, cache: Path | None = None) -> None:
                   f"{m['closed_eyes_back']:>16}  {m['words']}")
         last = r["curve"][max(r["curve"])]
         print(f"{'':<26} as the person is told (leave-one-out): {last['held_out'].line()}")
+        o = orders(groups, shift)
+        print(f"{'':<26} after 20 choices in {o['orders']} review orders: mean {o['mean']:.2f}, worst {o['worst']:.2f}, "
+              f"below before learning in {o['below_before']}")
 
 if __name__ == "__main__":
     import sys

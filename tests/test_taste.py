@@ -209,3 +209,32 @@ def test_the_pass_summary_says_what_the_taste_did(capsys):
     assert f"Your taste:         {line} It picked 2 keepers this pass." in capsys.readouterr().out
     _print_summary({"summary": summary}, None, 1.0)
     assert "Your taste" not in capsys.readouterr().out
+
+
+def test_file_size_is_no_taste_a_brighter_taste_is_learned_as_brightness_alone():
+    """A JPEG grows with brightness and detail, so in a person's choices of the brighter frame the larger
+    file goes along (on the bench's tune groups r 0.50). Were file size a learnable weight, part of the
+    taste would go to it — said as "larger files", and wrong where size and brightness part ways. The
+    ranker leaves it at its built-in weight (docs/taste.md, Benchmark)."""
+    def sized(gs: list[list[dict]], follow: bool, seed: int) -> list[list[dict]]:
+        rng = np.random.default_rng(seed)
+        for g in gs:
+            for p in g:  # relative to the group's largest file, as the scorer gives it
+                parts = p["score_parts"]
+                parts["file_size"] = (0.4 + parts["brightness"] + 0.3 * parts["sharpness"]) if follow else \
+                    float(rng.uniform(0.5, 1.0))
+            top = max(p["score_parts"]["file_size"] for p in g)
+            for p in g:
+                p["score_parts"]["file_size"] = round(p["score_parts"]["file_size"] / top, 4)
+        return gs
+
+    tune = sized(disagreeing(20, seed=5), follow=True, seed=5)
+    check = sized(groups(200, seed=6), follow=False, seed=6)
+    ranker = taste.learned_ranker(choices_of(tune, BRIGHT))
+    assert ranker.learned
+    assert "file_size" not in ranker.moves() and "larger files" not in ranker.in_words()
+    assert ranker.in_words().startswith("you prefer brighter frames"), ranker.in_words()
+    frames = [taste.group_frames(g) for g in check]
+    wanted = [person_pick(g, BRIGHT) for g in check]
+    after = np.mean([ranker.pick(f) == w for f, w in zip(frames, wanted, strict=True)])
+    assert after >= 0.85, after

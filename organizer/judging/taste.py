@@ -42,12 +42,16 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-#: The parts of a frame's judgement the ranker may weigh differently (all on 0..1 scales).
-FEATURES = ("face_sharpness", "sharpness", "exposure", "smile", "mouth_closed", "resolution", "file_size",
-            "brightness")
+#: The parts of a frame's judgement the ranker may weigh differently (all on 0..1 scales). Not the
+#: file size: it keeps its built-in weight in ``base`` but is no taste of its own, only a by-product
+#: (a JPEG grows with detail and with brightness: on the bench's tune groups the within-group
+#: differences of file size follow sharpness (r 0.31) and brightness (r 0.50)). Learnable, it took
+#: part of a "brighter" taste's weight, dragged sharpness back in with it and spent the MAX_SHIFT
+#: bound: "brighter over sharper" agreed 0.89 after 20 choices on one check collection (docs/taste.md).
+FEATURES = ("face_sharpness", "sharpness", "exposure", "smile", "mouth_closed", "resolution", "brightness")
 WORDS = {"face_sharpness": "sharp faces", "sharpness": "sharpness", "exposure": "good exposure",
          "smile": "smiles", "mouth_closed": "closed mouths", "resolution": "resolution",
-         "file_size": "larger files", "brightness": "brighter frames"}
+         "brightness": "brighter frames"}
 #: No refit below this many choices: today's weights until then.
 MIN_CHOICES = 5
 #: How sharply a utility difference decides a choice in the model (1 / the noise of a choice).
@@ -88,7 +92,7 @@ def frame_features(photo: dict[str, Any]) -> dict[str, float] | None:
     people = float(parts.get("people", 0.0))
     feats = {"base": round(float(photo.get("score", 0.0)) * (people + 1.0), 6),
              "blinking": float(parts.get("people_blinking", 0.0))}
-    feats.update({k: round(float(parts.get(k, 0.0) or 0.0), 4) for k in FEATURES})
+    feats.update({k: round(float(parts.get(k, 0.0) or 0.0), 4) for k in (*FEATURES, "file_size")})
     return feats
 
 
@@ -167,8 +171,8 @@ class Ranker:
     def in_words(self) -> str:
         """Which weights moved and which way: "you prefer smiles over sharpness"."""
         moved = self.moves()
-        up = [WORDS[k] for k, v in sorted(moved.items(), key=lambda kv: -kv[1]) if v > 0]
-        down = [WORDS[k] for k, v in sorted(moved.items(), key=lambda kv: kv[1]) if v < 0]
+        up = [WORDS.get(k, k) for k, v in sorted(moved.items(), key=lambda kv: -kv[1]) if v > 0]
+        down = [WORDS.get(k, k) for k, v in sorted(moved.items(), key=lambda kv: kv[1]) if v < 0]
         if up and down:
             return f"you prefer {_join(up)} over {_join(down)}"
         if up:
