@@ -93,6 +93,67 @@ def cpu_seconds() -> tuple[float, float] | None:
     return busy, server
 
 
+def _proc_table() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, CPU seconds of it and of its children it has reaped), from /proc."""
+    import os
+
+    tick = os.sysconf("SC_CLK_TCK")
+    table: dict[int, tuple[int, float]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        rest = stat[stat.rindex(")") + 2:].split()
+        table[int(proc.name)] = (int(rest[1]), sum(int(v) for v in rest[11:15]) / tick)
+    return table
+
+
+def tree_cpu(roots: list[int], table: dict[int, tuple[int, float]]) -> float:
+    """CPU seconds of ``roots`` and every process below them (a PostgreSQL backend per connection,
+    node's workers): one server's own, not that of another server beside it on the machine."""
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    seen: set[int] = set()
+    todo = [r for r in roots if r in table]
+    while todo:
+        pid = todo.pop()
+        if pid not in seen:
+            seen.add(pid)
+            todo += children.get(pid, [])
+    return sum(table[p][1] for p in seen)
+
+
+def kit_roots(port: int) -> list[int]:
+    """The pids the kit started for ``port`` (Immich's node, its PostgreSQL and its redis), read from
+    the pid files up.sh writes (shared/immich-real/README.md: the layout of ``$IMMICH_REAL_HOME``)."""
+    import os
+
+    home = Path(os.environ.get("IMMICH_REAL_HOME", Path.home() / ".cache" / "immich-real")) / str(port)
+    files = [home / "immich.pid", home / "redis" / "redis.pid"]
+    try:
+        files.append(Path((home / "pgroot.path").read_text().strip()) / "data" / "postmaster.pid")
+    except OSError:
+        pass
+    roots = []
+    for f in files:
+        try:
+            roots.append(int(f.read_text().split()[0]))
+        except (OSError, ValueError, IndexError):
+            continue
+    return roots
+
+
+def server_cpu(port: int) -> float | None:
+    """CPU seconds the kit's server on ``port`` has used so far (None when its pids are not found):
+    read before and after a pass, Immich's share of it, even with other servers busy beside it."""
+    roots = kit_roots(port)
+    return tree_cpu(roots, _proc_table()) if roots else None
+
+
 def real(quick: bool = False) -> None:
     """First pass vs. the time to download every thumbnail once (8 threads), measured in this run.
 
