@@ -1,4 +1,4 @@
-"""`photo-organizer taste`: what the organizer learned from the person's choices, and a reset (issue 22)."""
+"""`photo-organizer taste`: what the organizer learned from the person's choices, a reset and its undo (issue 22)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from organizer.settings_table import default, read
 
-from .common import EXIT_USAGE, _setup_logging
+from .common import EXIT_ERROR, EXIT_USAGE, _setup_logging
 
 
 def main(argv: list[str]) -> int:
@@ -16,10 +16,12 @@ def main(argv: list[str]) -> int:
         prog="photo-organizer taste",
         description="Show what the organizer learned from your choices on the review page and in Immich "
                     "(keepers you chose or approved, stacks you re-covered), and how well it agrees with you; "
-                    "or forget it. The choices stay in the journal; a reset is journaled too.")
+                    "or forget it. The choices stay in the journal; a reset, and its undo, are journaled too.")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--show", action="store_true", help="show the learned taste (the default)")
     what.add_argument("--reset", action="store_true", help="forget the learned taste: back to the built-in weights")
+    what.add_argument("--undo-reset", action="store_true",
+                      help="undo the latest --reset (or 'Forget my taste'): its choices count again (journaled)")
     what.add_argument("--repick", action="store_true",
                       help="Immich: re-pick with your taste — a pass in which applied groups whose keeper your learned "
                            "taste would pick differently are re-covered (journaled: 'photo-organizer undo --last' "
@@ -71,7 +73,19 @@ def main(argv: list[str]) -> int:
     if args.reset:
         had = store.reset(origin="cli")
         print(f"Taste reset: {had} choice{'s' if had != 1 else ''} forgotten; keepers are picked by the built-in "
-              f"weights until you choose again (the history stays in {path}).")
+              f"weights until you choose again (the history stays in {path}; "
+              f"'photo-organizer taste --undo-reset' brings it back).")
+        return 0
+    if args.undo_reset:
+        from organizer.judging.taste import NothingToUndo
+
+        try:
+            now = store.undo_reset(origin="cli")
+        except NothingToUndo as exc:
+            print(f"error: {exc}")
+            return EXIT_ERROR
+        print(f"Reset undone: learning from {now} choice{'s' if now != 1 else ''} again.")
+        print(describe(store)["line"])
         return 0
     shown = describe(store)
     if args.json:

@@ -344,6 +344,8 @@ def decide(action: str) -> Any:
             decisions.undo_group(settings, key, scope)
         elif action == "taste-reset":
             decisions.reset_taste(settings)
+        elif action == "taste-undo-reset":  # "Undo" right after "Forget my taste": the choices count again
+            return jsonify({"ok": True, "choices": decisions.undo_reset_taste(settings)})
         elif action == "taste-repick":  # "re-pick with my taste" for this scope: one journaled, undoable run
             result = decisions.repick(settings, None if scope == LIBRARY else scope.removeprefix("album-"),
                                       origin="review repick")

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from immich_client import ImmichClient
-from organizer.judging.taste import TasteStore, taste_path
+from organizer.judging.taste import NothingToUndo, TasteStore, taste_path
 from organizer.pipeline import PassResult
 from organizer.settings import ImmichSettings
 
@@ -173,6 +173,17 @@ def reset_taste(settings: ImmichSettings, client: ImmichClient | None = None) ->
         return TasteStore(taste_path(record.path)).reset(origin="review")
 
 
+def undo_reset_taste(settings: ImmichSettings, client: ImmichClient | None = None) -> int:
+    """Undo this user's latest taste reset (journaled): the choices it forgot count again. Returns how
+    many choices the taste now has; a DecisionError says why when there is nothing to undo."""
+    client = client or make_client(settings)
+    with open_record(settings, client) as record:
+        try:
+            return TasteStore(taste_path(record.path)).undo_reset(origin="review")
+        except NothingToUndo as exc:
+            raise DecisionError(str(exc)) from exc
+
+
 def repick(settings: ImmichSettings, album: str | None = None, client: ImmichClient | None = None,
            origin: str = "repick") -> PassResult:
     """"Re-pick with my taste" for a scope (the library, or ``album``): a pass in which applied groups
@@ -203,4 +214,4 @@ def undo_group(settings: ImmichSettings, found_key: str, scope: str = LIBRARY,
 
 
 __all__ = ["DecisionError", "approve", "approve_above", "choose_best", "drop_photo", "member_key", "proposals",
-           "reject", "repick", "reset_taste", "undo_group"]
+           "reject", "repick", "reset_taste", "undo_group", "undo_reset_taste"]

@@ -25,7 +25,10 @@ others are fewer than MIN_CHOICES), and compared with what today's weights alone
 choices, and a person with today's taste still saw no drop.)
 
 The choices live in a small journal beside the shared record (``taste-<library>.jsonl``, one JSON
-line an event: a choice, a refit, a reset); a reset keeps the history and starts learning afresh.
+line an event: a choice, a refit, a reset, the undo of a reset); a reset keeps the history and starts
+learning afresh, so the latest reset can be undone: an ``undo-reset`` line names it, and every reader
+of the journal then skips that reset, which brings back exactly the choices (and so the model, a
+function of them) and the grouping decisions it had forgotten.
 """
 
 from __future__ import annotations
@@ -346,6 +349,24 @@ def local_taste_path(output: Path) -> Path:
     return Path(output) / LOCAL_NAME
 
 
+class NothingToUndo(ValueError):
+    """An undo of a reset that cannot be: never reset, or the latest reset undone already (the message says)."""
+
+
+def _live(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The journal as it counts: a reset named by a later ``undo-reset`` (its ordinal among the resets,
+    stable in an append-only journal) is skipped, as if it had not happened."""
+    undone = {e.get("undoes") for e in events if e.get("event") == "undo-reset"}
+    out, ordinal = [], 0
+    for e in events:
+        if e.get("event") == "reset":
+            ordinal += 1
+            if ordinal - 1 in undone:
+                continue
+        out.append(e)
+    return out
+
+
 class TasteStore:
     """One library's choices, refits and resets, one JSON line each (append-only: a journal)."""
 
@@ -376,7 +397,7 @@ class TasteStore:
     def choices(self) -> list[dict[str, Any]]:
         """The choices since the last reset, oldest first; a group chosen again counts once (the latest)."""
         latest: dict[str, dict[str, Any]] = {}
-        for e in self.events():
+        for e in _live(self.events()):
             if e.get("event") == "reset":
                 latest.clear()
             elif e.get("event") == "choice" and e.get("chosen") in e.get("frames", {}):
@@ -398,7 +419,7 @@ class TasteStore:
     def groupings(self) -> list[dict[str, Any]]:
         """The grouping decisions since the last reset; a group decided again counts once (the latest)."""
         latest: dict[tuple[str, str, str], dict[str, Any]] = {}
-        for e in self.events():
+        for e in _live(self.events()):
             if e.get("event") == "reset":
                 latest = {}  # a reset forgets the grouping feedback too
             elif e.get("event") == "grouping" and e.get("decision") == "a group after all":
@@ -437,6 +458,31 @@ class TasteStore:
         log.info("taste: reset (%d choices forgotten)", had)
         return had
 
+    def undoable_reset(self) -> dict[str, Any] | None:
+        """The latest reset when it can be undone (not undone yet): its journal line, else None."""
+        events = self.events()
+        resets = [e for e in events if e.get("event") == "reset"]
+        undone = {e.get("undoes") for e in events if e.get("event") == "undo-reset"}
+        if not resets or len(resets) - 1 in undone:
+            return None
+        return resets[-1] | {"ordinal": len(resets) - 1}
+
+    def undo_reset(self, origin: str = "cli") -> int:
+        """Undo the latest reset (journaled): the choices and grouping decisions it forgot count again,
+        with any made since (a group chosen again still counts once, the latest). With no choice since,
+        the choices — and so the model — are exactly those before the reset. Only the latest reset, and
+        once: a reset undone already, or none at all, raises NothingToUndo. Returns the choices now."""
+        events = self.events()
+        resets = sum(1 for e in events if e.get("event") == "reset")
+        if not resets:
+            raise NothingToUndo("nothing to undo: the taste was never reset")
+        if resets - 1 in {e.get("undoes") for e in events if e.get("event") == "undo-reset"}:
+            raise NothingToUndo("nothing to undo: the last reset was undone already")
+        self._append({"event": "undo-reset", "ts": time.time(), "origin": origin, "undoes": resets - 1})
+        now = len(self.choices())
+        log.info("taste: reset undone (%d choices count again)", now)
+        return now
+
     def ranker(self) -> Ranker:
         """The ranker for the choices now (see ``learned_ranker``); a refit on new choices is journaled,
         with its held-out agreement and whether passes use it."""
@@ -446,7 +492,7 @@ class TasteStore:
             return Ranker()
         a = agreement(choices)
         use = a.learned >= a.before + GATE
-        last = next((e for e in reversed(self.events()) if e.get("event") in ("refit", "reset")), None)
+        last = next((e for e in reversed(_live(self.events())) if e.get("event") in ("refit", "reset")), None)
         if last is None or last.get("event") == "reset" or last.get("choices") != fitted.choices:
             self._append({"event": "refit", "ts": time.time(), "choices": fitted.choices, "delta": fitted.moves(),
                           "veto_lifted": fitted.veto_lifted, "agreement": a.to_dict(), "in_use": use})
@@ -469,9 +515,12 @@ def describe(store: TasteStore) -> dict[str, Any]:
     out["journal"] = str(store.path)
     out["grouping"] = store.grouping()  # "not a group" decisions: stricter verification per kind
     out["grouping_lines"] = [v["line"] for v in out["grouping"].values()]
+    reset = store.undoable_reset()  # "Undo" is offered while the latest reset can be undone and forgot something
+    out["undo_reset"] = {"choices": reset.get("choices", 0), "groupings": reset.get("groupings", 0),
+                         "ts": reset.get("ts")} if reset and (reset.get("choices") or reset.get("groupings")) else None
     return out
 
 
-__all__ = ["FEATURES", "MIN_CHOICES", "Agreement", "Ranker", "TasteStore", "agreement", "default_pick", "describe",
+__all__ = ["FEATURES", "MIN_CHOICES", "Agreement", "NothingToUndo", "Ranker", "TasteStore", "agreement", "default_pick", "describe",
            "fit", "frame_features", "group_frames", "grouping_rules", "kind_key", "learned_ranker", "local_taste_path",
            "refused", "taste_path"]
