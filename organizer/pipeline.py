@@ -23,6 +23,7 @@ from organizer.camera.twins import DEFAULT_PAIR_COVER, TWINS_VERSION
 from organizer.candidates.grouping import DEFAULT_MAX_GAP
 from organizer.candidates.hashing import HASH_ALGORITHM, HASH_SIZE, default_processes
 from organizer.candidates.plan import Candidates, find_candidates
+from organizer.immich.write_ahead import WriteAhead
 from organizer.judging import named_bursts
 from organizer.judging.pool import Job, JudgeAhead, Outcome, Parts, Stopped, group_id
 from organizer.judging.taste import kind_key, refused
@@ -360,7 +361,9 @@ class _JudgeAndAct:
     """4-7. Verify, score and act, candidate by candidate.
 
     Verification and scoring run ahead in worker processes (organizer.judging.pool); this loop alone
-    numbers the groups, acts and writes the state, strictly in candidate order.
+    numbers the groups and writes the state, strictly in candidate order. Acting may overlap: with
+    ``actions.write_depth`` > 1 up to that many groups' writes are in flight at once
+    (organizer.immich.write_ahead), and each group is completed, in order, once its writes are answered.
     """
 
     def __init__(self, source: Source, actions: Actions, settings: PassSettings, state: ProcessingState,
@@ -376,6 +379,7 @@ class _JudgeAndAct:
         self.thumbs = report_wants_thumbnails()
         self.read_ahead = getattr(actions, "read_ahead", None)
         self.refused: list[dict[str, Any]] = []  # groups the grouping feedback turned away
+        self.writer = WriteAhead(getattr(actions, "write_depth", 1))
 
     def job(self, k: int, parts: Parts | None = None, cand: list[PhotoRef] | None = None) -> Job:
         cand = self.found.groups[k] if cand is None else cand
@@ -412,7 +416,12 @@ class _JudgeAndAct:
                 for at in range(len(parts)):
                     outcome = self.act(k, at, parts, judged_refs, outcome)
                 bar.update(1)
+            self.writer.drain()
+        except PassInterrupted:
+            self.writer.close(completing=True)  # a stop: the groups in flight are written, so they are done
+            raise
         finally:
+            self.writer.close(completing=False)  # an error: wait for the writes in flight, mark none done
             self.ahead.close()
             if hasattr(self.actions, "close_reads"):
                 self.actions.close_reads()
@@ -462,7 +471,7 @@ class _JudgeAndAct:
         done = state.completed.get(gid)
         if done is not None and done.get("index") == n:
             progress.message(f"Skipping group {n}/{max(total, n)} (already completed)")
-            self.groups_out.append(done, resumed=True)
+            self.writer.after(lambda _: self.groups_out.append(done, resumed=True))
             return outcome
         previous = getattr(actions, "previous", None)
         prior = previous(gid, member_refs) if previous else None
@@ -476,11 +485,11 @@ class _JudgeAndAct:
                              f"{info.get('confidence')}): below what your 'not a group' decisions ask for")
             left_apart = getattr(actions, "left_apart", None)
             if left_apart:
-                left_apart(member_refs, prior)
+                self.writer.after(lambda _: left_apart(member_refs, prior))
             return outcome
         if prior is not None:
             progress.message(f"Group {n}/{max(total, n)} unchanged since the last pass")
-            self.groups_out.append(dict(prior, index=n), resumed=True)
+            self.writer.after(lambda _: self.groups_out.append(dict(prior, index=n), resumed=True))
             return outcome
         _check_stop(self.stop)
         # n/M as the resume specification shows it; M counts the candidates, which
@@ -505,12 +514,17 @@ class _JudgeAndAct:
             if following is not None:
                 later += [p["id"] for g in following.groups.values() for p in g.photos]
             self.read_ahead(later)
-        result.actions = actions.apply(result, self.refs_by_id)
-        entry = result.to_dict()
-        remember = getattr(actions, "remember", None)
-        if remember:
-            remember(gid, entry)
-        self.groups_out.append(entry, blob=state.complete_group(gid, entry))
+
+        def complete(applied: dict[str, Any]) -> None:
+            """Once every write of the group was answered, and every earlier group completed."""
+            result.actions = applied
+            entry = result.to_dict()
+            remember = getattr(actions, "remember", None)
+            if remember:
+                remember(gid, entry)
+            self.groups_out.append(entry, blob=state.complete_group(gid, entry))
+
+        self.writer.submit(lambda: actions.apply(result, self.refs_by_id), complete)
         return outcome
 
 

@@ -55,7 +55,8 @@ IMMICH_VARIABLES = {"url": "IMMICH_URL", "api_key": "IMMICH_API_KEY", "state_dir
                     "download_concurrency": "DOWNLOAD_CONCURRENCY", "max_retry_seconds": "IMMICH_MAX_RETRY_SECONDS",
                     "read_timeout": "IMMICH_READ_TIMEOUT_SECONDS",
                     "max_requests_per_second": "IMMICH_MAX_REQUESTS_PER_SECOND",
-                    "keeper_inherits": "KEEPER_INHERITS", "review": "REVIEW", "burst_id_reads": "BURST_ID_READS"}
+                    "keeper_inherits": "KEEPER_INHERITS", "review": "REVIEW", "burst_id_reads": "BURST_ID_READS",
+                    "write_overlap": "WRITE_OVERLAP"}
 
 
 def env_file_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -125,6 +126,8 @@ class ImmichSettings:
     review: bool = default("REVIEW")
     #: read the camera's burst id from the first 64 KB of originals a webhook did not deliver it for
     burst_id_reads: bool = default("BURST_ID_READS")
+    #: groups whose writes are in flight at once (organizer.immich.write_ahead; 1: one after another)
+    write_overlap: int = default("WRITE_OVERLAP")
     limit: int | None = None  # only the first N photos of the scope (try-outs); flag only
     taken_after: datetime | None = None  # capture-time range [after, before); flags or /api/run only
     taken_before: datetime | None = None

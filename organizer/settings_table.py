@@ -142,6 +142,12 @@ SETTINGS: tuple[Setting, ...] = (
             "counts as failed (and is retried).", "Immich", (IMMICH, SERVICE), low=0),
     Setting("DOWNLOAD_CONCURRENCY", "int", 8, "Thumbnails downloaded at once while hashing.", "Immich",
             (IMMICH, SERVICE), low=0),
+    Setting("WRITE_OVERLAP", "int", 1, "Groups whose writes (tags, stack, album, favourite, "
+            "archive) are in flight at once. 1 = one group after another. More helps only where Immich has "
+            "cores to spare (each group waits mostly on the server's answers); journal, record and resume "
+            "stay in candidate order either way (docs/benchmarks.md \"Overlapped writes\").", "Immich",
+            (IMMICH, SERVICE), ("--write-overlap",), "immich", low=1, high=16, noun="a number of groups",
+            flag_help="groups whose writes are in flight at once (1 = one after another)"),
     Setting("IMMICH_MAX_REQUESTS_PER_SECOND", "float", 100.0, "At most this many requests per second to "
             "Immich, all threads together (0 = no limit), so a large first pass (a million thumbnails) "
             "leaves the server responsive to its users.", "Immich", (IMMICH, SERVICE), low=0),

@@ -17,9 +17,12 @@ Writes are batched per group (one request per kind of change), never per photo.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +35,7 @@ from organizer.settings import ActionFlags
 from .journal import ActionJournal
 from .record import GroupRecord, Record, member_key
 from .tags import Settling, TagWrites
+from .write_ahead import current_turn
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +72,9 @@ class ImmichActions(TagWrites):
         self._ahead: dict[str, tuple[float, Future[Asset | None]]] = {}  # asset id -> (when, read)
         self._reader: ThreadPoolExecutor | None = None
         self._settling: list[Settling] = []  # tags to read back once Immich's sidecar jobs ran
-        #: the cover the person put on one of our stacks by hand, noticed by _apply_stack
-        self.recovered: str | None = None
+        #: overlapped writes (organizer.immich.write_ahead) act on two groups at once: the caches
+        #: shared by every group (tags, albums, stacks, the read-back list) change under this lock
+        self._lock = threading.RLock()
 
     def describe(self) -> dict[str, Any]:
         return {"actions": self.flags.signature()}
@@ -176,52 +181,91 @@ class ImmichActions(TagWrites):
         ever answers albums from that same set. The age rule is for a long pass: an album the user
         makes meanwhile is seen within a minute, for the cost of one request a minute.
         """
-        now = self.clock()
-        if self._albums_listed is None or now - self._albums_listed[0] >= ALBUM_LIST_SECONDS:
-            self._albums_listed = (now, self.client.albums.list())
-        return self._albums_listed[1]
+        with self._lock:
+            now = self.clock()
+            if self._albums_listed is None or now - self._albums_listed[0] >= ALBUM_LIST_SECONDS:
+                self._albums_listed = (now, self.client.albums.list())
+            return self._albums_listed[1]
 
     def _albums_by_marker(self) -> dict[str, str]:
         """Our albums by lineage, from the marker in their description (one album list per pass)."""
-        if self._album_index is None:
-            self._album_index = {}
-            for album in self._visible_albums():
-                desc = album.description or ""
-                if desc.startswith(ALBUM_MARKER):
-                    self._album_index[desc[len(ALBUM_MARKER):].split()[0]] = album.id
-        return self._album_index
+        with self._lock:
+            if self._album_index is None:
+                index = {}
+                for album in self._visible_albums():
+                    desc = album.description or ""
+                    if desc.startswith(ALBUM_MARKER):
+                        index[desc[len(ALBUM_MARKER):].split()[0]] = album.id
+                self._album_index = index
+            return self._album_index
 
     def _stack_of(self) -> dict[str, str]:
         """asset id -> id of the stack it is in (only ``GET /stacks`` says: assets and searches do not)."""
-        if self._stacks_index is None or self._stacks_index[0] is not self.listing.stacks:
-            index = {a: sid for sid, (_, members) in self.listing.stacks.items() for a in members}
-            self._stacks_index = (self.listing.stacks, index)
-        return self._stacks_index[1]
+        with self._lock:
+            if self._stacks_index is None or self._stacks_index[0] is not self.listing.stacks:
+                index = {a: sid for sid, (_, members) in list(self.listing.stacks.items()) for a in members}
+                self._stacks_index = (self.listing.stacks, index)
+            return self._stacks_index[1]
+
+    def _footprint(self, group_id: str, ids: list[str]) -> Iterable[str]:
+        """What acting on these photos may change: the photos, their lineages and every photo of
+        those, their stacks. Two groups whose footprints are apart can be written at once."""
+        out = {f"r:{group_id}", *(f"a:{i}" for i in ids)}
+        photos = set(ids)
+        if self.record is not None:
+            for rid in set(self.record.lineages_of(ids).values()):
+                out.add(f"r:{rid}")
+                g = self.record.group(rid)
+                if g is not None:
+                    photos.update(g.members)
+                    out.update(f"a:{a}" for a in g.members)
+        if self.listing is not None:
+            stack_of = self._stack_of()
+            out.update(f"s:{stack_of[a]}" for a in photos if a in stack_of)
+        return out
 
     def _name(self, asset_id: str) -> str:
         return self.names.get(asset_id, asset_id)
 
     # ------------------------------------------------------------------ apply
     def apply(self, group: GroupResult, refs: dict[str, PhotoRef]) -> dict[str, Any]:
-        self._settle_tags(wait=False)  # earlier groups' photos whose read-back is due
-        self.names.update({i: r.name for i, r in refs.items() if i in {p["id"] for p in group.photos}})
+        """Act on one group: read its photos, write what differs, record its lineage.
+
+        With overlapped writes (organizer.immich.write_ahead) this runs on a worker thread while
+        the group before may still be writing: the lineage read and the journal's ``record``
+        intent (the begin), and the record's transaction (the commit), take their turn in
+        candidate order; a group sharing photos, lineages or stacks with one in flight begins
+        only once that one has committed.
+        """
+        with self._lock:
+            self._settle_tags(wait=False)  # earlier groups' photos whose read-back is due
         ids = [p["id"] for p in group.photos]
+        self.names.update({i: r.name for i, r in refs.items() if i in set(ids)})
+        turn = current_turn()
+        begin: AbstractContextManager[None] = (
+            turn.begin(lambda: self._footprint(group.id, ids)) if turn else nullcontext())
         key = member_key(ids)
         plan: list[dict[str, Any]] = []
         notes: list[str] = []
         record = self.record
-        declined = record.declined(key) if record else None
-        if declined:
-            return {"writes": 0, "left_alone": _declined_note(declined)}
-
-        lineages = record.lineages_of(ids) if record else {}
-        counts = Counter(lineages.values())
-        before = None
-        if counts:
-            rid = max(counts, key=lambda r: (counts[r], r))
-            before = record.group(rid) if record else None
-        else:
-            rid = group.id
+        with begin:
+            declined = record.declined(key) if record else None
+            if declined:
+                return {"writes": 0, "left_alone": _declined_note(declined)}
+            lineages = record.lineages_of(ids) if record else {}
+            counts = Counter(lineages.values())
+            before = None
+            if counts:
+                rid = max(counts, key=lambda r: (counts[r], r))
+                before = record.group(rid) if record else None
+            else:
+                rid = group.id
+            absorbed = [g for g in (record.group(r) for r in counts if r != rid) if g] if record else []
+            record_seq = None
+            if self.journal and not self.dry_run:
+                record_seq = self.journal.intent("record", rid=rid, group=group.id,
+                                                 before=before.to_json() if before else None,
+                                                 absorbed=[g.to_json() for g in absorbed])
         old = before.members if before else []
         # The lineage's photos this pass does not look at (another album, outside a date range or
         # --limit, a thumbnail not ready) stay in it; those it looks at and left the group go.
@@ -242,13 +286,7 @@ class ImmichActions(TagWrites):
                           album_gone=before.album_gone if before else False,
                           stack_declined_key=before.stack_declined_key if before else None,
                           run_id=self.run_id, scope=self.scope)
-        absorbed = [g for g in (record.group(r) for r in counts if r != rid) if g] if record else []
         fresh = self._fresh(ids + leaving)
-        record_seq = None
-        if self.journal and not self.dry_run:
-            record_seq = self.journal.intent("record", rid=rid, group=group.id,
-                                             before=before.to_json() if before else None,
-                                             absorbed=[g.to_json() for g in absorbed])
         rest = [i for i in ids if i != best]
 
         keeper = self._keeper_gains(best, rest, fresh) if self.keeper and (
@@ -278,13 +316,14 @@ class ImmichActions(TagWrites):
                             {"asset_ids": [best], "set": {"visibility": "timeline"},
                              "before": {best: {"visibility": "archive"}}, "group": rid})
         if self.flags.stack:
-            self.recovered = None
-            note = self._apply_stack(new, before, absorbed, members, fresh, plan)
+            recovered: list[str] = []
+            note = self._apply_stack(new, before, absorbed, members, fresh, plan, recovered)
             if note:
                 notes.append(note)
-            if self.recovered and record and not self.dry_run:  # re-covered by hand: one more choice learned
-                TasteStore(taste_path(record.path)).add_choice(rid, self.recovered, group.photos, group.best,
-                                                               origin="immich re-cover")
+            if recovered and record and not self.dry_run:  # re-covered by hand: one more choice learned
+                with self._lock:
+                    TasteStore(taste_path(record.path)).add_choice(rid, recovered[0], group.photos, group.best,
+                                                                   origin="immich re-cover")
 
         if before and not plan:
             new.run_id, new.scope = before.run_id, before.scope  # nothing written: still the earlier run's
@@ -293,9 +332,10 @@ class ImmichActions(TagWrites):
                 g.members = [a for a in g.members if a not in set(ids)]
                 if g.stack_id and g.stack_id not in self.listing.stacks:
                     g.stack_id = g.stack_primary = None
-            record.save_groups([*absorbed, new])  # one transaction, one commit
-            if self.journal and record_seq is not None:
-                self.journal.done(record_seq, after=new.to_json())
+            with turn.commit() if turn else nullcontext():
+                record.save_groups([*absorbed, new])  # one transaction, one commit
+                if self.journal and record_seq is not None:
+                    self.journal.done(record_seq, after=new.to_json())
         result: dict[str, Any] = {"writes": len(plan) if not self.dry_run else 0, "lineage": rid}
         if keeper:
             result["keeper_gains"] = {k: (sorted(v) if isinstance(v, dict) else v) for k, v in keeper.items()}
@@ -425,7 +465,8 @@ class ImmichActions(TagWrites):
 
     def _apply_stack(self, new: GroupRecord, before: GroupRecord | None, absorbed: list[GroupRecord],
                      members: list[str], fresh: dict[str, Asset],
-                     plan: list[dict[str, Any]]) -> str | None:
+                     plan: list[dict[str, Any]], recovered: list[str]) -> str | None:
+        """Our stack over the group (``recovered`` gets the cover the person put on it by hand)."""
         stack_of = self._stack_of()
         on_photos = {stack_of[i] for i in fresh if i in stack_of}
         ours = self.record.made("stack", on_photos) if self.record else set()
@@ -455,7 +496,7 @@ class ImmichActions(TagWrites):
             if server is None or server[0] != new.stack_primary:
                 # removed or re-covered by hand since we made it: remember, never fight the user
                 if server is not None and server[0] in members:
-                    self.recovered = server[0]  # a keeper the person chose: apply() teaches the taste
+                    recovered.append(server[0])  # a keeper the person chose: apply() teaches the taste
                 new.stack_declined_key = new.member_key if before is None else before.member_key
                 if new.member_key == new.stack_declined_key:
                     how = "removed" if server is None else "re-covered"
@@ -531,10 +572,11 @@ class ImmichActions(TagWrites):
         if entry.get("actions", {}).get("left_alone"):
             return
         key = member_key([p["id"] for p in entry["photos"]])
-        waiting = next((item for item in self._settling if item.key == key), None)
-        if waiting is not None:  # "unchanged" only once its tags read right: a pass killed before keeps it open
-            waiting.entry = entry
-            return
+        with self._lock:
+            waiting = next((item for item in self._settling if item.key == key), None)
+            if waiting is not None:  # "unchanged" only once its tags read right: a pass killed before keeps it open
+                waiting.entry = entry
+                return
         self.record.set_applied(key, self.flags.signature(), entry)
 
     def finish(self, report: dict[str, Any]) -> None:

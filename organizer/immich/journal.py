@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ class ActionJournal:
         #: command naming it, rather than an id nobody recognises
         self.album_name = album_name
         self._seq = 0
+        #: overlapped writes (organizer.immich.write_ahead) journal from several threads: one line at a time
+        self._lock = threading.Lock()
         if self.path.exists():
             for entry in read_entries(self.path):
                 self._seq = max(self._seq, int(entry.get("seq", 0)))
@@ -48,13 +51,15 @@ class ActionJournal:
             os.fsync(fh.fileno())
 
     def intent(self, op: str, **data: Any) -> int:
-        self._header()
-        self._seq += 1
-        self._append({"seq": self._seq, "kind": "intent", "op": op, "ts": time.time(), **data})
-        return self._seq
+        with self._lock:
+            self._header()
+            self._seq += 1
+            self._append({"seq": self._seq, "kind": "intent", "op": op, "ts": time.time(), **data})
+            return self._seq
 
     def done(self, seq: int, **result: Any) -> None:
-        self._append({"seq": seq, "kind": "done", "ts": time.time(), **result})
+        with self._lock:
+            self._append({"seq": seq, "kind": "done", "ts": time.time(), **result})
 
 
 def read_entries(path: Path) -> list[dict[str, Any]]:

@@ -26,15 +26,19 @@ What it holds:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS groups(
@@ -153,8 +157,24 @@ class _ReadCache:
             self.members[a] = group.rid  # as INSERT OR REPLACE: a photo leaves any other lineage
 
 
+def _serialized(method: _F) -> _F:
+    """A write of one statement, never run inside another thread's transaction on this connection.
+
+    Why: overlapped writes (organizer.immich.write_ahead) act on two groups from two threads over
+    this one connection; a statement sent while the other thread is between BEGIN and COMMIT would
+    become part of that transaction (and vanish with its rollback).
+    """
+
+    @functools.wraps(method)
+    def locked(self: Record, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return locked  # type: ignore[return-value]
+
+
 class Record:
-    """The shared record; every method is one short transaction, safe across processes."""
+    """The shared record; every method is one short transaction, safe across processes and threads."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -166,33 +186,37 @@ class Record:
         self.db.executescript(SCHEMA)
         self._cache: _ReadCache | None = None
         self._in_transaction = False
+        #: one thread at a time in a transaction or a write (see ``_serialized``)
+        self.lock = threading.RLock()
 
     def close(self) -> None:
         self.db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        if self._in_transaction:  # nested: part of the enclosing one
-            yield self.db
-            return
-        self.db.execute("BEGIN IMMEDIATE")
-        self._in_transaction = True
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            self._cache = None  # it may hold what was rolled back
-            raise
-        finally:
-            self._in_transaction = False
-        self.db.execute("COMMIT")
+        with self.lock:
+            if self._in_transaction:  # nested: part of the enclosing one
+                yield self.db
+                return
+            self.db.execute("BEGIN IMMEDIATE")
+            self._in_transaction = True
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                self._cache = None  # it may hold what was rolled back
+                raise
+            finally:
+                self._in_transaction = False
+            self.db.execute("COMMIT")
 
     def _cached(self) -> _ReadCache:
         """The bulk-read cache, reloaded when another connection has committed since it was read."""
-        cache = self._cache
-        if cache is None or self.db.execute("PRAGMA data_version").fetchone()[0] != cache.version:
-            cache = self._cache = _ReadCache(self.db)
-        return cache
+        with self.lock:
+            cache = self._cache
+            if cache is None or self.db.execute("PRAGMA data_version").fetchone()[0] != cache.version:
+                cache = self._cache = _ReadCache(self.db)
+            return cache
 
     # ------------------------------------------------------------------ groups
     def group(self, rid: str) -> GroupRecord | None:
@@ -241,6 +265,7 @@ class Record:
         return [GroupRecord.from_row(r) for r in self.db.execute("SELECT * FROM groups")]
 
     # ------------------------------------------------------------------ what we made
+    @_serialized
     def add_made(self, kind: str, object_id: str, rid: str | None, run_id: str | None) -> None:
         self.db.execute("INSERT OR REPLACE INTO made(kind, object_id, rid, run_id) VALUES (?,?,?,?)",
                         (kind, object_id, rid, run_id))
@@ -252,10 +277,12 @@ class Record:
         return {r["object_id"] for r in self.db.execute(
             f"SELECT object_id FROM made WHERE kind=? AND object_id IN ({marks})", [kind, *ids])} if ids else set()
 
+    @_serialized
     def forget_made(self, kind: str, object_id: str) -> None:
         self.db.execute("DELETE FROM made WHERE kind=? AND object_id=?", (kind, object_id))
 
     # ------------------------------------------------------------------ decisions that stick
+    @_serialized
     def decline(self, key: str, rid: str | None, run_id: str | None, reason: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO declined(member_key, rid, run_id, reason, ts) VALUES (?,?,?,?,?)",
                         (key, rid, run_id, reason, time.time()))
@@ -265,6 +292,7 @@ class Record:
         row = self._cached().declined.get(key)
         return dict(row) if row else None
 
+    @_serialized
     def redo(self, run_id: str) -> int:
         """Forget the declines an undo of ``run_id`` left: the next pass applies those groups again."""
         cur = self.db.execute("DELETE FROM declined WHERE run_id=?", (run_id,))
@@ -275,9 +303,11 @@ class Record:
     def tag_ids(self) -> dict[str, str]:
         return {r["value"]: r["id"] for r in self.db.execute("SELECT * FROM tags")}
 
+    @_serialized
     def set_tags(self, tags: dict[str, str]) -> None:
         self.db.executemany("INSERT OR REPLACE INTO tags(value, id) VALUES (?, ?)", list(tags.items()))
 
+    @_serialized
     def forget_tags(self, values: Iterable[str]) -> None:
         self.db.executemany("DELETE FROM tags WHERE value=?", [(v,) for v in values])
 
@@ -286,10 +316,12 @@ class Record:
                               (key, signature)).fetchone()
         return json.loads(row["entry"]) if row else None
 
+    @_serialized
     def set_applied(self, key: str, signature: str, entry: dict[str, Any]) -> None:
         self.db.execute("INSERT OR REPLACE INTO applied(member_key, signature, entry) VALUES (?,?,?)",
                         (key, signature, json.dumps(entry, separators=(",", ":"))))
 
+    @_serialized
     def forget_applied(self, keys: Iterable[str]) -> None:
         self.db.executemany("DELETE FROM applied WHERE member_key=?", [(k,) for k in keys])
 

@@ -156,6 +156,8 @@ def _run_locked(settings: ImmichSettings, client: ImmichClient, user_id: str, al
     actions.listing = source
     download = LocalOutput(download_dir, dry_run=dry_run, fetch=_fetcher(client)) if download_dir else None
     combined = _Combined(DecisionGate(actions, record, scope, review), download)  # type: ignore[arg-type]
+    # overlapped writes (organizer.immich.write_ahead) for plain acting only: review and download keep one at a time
+    combined.write_depth = 1 if review or download or dry_run else settings.write_overlap
     taste_store = TasteStore(taste_path(record.path))
     combined.taste = taste_store.ranker()  # refit (journaled) when choices are new
     combined.repick = repick
@@ -248,6 +250,7 @@ class _Combined:
         #: "re-pick with my taste": applied groups whose learned keeper differs are judged and applied again
         self.repick = False
         self.repicked = 0  # applied groups this pass re-picked
+        self.write_depth = 1  # groups whose writes are in flight at once (the pipeline reads it)
 
     def _learned_differs(self, entry: dict[str, Any]) -> bool:
         """Would the learned taste pick another keeper for this applied group (none chosen by the person)?"""

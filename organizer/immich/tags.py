@@ -54,11 +54,21 @@ class TagWrites:
     """
 
     def _tags_on_server(self) -> dict[str, str]:
-        if self._server_tags is None:
-            self._server_tags = {t.value: t.id for t in self.client.tags.list()}
-        return self._server_tags
+        with self._lock:
+            if self._server_tags is None:
+                self._server_tags = {t.value: t.id for t in self.client.tags.list()}
+            return self._server_tags
 
     def _tag_ids(self, values: list[str], plan: list[dict[str, Any]]) -> dict[str, str]:
+        """The ids of our tags, made on the server where missing (one upsert for all of them).
+
+        Under the host's lock: two groups written at once (organizer.immich.write_ahead) must not
+        both make ``best`` (twice journaled as created, so undo would delete it twice).
+        """
+        with self._lock:
+            return self._tag_ids_locked(values, plan)
+
+    def _tag_ids_locked(self, values: list[str], plan: list[dict[str, Any]]) -> dict[str, str]:
         known = self.record.tag_ids() if self.record else {}
         on_server = self._tags_on_server()
         missing = [v for v in values if v not in known and v not in on_server]
@@ -119,20 +129,22 @@ class TagWrites:
         targets = [i for i in ids + leaving if i in fresh]
         has = {i: {t.value: t.id for t in fresh[i].tags} for i in targets}
         touched = dict(touched or {})  # photos whose sidecar another write of this group already changed
-        for item in self._settling:  # this group decides these photos' tags now, not an earlier one
-            for i in targets:
-                item.wanted.pop(i, None)
-                item.unwanted.pop(i, None)
-        self._settled([item for item in self._settling if not item.wanted])
-        self._settling = [item for item in self._settling if item.wanted]
+        with self._lock:
+            for item in self._settling:  # this group decides these photos' tags now, not an earlier one
+                for i in targets:
+                    item.wanted.pop(i, None)
+                    item.unwanted.pop(i, None)
+            self._settled([item for item in self._settling if not item.wanted])
+            self._settling = [item for item in self._settling if item.wanted]
         for i, n in self._write_tags(rid, targets, has, {i: wanted(i) for i in targets},
                                      {i: unwanted(i) for i in targets}, tag_ids, plan).items():
             touched[i] = touched.get(i, 0) + n
         shaky = [i for i, n in touched.items() if n > 1 and i in has]
         if shaky and not self.dry_run:
-            self._settling.append(Settling(rid, member_key(ids), time.monotonic() + SETTLE_SECONDS,
-                                            {i: wanted(i) for i in shaky}, {i: unwanted(i) for i in shaky},
-                                            dict(tag_ids)))
+            with self._lock:
+                self._settling.append(Settling(rid, member_key(ids), time.monotonic() + SETTLE_SECONDS,
+                                                {i: wanted(i) for i in shaky}, {i: unwanted(i) for i in shaky},
+                                                dict(tag_ids)))
 
     def _write_tags(self, rid: str, targets: list[str], has: dict[str, dict[str, str]],
                     wanted: dict[str, set[str]], unwanted: dict[str, set[str]], tag_ids: dict[str, str],
@@ -170,7 +182,8 @@ class TagWrites:
     def _drain_settling(self) -> None:
         """Wait for every tag read-back still due (the pass is over or stopping)."""
         try:
-            self._settle_tags(wait=True)
+            with self._lock:
+                self._settle_tags(wait=True)
         except ImmichError as exc:
             log.warning("Tags of %d groups not read back (%s); the next pass over them writes them again",
                         len(self._settling), exc)
