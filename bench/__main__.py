@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-SECTIONS = ["bench.hashing", "bench.grouping", "bench.quality", "bench.stages", "bench.scaling", "bench.rerun", "bench.immich", "bench.burst_ids",
+SECTIONS = ["bench.hashing", "bench.grouping", "bench.quality", "bench.stages", "bench.scaling", "bench.rerun", "bench.immich", "bench.overlap", "bench.burst_ids",
             "bench.webhook", "bench.scale_state", "bench.scale", "bench.scale_immich", "bench.review_page",
             "bench.picture_report", "bench.taste"]
 

@@ -17,7 +17,7 @@ from cli_helpers import read_until, run_cli, start_cli
 from photo_factory import scene, variant
 
 from immich_client import ImmichClient
-from organizer.immich.journal import read_entries
+from organizer.immich.journal import operations, read_entries
 from organizer.immich.run import run_immich_pass
 from organizer.immich.undo import undo_run
 from organizer.progress import PassInterrupted, SilentProgress, StopToken
@@ -109,6 +109,8 @@ def test_overlapped_writes_end_as_one_at_a_time_in_order_and_undo_exactly(immich
     # the record's lines, its begin and its commit, in candidate order; the writes themselves overlapped
     assert record_order(journal, "intent") == ids and record_order(journal, "done") == ids
     assert overlapped(journal), "no group's writes went out while the one before was in flight"
+    created = [v for o in operations(journal) if o["op"] == "upsert_tags" for v in o.get("created") or {}]
+    assert len(created) == len(set(created)), f"a tag journaled as made twice (undo would delete it twice): {created}"
     client = ImmichClient(immich.url, immich.api_key)
     again = run_immich_pass(settings(immich, tmp_path, depth=3), client=client)
     assert client.stats.writes == 0
