@@ -57,6 +57,7 @@ class Measured:
     load: float
     stages: dict[str, float] = field(default_factory=dict)
     immich: float | None = None  # the kit's processes' CPU over the pass
+    calls: dict[str, int] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
 
     def per_photo(self, seconds: float) -> float:
@@ -89,7 +90,7 @@ def measure(label: str, hooks: dict[Any, str], photos: int, run: Callable[[], An
     return Measured(label, photos, summary["photos_in_groups"], summary["groups"], cpu, wall,
                     max(load, os.getloadavg()[0]), dict(clock.seconds),
                     None if server_before is None or server_after is None else server_after - server_before,
-                    clock.missing)
+                    missing=clock.missing, calls=dict(clock.calls))
 
 
 def _row(m: Measured, stage: str) -> float | None:
@@ -119,6 +120,10 @@ def print_table(runs: list[Measured]) -> None:
         f" {m.per_photo(m.immich):13.1f} {'':>8}" if m.immich is not None else f" {'-':>13} {'':>8}" for m in runs))
     print(f"{'photos / grouped / load':<34}" + "".join(
         f" {f'{m.photos} / {m.grouped} / {m.load:.1f}':>22}" for m in runs))
+    for m in runs:  # what one call costs: the yardstick of making a stage cheaper
+        each = [f"{k} {n} x {1000 * m.stages[k] / n:.1f} ms" for k, n in sorted(m.calls.items())
+                if n and (k.startswith(("faces", "decode")) or k in ("eyes", "verify", "score"))]
+        print(f"   {m.label}, calls: " + "; ".join(each))
     for m in runs:
         if m.missing:
             print(f"   ({m.label}: hooks not found, their time is in 'other': {', '.join(m.missing)})")
@@ -240,12 +245,13 @@ def immich_passes(bursts: list[list[Path]], demo: list[Path]) -> list[Measured]:
     """Two first Immich passes (stack only, one process): one user whose photos carry faces, one
     whose photos carry none; the same files uploaded to each. Empty without the kit."""
     sys.path.insert(0, str(REPO / "tests"))
-    from real_immich import KitMissing, RealImmich, start
+    from real_immich import KIT, KitMissing, RealImmich, start
 
-    from bench.immich import server_cpu
+    from bench.immich import kit_roots, server_cpu
     from organizer.immich.run import make_client, run_immich_pass
     from organizer.settings import ActionFlags, ImmichSettings
 
+    was_up = any(Path(f"/proc/{pid}").exists() for pid in kit_roots(PORT))
     try:
         url, admin_key = start(PORT)
     except KitMissing as exc:
@@ -297,6 +303,11 @@ def immich_passes(bursts: list[list[Path]], demo: list[Path]) -> list[Measured]:
                 server.admin.call("DELETE", f"/admin/users/{user.id}", json={"force": True})
             except AssertionError as exc:
                 print(f"   (could not remove a bench user: {exc})")
+        if not was_up:  # started for this section: its server, database and redis go (data kept, 7 s to restart)
+            import subprocess
+
+            subprocess.run(["bash", str(KIT / "down.sh"), "--port", str(PORT)], capture_output=True, check=False,
+                           timeout=120)
     return runs
 
 
