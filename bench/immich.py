@@ -226,17 +226,24 @@ def real(quick: bool = False) -> None:
               f"({got / 1e6:.1f} MB)")
         cores = os.cpu_count() or 1
 
+        port = int(url.rsplit(":", 1)[1])
+
+        def own_cpu() -> float:
+            """This process and its children (the judging pool's fork server and its workers)."""
+            return tree_cpu([os.getpid()], _proc_table())
+
         def measured(label: str, run_settings: ImmichSettings, dry: bool,
                      settle: Any = None) -> tuple[float, float | None]:
-            """One pass, timed, with the machine's CPU around it; ``settle`` waits for Immich's
+            """One pass, timed, with the CPU around it: the organizer's (this process and its workers),
+            Immich's (the kit's processes for this port) and the machine's; ``settle`` waits for Immich's
             background jobs before the CPU is read (the pass's time stays the pass's)."""
-            cpu_before = cpu_seconds()
+            cpu_before, ours_before, immich_before = cpu_seconds(), own_cpu(), server_cpu(port)
             t = time.perf_counter()
             result = run_immich_pass(run_settings, dry_run=dry)
             elapsed = time.perf_counter() - t
             if settle is not None:
                 settle()
-            cpu = cpu_seconds()
+            cpu, ours, immich_after = cpu_seconds(), own_cpu() - ours_before, server_cpu(port)
             summary = result.report["summary"]
             writes = sum((g.get("actions") or {}).get("writes", 0) for g in result.report["groups"])
             print(f"-- {label}: {elapsed:.2f} s = {elapsed / floor:.1f}x the floor; {summary['groups']} groups, "
@@ -244,14 +251,18 @@ def real(quick: bool = False) -> None:
                   f"{summary['verify_seconds']:.1f} s (summed over processes)")
             if not (cpu and cpu_before):
                 return elapsed, None
-            busy, by_immich = cpu[0] - cpu_before[0], cpu[1] - cpu_before[1]
-            print(f"   CPU: the machine was busy {busy:.1f} core-seconds"
+            busy = cpu[0] - cpu_before[0]
+            # the kit's own process tree; by process name (every server on the machine) where its pids are unknown
+            by_immich = (immich_after - immich_before if immich_before is not None and immich_after is not None
+                         else cpu[1] - cpu_before[1])
+            needed = ours + by_immich
+            print(f"   CPU: the organizer {ours:.1f} core-seconds ({1000 * ours / n:.0f} ms per photo), Immich's "
+                  f"processes {by_immich:.1f}" + (" (with the jobs that ran after the pass)" if settle else "")
+                  + f", anything else on the machine {max(0.0, busy - needed):.1f}; the machine was busy {busy:.1f}"
                   + ("" if settle else f" of {elapsed * cores:.1f} ({100 * busy / (elapsed * cores):.0f} %)")
-                  + f": Immich's processes {by_immich:.1f}"
-                  + (" (with the jobs that ran after the pass)" if settle else "")
-                  + f", the rest (the organizer, anything else running) {busy - by_immich:.1f}; on {cores} cores "
-                  f"no schedule of this work ends before {busy / cores:.1f} s = {busy / cores / floor:.1f}x the floor")
-            return elapsed, busy / cores
+                  + f"; load {os.getloadavg()[0]:.1f}; on {cores} cores no schedule of the pass's own work ends "
+                  f"before {needed / cores:.1f} s = {needed / cores / floor:.1f}x the floor")
+            return elapsed, needed / cores
 
         rows: list[float] = []
         bounds: list[float | None] = []
