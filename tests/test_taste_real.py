@@ -86,3 +86,30 @@ def test_a_stack_re_covered_by_hand_in_immich_is_one_choice_learned(immich, tmp_
     (made,) = events
     assert (made["chosen"], made["proposed"], made["origin"]) == (burst[2], burst[0], "immich re-cover")
     assert set(made["frames"]) == set(burst) and made["frames"][burst[0]]["sharpness"] == 1.0
+
+
+def test_stacks_re_covered_by_hand_in_immich_teach_the_keeper_of_the_next_burst(immich, tmp_path, monkeypatch):
+    """The Immich-side correction end to end: a person re-covers two of our stacks with their brighter
+    frame in Immich itself; the next pass keeps those covers (never fights them) and learns two choices;
+    the pass after it stacks a new burst under its brighter frame, said to be the person's taste."""
+    monkeypatch.setattr(taste, "MIN_CHOICES", 1)  # two choices stand for the handful a person makes
+    a, b = upload_exposures(immich, 47, 0), upload_exposures(immich, 48, 3)
+    s = settings(immich, tmp_path, TAG_STACK)
+    run_immich_pass(s)
+    for burst in (a, b):
+        stack = immich.stack_of(burst[0])
+        assert stack["primaryAssetId"] != burst[1]  # today's weights: not the brighter frame
+        immich.call("PUT", f"/stacks/{stack['id']}", json={"primaryAssetId": burst[1]})  # by hand, in Immich
+    run_immich_pass(s)  # notices the re-covers
+    assert [immich.stack_of(x[0])["primaryAssetId"] for x in (a, b)] == [a[1], b[1]]
+    client = ImmichClient(immich.url, immich.api_key)
+    store = taste.TasteStore(taste.taste_path(record_path(s.state_dir, client.base_url, client.users.me().id)))
+    made = store.choices()
+    assert [(c["chosen"], c["origin"]) for c in made] == [(a[1], "immich re-cover"), (b[1], "immich re-cover")]
+    c = upload_exposures(immich, 49, 6)
+    result = run_immich_pass(s)
+    group = next(g for g in result.report["groups"] if set(c) <= {p["id"] for p in g["photos"]})
+    assert group["best"] == c[1] != max(group["photos"], key=lambda p: p["score"])["id"]  # not today's pick
+    assert immich.stack_of(c[0])["primaryAssetId"] == c[1]
+    assert next(p for p in group["photos"] if p["id"] == c[1])["score_parts"]["why"].startswith("Picked for your taste")
+    assert result.report["taste"]["line"].startswith("Learned from 2 of your choices")
