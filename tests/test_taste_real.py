@@ -1,11 +1,14 @@
 """The learned taste against the real Immich v3.1.0 (issue 22): a keeper chosen on the review page
-is kept with the frames' features, the next pass picks the same kind of frame in a new burst, and a
-reset puts today's weights back."""
+is kept with the frames' features, the next pass picks the same kind of frame in a new burst, a
+reset puts today's weights back and its undo the learned ones; stacks re-covered by hand in Immich
+are choices learned the same way."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
+import pytest
 from photo_factory import scene, variant
 from PIL import Image
 from test_immich_real import START, TAG_STACK, settings, upload_burst
@@ -62,11 +65,22 @@ def test_chosen_keepers_are_learned_with_their_features_and_pick_the_next_bursts
     assert result.report["taste"]["picked_this_pass"] == 1 and result.report["taste"]["in_use"]
     assert result.report["taste"]["line"].startswith("Learned from 2 of your choices; agrees with your last 2")
     # a reset: the pass after it picks by today's weights again
+    learned = store.ranker()
     assert decisions.reset_taste(s) == 2  # the review page's "Forget my taste"
     d = upload_exposures(immich, 46, 9)
     result = run_immich_pass(s, review=True)
     group = next(g for g in result.report["groups"] if set(d) <= {p["id"] for p in g["photos"]})
     assert group["best"] != d[1] and group["best"] == max(group["photos"], key=lambda p: p["score"])["id"]
+    # its undo (the page's "Undo forget"): the two choices count again, the very same model picks again
+    assert decisions.undo_reset_taste(s) == 2
+    with pytest.raises(decisions.DecisionError, match="^nothing to undo: the last reset was undone already$"):
+        decisions.undo_reset_taste(s)
+    assert np.array_equal(store.ranker().delta, learned.delta) and learned.learned
+    e = upload_exposures(immich, 47, 12)
+    result = run_immich_pass(s, review=True)
+    group = next(g for g in result.report["groups"] if set(e) <= {p["id"] for p in g["photos"]})
+    assert result.report["taste"]["in_use"] and result.report["taste"]["line"].startswith("Learned from 2 of your")
+    assert group["best"] == learned.pick(taste.group_frames(group["photos"]))
 
 
 def test_a_stack_re_covered_by_hand_in_immich_is_one_choice_learned(immich, tmp_path):
