@@ -98,6 +98,10 @@ def main(argv: list[str]) -> int:
     print(f"Closed eyes: {'never brought back' if shown['closed_eyes_veto'] == 'kept' else shown['closed_eyes_veto']}.")
     for line in shown.get("grouping_lines") or []:  # what "not a group" decisions taught verification
         print(f"{line}.")
+    if shown.get("undo_reset"):  # right after a reset: say how to take it back
+        n = shown["undo_reset"]["choices"]
+        print(f"The last reset forgot {n} choice{'s' if n != 1 else ''}: 'photo-organizer taste --undo-reset' "
+              "brings them back.")
     print(f"Journal: {path}")
     return 0
 

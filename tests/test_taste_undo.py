@@ -90,6 +90,9 @@ def test_the_taste_command_undoes_a_reset_and_says_when_there_is_nothing_to_undo
     assert capsys.readouterr().out == "error: nothing to undo: the taste was never reset\n"
     assert main(["taste", "--reset", "--journal", journal]) == 0
     assert "'photo-organizer taste --undo-reset' brings it back" in capsys.readouterr().out
+    assert main(["taste", "--journal", journal]) == 0
+    assert ("The last reset forgot 12 choices: 'photo-organizer taste --undo-reset' brings them back."
+            in capsys.readouterr().out.splitlines())
     assert main(["taste", "--undo-reset", "--journal", journal]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "Reset undone: learning from 12 choices again."
