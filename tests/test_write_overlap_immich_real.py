@@ -181,3 +181,36 @@ def test_a_stop_mid_overlap_completes_what_is_in_flight_promptly_and_resumes(imm
     assert resumed.resumed and resumed.groups_skipped == 3, "the three groups written were marked done"
     assert [g["index"] for g in resumed.report["groups"]] == [1, 2, 3, 4, 5]
     assert_each_burst_acted_on_once(immich, bursts)
+
+
+class Killed(BaseException):
+    """The process dies after the server took a request and before its answer reached the journal."""
+
+
+def _dies_after(call):
+    def wrapper(*args, **kwargs):
+        call(*args, **kwargs)
+        raise Killed
+
+    return wrapper
+
+
+def test_what_a_killed_request_made_is_adopted_by_the_resume_and_undone_with_the_run(immich, tmp_path):
+    """A kill between a request and its journal line leaves an intent without an answer. The resume
+    finds what it made (the tags by name, the album by its marker) and writes the answer, so one
+    undo takes the whole run back, nothing of the killed request left behind."""
+    bursts = upload_bursts(immich, 3)
+    before = immich.snapshot()
+    s = settings(immich, tmp_path, depth=2)
+    client = ImmichClient(immich.url, immich.api_key)
+    client.tags.upsert = _dies_after(client.tags.upsert)  # the first group's tags are made, then the kill
+    with pytest.raises(Killed):
+        run_immich_pass(s, client=client)
+    client = ImmichClient(immich.url, immich.api_key)
+    client.albums.create = _dies_after(client.albums.create)  # the resume dies too, right after an album
+    with pytest.raises(Killed):
+        run_immich_pass(s, resume=True, client=client)
+    run_immich_pass(s, resume=True)
+    assert_each_burst_acted_on_once(immich, bursts)
+    undo_run(ImmichClient(immich.url, immich.api_key), tmp_path / "state", None)
+    assert immich.snapshot() == before

@@ -86,6 +86,7 @@ class ImmichActions(TagWrites):
             return None
         result = call()
         self._done(seq, result)
+        self._forget_reads(record)
         return result
 
     def _intend(self, op: str, plan: list[dict[str, Any]], record: dict[str, Any]) -> int:
@@ -96,6 +97,16 @@ class ImmichActions(TagWrites):
         for i in record.get("asset_ids") or ():
             self._ahead.pop(i, None)
         return self.journal.intent(op, **record) if self.journal else 0
+
+    def _forget_reads(self, record: dict[str, Any]) -> None:
+        """A write was answered: a read of its photos made ahead while it was in flight is stale.
+
+        (A read made before the write was intended is dropped by ``_intend``.) Why both: with
+        overlapped writes the pass reads a later group's photos ahead while an earlier group is
+        still writing, and a photo of a split lineage can be in both.
+        """
+        for i in record.get("asset_ids") or ():
+            self._ahead.pop(i, None)
 
     def _done(self, seq: int, result: Any) -> None:
         if self.journal:
@@ -113,11 +124,12 @@ class ImmichActions(TagWrites):
         with ThreadPoolExecutor(max_workers=len(writes)) as pool:
             running = [pool.submit(call) for call, _ in writes]
         failed: BaseException | None = None
-        for seq, fut in zip(seqs, running, strict=True):
+        for seq, fut, (_, record) in zip(seqs, running, writes, strict=True):
             try:
                 self._done(seq, fut.result())
             except BaseException as exc:  # noqa: BLE001 - the others are journaled first, then it is raised
                 failed = failed or exc
+            self._forget_reads(record)
         if failed is not None:
             raise failed
 
@@ -424,6 +436,9 @@ class ImmichActions(TagWrites):
             if new.album_id and self.record:
                 self.record.add_made("album", new.album_id, new.rid, self.run_id)
                 before = None  # its photos are unknown: add them all (Immich skips duplicates)
+                for made in self.journal.unanswered("create_album") if self.journal else ():
+                    if made.get("group") == new.rid:  # this run made it, killed before the answer: undo deletes it
+                        self.journal.answer(made["seq"], album_id=new.album_id)
         if new.album_id is None:
             first = group.photos[0].get("taken_at", "")
             try:

@@ -29,9 +29,15 @@ class ActionJournal:
         self._seq = 0
         #: overlapped writes (organizer.immich.write_ahead) journal from several threads: one line at a time
         self._lock = threading.Lock()
+        #: intents an earlier process of this run wrote and never answered (it was killed in between)
+        self._unanswered: dict[int, dict[str, Any]] = {}
         if self.path.exists():
             for entry in read_entries(self.path):
                 self._seq = max(self._seq, int(entry.get("seq", 0)))
+                if entry.get("kind") == "intent":
+                    self._unanswered[int(entry["seq"])] = entry
+                elif entry.get("kind") == "done":
+                    self._unanswered.pop(int(entry.get("seq", -1)), None)
 
     def _header(self) -> None:
         # Created on the first write only: a pass that changes nothing leaves no journal behind.
@@ -60,6 +66,23 @@ class ActionJournal:
     def done(self, seq: int, **result: Any) -> None:
         with self._lock:
             self._append({"seq": seq, "kind": "done", "ts": time.time(), **result})
+
+    def unanswered(self, op: str) -> list[dict[str, Any]]:
+        """This run's intents of ``op`` that a killed process sent and never saw answered.
+
+        Why: a resumed pass finds what such a request made (an album by its marker, a tag by its
+        name) and adopts it; answering the old intent with it (:meth:`answer`) lets undo take it
+        back like any other write of the run, instead of leaving it behind.
+        """
+        with self._lock:
+            return [dict(e) for e in self._unanswered.values() if e.get("op") == op]
+
+    def answer(self, seq: int, **result: Any) -> None:
+        """The done line of an earlier process's intent, found out by this one (see ``unanswered``)."""
+        with self._lock:
+            if self._unanswered.pop(seq, None) is None:
+                return
+        self.done(seq, **result)
 
 
 def read_entries(path: Path) -> list[dict[str, Any]]:

@@ -71,6 +71,11 @@ class TagWrites:
     def _tag_ids_locked(self, values: list[str], plan: list[dict[str, Any]]) -> dict[str, str]:
         known = self.record.tag_ids() if self.record else {}
         on_server = self._tags_on_server()
+        for upsert in self.journal.unanswered("upsert_tags") if self.journal and not self.dry_run else ():
+            # this run asked for these tags (and the parents missing then) and was killed before the
+            # answer: those on the server now are the ones it made, for undo to delete
+            asked = [*(upsert.get("values") or ()), *(upsert.get("new_parents") or ())]
+            self.journal.answer(upsert["seq"], created={v: on_server[v] for v in asked if v in on_server})
         missing = [v for v in values if v not in known and v not in on_server]
         for v in values:
             if v not in known and v in on_server:
@@ -79,10 +84,11 @@ class TagWrites:
             if self.dry_run:
                 plan.append({"op": "upsert_tags", "values": missing})
                 return {v: known.get(v, f"(new tag {v})") for v in values}
-            seq = self.journal.intent("upsert_tags", values=missing) if self.journal else 0
+            parents = {"/".join(v.split("/")[:k]) for v in missing for k in range(1, v.count("/") + 1)}
+            seq = self.journal.intent("upsert_tags", values=missing,
+                                      new_parents=sorted(parents - set(on_server))) if self.journal else 0
             tags = self.client.tags.upsert(missing)
             created = {t.value: t.id for t in tags if t.value not in on_server}
-            parents = {"/".join(v.split("/")[:k]) for v in missing for k in range(1, v.count("/") + 1)}
             if parents - set(on_server):
                 self._server_tags = None  # parents were made implicitly: learn their ids
                 created |= {v: i for v, i in self._tags_on_server().items() if v in parents and v not in on_server}
