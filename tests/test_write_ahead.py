@@ -57,6 +57,17 @@ def test_groups_complete_in_order_even_when_a_later_one_is_written_first():
     assert ahead.most_in_flight == 3
 
 
+def test_a_group_written_before_the_one_ahead_of_it_waits_to_be_marked_done():
+    ahead = WriteAhead(3)
+    done: list[int] = []
+    for k, delay in enumerate([0.3, 0.0, 0.0]):
+        ahead.submit(lambda d=delay: time.sleep(d), lambda _, k=k: done.append(k))
+    time.sleep(0.1)  # groups 1 and 2 are written; group 0 is still in flight
+    ahead.submit(lambda: None, lambda _: done.append(3))  # no room: waits for the oldest, not the first written
+    ahead.drain()
+    assert done == [0, 1, 2, 3]
+
+
 def test_no_more_than_depth_groups_are_in_flight():
     log: list[str] = []
     ahead = _writer(2, [0.2, 0.2, 0.2, 0.2], log)

@@ -86,3 +86,17 @@ def test_the_network_lost_mid_overlap_stops_the_pass_and_a_resume_writes_nothing
     assert_once_each(fake_immich.store, bursts)
     undo_run(ImmichClient(fake_immich.url, fake_immich.api_key), tmp_path / "state", None)
     assert named_snapshot(fake_immich.store) == before
+
+
+def test_the_shared_tags_are_asked_for_once_while_groups_overlap(fake_immich, tmp_path):
+    """The first group's tag upsert is slow to answer (a server busy a moment: not on demand on a
+    real one); the groups in flight beside it wait for it rather than each asking for best and
+    non-best again (and each journaling them as made, for undo to delete twice)."""
+    seed_bursts(fake_immich, bursts=4, burst_size=3, singles=0)
+    fake_immich.faults.rules = [Fault("slow", "/api/tags", "PUT", times=1, delay=0.5)]
+    result = run_immich_pass(settings(fake_immich, tmp_path))
+    ops = operations(Path(result.report["scope"]["journal"]))
+    asked = [v for o in ops if o["op"] == "upsert_tags" for v in o["values"]]
+    assert asked.count("photo-organizer/best") == 1 and asked.count("photo-organizer/non-best") == 1, asked
+    made = [v for o in ops if o["op"] == "upsert_tags" for v in o.get("created") or {}]
+    assert len(made) == len(set(made)), made
