@@ -111,6 +111,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "stack": args.stack or None, "album_prefix": args.album_prefix, "tag_parent": args.tag_parent,
         "review": getattr(args, "review", False) or None,
         "burst_id_reads": False if getattr(args, "no_burst_id_reads", False) else None,
+        "write_overlap": getattr(args, "write_overlap", None),
     }
 
 

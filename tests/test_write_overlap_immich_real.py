@@ -146,10 +146,9 @@ def test_a_group_split_in_two_waits_for_its_first_half_before_it_begins(immich, 
 def test_a_kill_mid_overlap_then_resume_writes_nothing_twice_and_undo_restores_all(immich, tmp_path):
     bursts = upload_bursts(immich, 6)
     before = immich.snapshot()
-    env = {"IMMICH_URL": immich.url, "IMMICH_API_KEY": immich.api_key, "STATE_DIR": str(tmp_path / "state"),
-           "WRITE_OVERLAP": "3"}
+    env = {"IMMICH_URL": immich.url, "IMMICH_API_KEY": immich.api_key, "STATE_DIR": str(tmp_path / "state")}
     args = ["--source-type", "immich", "--stack", "--create-albums", "--tag-only", "--mark-best-favorite",
-            "--archive-non-best", "--no-progress"]
+            "--archive-non-best", "--no-progress", "--write-overlap", "3"]
     proc = start_cli(*args, **env)
     read_until(proc, "Processing group 4/")  # groups 2 and 3 (at least) are in flight now
     proc.send_signal(signal.SIGKILL)
@@ -158,6 +157,7 @@ def test_a_kill_mid_overlap_then_resume_writes_nothing_twice_and_undo_restores_a
     assert resumed.returncode == 0, resumed.stderr
     assert "RESUMING FROM PREVIOUS RUN" in resumed.stdout
     assert_each_burst_acted_on_once(immich, bursts)
+    assert overlapped(next((tmp_path / "state" / "journal").glob("*.jsonl"))), "--write-overlap 3 reached the pass"
     # the resumed run goes on in the killed run's journal: one undo takes back both
     undo_run(ImmichClient(immich.url, immich.api_key), tmp_path / "state", None)
     assert immich.snapshot() == before
