@@ -224,9 +224,13 @@ class Record:
         return GroupRecord.from_row(row) if row else None
 
     def lineages_of(self, asset_ids: Iterable[str]) -> dict[str, str]:
-        """asset id -> rid, for the photos that belong to a recorded group."""
-        members = self._cached().members
-        return {a: members[a] for a in asset_ids if a in members}
+        """asset id -> rid, for the photos that belong to a recorded group.
+
+        Under the lock: another thread's commit may move a photo out of the cache meanwhile.
+        """
+        with self.lock:
+            members = self._cached().members
+            return {a: members[a] for a in asset_ids if a in members}
 
     def save_group(self, group: GroupRecord) -> None:
         """Write a group and its membership (a photo leaves any other lineage it was in)."""
