@@ -58,22 +58,69 @@ CROP_THRESHOLD = 0.3
 _warned = False
 
 
+#: What judging one face gives: eye openness, smile, open mouth, sharpness, FaceMesh points.
+Judgement = tuple[float, float, float, float, np.ndarray]
+
+
 @dataclass
 class Face:
+    """A face found in a frame: where it is at once, how it looks when first asked.
+
+    Finding a face (its box) and judging it (FaceMesh, two iris runs, sharpness, and for a small
+    face the larger decode of its photo) are separate: the best-shot stage matches faces into
+    people by their boxes alone, and only a person's faces are ever judged (a passer-by's or a
+    stray detection's eyes, smile and sharpness decide nothing). ``judge`` gives the judgement
+    the first time eye_openness, smile, mouth_open, sharpness or mesh is read; it is the same
+    judgement, computed later or not at all.
+    """
+
     box: tuple[float, float, float, float]  # x, y, w, h in the analysed image's pixels
     confidence: float
-    eye_openness: float  # smaller eye: lid height / eye width (open ≈ 0.3+, closed ≈ 0.1)
-    smile: float  # mouth-corner lift above the upper lip / outer-eye distance (smile > 0, neutral ≤ 0)
-    sharpness: float  # Laplacian variance / intensity variance of the levelled face crop
     area: float  # face area / image area
-    mouth_open: float = 0.0  # inner-lip gap / outer-eye distance (talking, yawning: 0.1+)
-    mesh: np.ndarray | None = field(default=None, repr=False)  # 468 FaceMesh points, image pixels
+    judge: Callable[[], Judgement] | None = field(default=None, repr=False, compare=False)
     name: str | None = None  # the person's name where the source knows it (Immich's people)
+    _judged: Judgement | None = field(default=None, repr=False, compare=False)
 
     @property
     def centre(self) -> tuple[float, float]:
         x, y, w, h = self.box
         return x + w / 2, y + h / 2
+
+    @property
+    def judged(self) -> bool:
+        """Whether this face has been judged (its eyes, mouth and sharpness measured)."""
+        return self._judged is not None
+
+    def _judgement(self) -> Judgement:
+        if self._judged is None:
+            assert self.judge is not None, "a face without a judgement must come with its judge"
+            self._judged, self.judge = self.judge(), None  # the closure holds the frame: let it go
+        return self._judged
+
+    @property
+    def eye_openness(self) -> float:
+        """Smaller eye: lid height / eye width (open ≈ 0.3+, closed ≈ 0.1)."""
+        return self._judgement()[0]
+
+    @property
+    def smile(self) -> float:
+        """Mouth-corner lift above the upper lip / outer-eye distance (smile > 0, neutral ≤ 0)."""
+        return self._judgement()[1]
+
+    @property
+    def mouth_open(self) -> float:
+        """Inner-lip gap / outer-eye distance (talking, yawning: 0.1+)."""
+        return self._judgement()[2]
+
+    @property
+    def sharpness(self) -> float:
+        """Laplacian variance / intensity variance of the face box (at most SHARP_SIZE px)."""
+        return self._judgement()[3]
+
+    @property
+    def mesh(self) -> np.ndarray:
+        """The 468 FaceMesh points, in the analysed image's pixels."""
+        return self._judgement()[4]
 
 
 #: FaceMesh contour of each eye (upper and lower lid), used to paint and to locate the eyes.
@@ -96,7 +143,7 @@ class FaceAnalyzer:
         self.folder = Path(folder) if folder else models_dir()
         missing = [m.name for m in MODEL_FILES if not is_present(m, self.folder)]
         self.available = not missing
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a face is judged under it, found under it or later
         self._centerface: dict[tuple[int, int], cv2.dnn.Net] = {}
         if not self.available:
             if not _warned:
@@ -195,11 +242,12 @@ class FaceAnalyzer:
 
     def analyze(self, image: np.ndarray, detail: Callable[[], np.ndarray | None] | None = None,
                 long_side: int = DETECT_LONG_SIDE) -> list[Face]:
-        """Every face of ``image`` judged; boxes and mesh points in ``image``'s pixels.
+        """Every face of ``image``, judged when first asked (Face); boxes and mesh points in
+        ``image``'s pixels.
 
         ``detail`` (optional) gives the same photo decoded larger: a face under DETAIL_FACE pixels
         is judged on its crop from there (eyes, mouth and sharpness need the pixels a small face
-        lacks), so ``image`` itself can stay small; it is asked for only when such a face is found.
+        lacks), so ``image`` itself can stay small; it is asked for only when such a face is judged.
         ``long_side``: the size the detector sees the photo at (REFERENCE_LONG_SIDE for small faces).
         """
         if not self.available:
@@ -246,18 +294,24 @@ class FaceAnalyzer:
 
     def _face(self, image: np.ndarray, detail: Callable[[], np.ndarray | None] | None, box: np.ndarray,
               conf: float, pts: np.ndarray) -> Face:
-        """One detected face judged (on the larger decode when it is small here)."""
+        """One detected face, judged when first asked (Face): on the larger decode when it is small here."""
         h, w = image.shape[:2]
         fw, fh = box[2] - box[0], box[3] - box[1]
-        src, k = image, 1.0
-        if detail is not None and max(fw, fh) < DETAIL_FACE:
-            larger = detail()
-            if larger is not None and larger.shape[1] > 1.2 * w:
-                src, k = larger, larger.shape[1] / w
-        eyes, smile, mouth_open, sharp, mesh = self._judge_face(src, box * k, pts * k)
         return Face(box=(float(box[0]), float(box[1]), float(fw), float(fh)), confidence=float(conf),
-                    eye_openness=eyes, smile=smile, sharpness=sharp, area=float(fw * fh) / (w * h),
-                    mouth_open=mouth_open, mesh=mesh / k)
+                    area=float(fw * fh) / (w * h), judge=lambda: self._judged_face(image, detail, box, pts))
+
+    def _judged_face(self, image: np.ndarray, detail: Callable[[], np.ndarray | None] | None, box: np.ndarray,
+                     pts: np.ndarray) -> Judgement:
+        """Judge one detected face (on the larger decode, made only now, when it is small here)."""
+        with self._lock:
+            w = image.shape[1]
+            src, k = image, 1.0
+            if detail is not None and max(box[2] - box[0], box[3] - box[1]) < DETAIL_FACE:
+                larger = detail()
+                if larger is not None and larger.shape[1] > 1.2 * w:
+                    src, k = larger, larger.shape[1] / w
+            eyes, smile, mouth_open, sharp, mesh = self._judge_face(src, box * k, pts * k)
+            return eyes, smile, mouth_open, sharp, mesh / k
 
     def _judge_face(self, image: np.ndarray, box: np.ndarray,
                     pts: np.ndarray) -> tuple[float, float, float, float, np.ndarray]:

@@ -72,15 +72,20 @@ def is_screenshot(ref: PhotoRef, width: int, height: int) -> bool:
     (Immich: the hash is made from a thumbnail), is what is compared with screen sizes. When
     whether a camera is named is not known, a screen's size alone is not taken as a sign.
     """
-    camera = _camera_exif(ref)
-    if camera:
-        return False
     name = ref.name
     png = name.lower().endswith(".png")
     if ref.width and ref.height:
         width, height = ref.width, ref.height
-    screen = camera is False and ((width, height) in SCREEN_SIZES or (height, width) in SCREEN_SIZES)
-    return png or screen or bool(SCREENSHOT_NAME.search(name))
+    screen_size = (width, height) in SCREEN_SIZES or (height, width) in SCREEN_SIZES
+    named = bool(SCREENSHOT_NAME.search(name))
+    if not (png or screen_size or named):
+        # No sign at all: not a screenshot whatever the EXIF says, so its header is not opened (the
+        # cheapest test first: most camera photos are neither PNG nor of a screen's size).
+        return False
+    camera = _camera_exif(ref)
+    if camera:
+        return False
+    return png or (camera is False and screen_size) or named
 
 
 def brightness(image: np.ndarray) -> float:

@@ -21,8 +21,9 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -481,7 +482,8 @@ class JudgeAhead:
 
                 self.scorer = Scorer()
             try:
-                out = judge(slot.job, self.scorer)
+                with opencv_threads(self.processes):
+                    out = judge(slot.job, self.scorer)
             finally:
                 slot.job.payloads = []
         for text in out.warnings:
@@ -504,6 +506,29 @@ class JudgeAhead:
                     proc.join()
             self.pool = None
         self.slots.clear()
+
+
+@contextmanager
+def opencv_threads(most: int) -> Iterator[None]:
+    """OpenCV on at most ``most`` threads while judging in the pass's own process, as before after.
+
+    The pass is given ``processes`` cores (``--threads``); judged in its own process (one process,
+    or too few photos for the pool), OpenCV would use every core of the machine for its networks
+    and filters. Its threads wait for work by spinning, so on a busy machine they cost CPU without
+    saving time: measured on the labelled sets at ``--threads 1`` (2 cores, load 3-5), OpenCV on 2
+    threads took 23 % more CPU than on 1 (the real-people sets 44-74 % more) for 10 % less wall
+    time, with the same groups, keepers and scores (docs/benchmarks.md, "Cheaper judging"). The
+    worker processes of the pool run on one thread each already (_worker_init). The count is
+    process-wide: the pass is the only one judging in its process (the service runs one at a time).
+    """
+    import cv2
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(min(before, max(1, most)))
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 def _prepare(payload: str | bytes | Hinted) -> Prepared:
