@@ -20,7 +20,6 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
@@ -35,7 +34,7 @@ from organizer.settings import ActionFlags
 from .journal import ActionJournal
 from .record import GroupRecord, Record, member_key
 from .tags import Settling, TagWrites
-from .write_ahead import current_turn
+from .write_ahead import current_turn, footprint
 
 log = logging.getLogger(__name__)
 
@@ -219,23 +218,6 @@ class ImmichActions(TagWrites):
                 self._stacks_index = (self.listing.stacks, index)
             return self._stacks_index[1]
 
-    def _footprint(self, group_id: str, ids: list[str]) -> Iterable[str]:
-        """What acting on these photos may change: the photos, their lineages and every photo of
-        those, their stacks. Two groups whose footprints are apart can be written at once."""
-        out = {f"r:{group_id}", *(f"a:{i}" for i in ids)}
-        photos = set(ids)
-        if self.record is not None:
-            for rid in set(self.record.lineages_of(ids).values()):
-                out.add(f"r:{rid}")
-                g = self.record.group(rid)
-                if g is not None:
-                    photos.update(g.members)
-                    out.update(f"a:{a}" for a in g.members)
-        if self.listing is not None:
-            stack_of = self._stack_of()
-            out.update(f"s:{stack_of[a]}" for a in photos if a in stack_of)
-        return out
-
     def _name(self, asset_id: str) -> str:
         return self.names.get(asset_id, asset_id)
 
@@ -254,8 +236,10 @@ class ImmichActions(TagWrites):
         ids = [p["id"] for p in group.photos]
         self.names.update({i: r.name for i, r in refs.items() if i in set(ids)})
         turn = current_turn()
-        begin: AbstractContextManager[None] = (
-            turn.begin(lambda: self._footprint(group.id, ids)) if turn else nullcontext())
+        begin: AbstractContextManager[None] = nullcontext()
+        if turn is not None:
+            stacks = self._stack_of() if self.listing is not None else {}
+            begin = turn.begin(lambda: footprint(group.id, ids, self.record, stacks))
         key = member_key(ids)
         plan: list[dict[str, Any]] = []
         notes: list[str] = []

@@ -221,6 +221,23 @@ class WriteAhead:
                 self._pool = None
 
 
+def footprint(group_id: str, ids: list[str], record: Any, stack_of: dict[str, str]) -> set[str]:
+    """What acting on a group's photos may change: the photos, their lineages in ``record`` and
+    every photo of those, and their stacks. Two groups whose footprints are apart can be written at
+    once; a group whose footprint meets one in flight waits for it (:meth:`Turn.begin`)."""
+    out = {f"r:{group_id}", *(f"a:{i}" for i in ids)}
+    photos = set(ids)
+    if record is not None:
+        for rid in set(record.lineages_of(ids).values()):
+            out.add(f"r:{rid}")
+            g = record.group(rid)
+            if g is not None:
+                photos.update(g.members)
+                out.update(f"a:{a}" for a in g.members)
+    out.update(f"s:{stack_of[a]}" for a in photos if a in stack_of)
+    return out
+
+
 def _guarded(write: Callable[[], Any], turn: Turn) -> Any:
     """A group's writes; whatever happens, later groups stop waiting on its turns."""
     try:
