@@ -214,3 +214,33 @@ def test_what_a_killed_request_made_is_adopted_by_the_resume_and_undone_with_the
     assert_each_burst_acted_on_once(immich, bursts)
     undo_run(ImmichClient(immich.url, immich.api_key), tmp_path / "state", None)
     assert immich.snapshot() == before
+
+
+@pytest.mark.parametrize(("signum", "times", "code"), [(signal.SIGTERM, 1, 143), (signal.SIGINT, 1, 130),
+                                                        (signal.SIGINT, 2, None)],
+                         ids=["sigterm", "ctrl-c", "ctrl-c-twice"])
+def test_a_signal_mid_overlap_then_resume_writes_nothing_twice_and_undo_restores_all(immich, tmp_path, signum,
+                                                                                     times, code):
+    """SIGTERM or Ctrl+C asks the pass to stop: the groups in flight finish and are marked done. A
+    second Ctrl+C does not wait: they finish writing but are not marked done; the resume applies
+    them again, which writes nothing they already have."""
+    bursts = upload_bursts(immich, 6)
+    before = immich.snapshot()
+    env = {"IMMICH_URL": immich.url, "IMMICH_API_KEY": immich.api_key, "STATE_DIR": str(tmp_path / "state")}
+    args = ["--source-type", "immich", "--stack", "--create-albums", "--tag-only", "--mark-best-favorite",
+            "--archive-non-best", "--no-progress", "--write-overlap", "3"]
+    proc = start_cli(*args, **env)
+    read_until(proc, "Processing group 3/")
+    for _ in range(times):
+        proc.send_signal(signum)
+        time.sleep(0.05)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code if code is not None else proc.returncode != 0, err
+    resumed = run_cli(*args, "--resume", **env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "RESUMING FROM PREVIOUS RUN" in resumed.stdout
+    if times == 1:
+        assert "Skipping group 1/6 (already completed)" in resumed.stdout, resumed.stdout
+    assert_each_burst_acted_on_once(immich, bursts)
+    undo_run(ImmichClient(immich.url, immich.api_key), tmp_path / "state", None)
+    assert immich.snapshot() == before
