@@ -243,7 +243,7 @@ class _Combined:
         #: the last group's entry when it was left alone unchanged (read by _UndoneSaid for its line)
         self.left_alone: dict[str, Any] | None = None
         #: told the photos of a group this pass looked at again and left alone (_UndoneSaid.applied)
-        self.on_left_alone: Callable[[list[str]], None] | None = None
+        self.on_left_alone: Callable[[list[str], int | None], None] | None = None
         #: the library's learned taste (organizer.judging.taste.Ranker): new groups' keepers; None: today's
         self.taste: Any = None
         self.taste_picks = 0  # new groups whose keeper the learned taste changed
@@ -286,7 +286,7 @@ class _Combined:
             self.taste_picks += 1
         result = self.actions.apply(group, refs)
         if result.get("left_alone") and self.on_left_alone is not None:
-            self.on_left_alone([p["id"] for p in group.photos])
+            self.on_left_alone([p["id"] for p in group.photos], getattr(group, "index", None))
         if self.download:
             result["download"] = self.download.apply(group, refs)
         return result
@@ -325,6 +325,9 @@ class _UndoneSaid:
         self.combined = combined
         self.record = record
         self.processing: str | None = None
+        #: group number -> its "n/M" from its "Processing group" line: with overlapped writes
+        #: (WRITE_OVERLAP > 1) a group's writes end after later groups' lines were printed
+        self.labels: dict[int, str] = {}
         #: run id -> how many of its undone groups this pass left alone
         self.undone: dict[str, int] = {}
         combined.on_left_alone = self.applied
@@ -349,11 +352,13 @@ class _UndoneSaid:
         if self.undone:
             report.setdefault("summary", {})["left_alone_undone"] = dict(self.undone)
 
-    def applied(self, photo_ids: list[str]) -> None:
+    def applied(self, photo_ids: list[str], index: int | None = None) -> None:
         """A group looked at again (its photos changed, or the actions did) that an undo holds back."""
+        label = self.labels.pop(index, None) if index is not None else None
         note = self._undone(photo_ids)
-        if note and self.processing:
-            self.inner.message(f"Group {self.processing} {note}")
+        label = label or self.processing
+        if note and label:
+            self.inner.message(f"Group {label} {note}")
 
     def message(self, text: str) -> None:
         unchanged = UNCHANGED.match(text)
@@ -364,4 +369,8 @@ class _UndoneSaid:
                 text = f"Group {unchanged.group(1)} {note}"
         processing = PROCESSING.match(text)
         self.processing = processing.group(1) if processing else None
+        if processing:
+            self.labels[int(self.processing.split("/")[0])] = self.processing
+            if len(self.labels) > 64:  # far more than the writes in flight (WRITE_OVERLAP <= 16)
+                del self.labels[next(iter(self.labels))]
         self.inner.message(text)
