@@ -81,6 +81,18 @@ JUDGE_SIDE = 720
 JUDGE_MAX = 1024
 #: Long side of the detail decode small faces are cropped from.
 DETAIL_SIDE = 1440
+#: ``FACES_WITHOUT_DETECTOR=1``: faces the source found (Immich's) are judged at the source's boxes
+#: with no detector call (FaceAnalyzer.judge_known) instead of each being confirmed on a crop by the
+#: detector first (find_at), which was 39 % of a first Immich pass's CPU with Immich's faces. Off by
+#: default: on the labelled sets it moves the face judgements (box, roll) enough to change some
+#: keepers of near-tied frames, check halves included (docs/benchmarks.md, "Known faces without a
+#: detector"), and the project's rule keeps such a change out of the default.
+WITHOUT_DETECTOR_ENV = "FACES_WITHOUT_DETECTOR"
+
+
+def known_without_detector() -> bool:
+    """Whether known faces skip the detector (read at each group, so a .env loaded late counts)."""
+    return os.environ.get(WITHOUT_DETECTOR_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 @dataclass
@@ -372,15 +384,20 @@ class Scorer:
 
     def _known(self, member: ScoreInput) -> list[Any]:
         """The faces the source found, judged where it found them: each is confirmed on a crop at the
-        size it needs (find_at gives the landmarks the eyes are levelled by) and keeps its person's
-        name. The whole frame is never searched: that is the detector's largest cost, and Immich's
-        machine learning has done it already."""
+        size it needs (find_at gives the landmarks the eyes are levelled by), or with
+        FACES_WITHOUT_DETECTOR judged at the source's box levelled by FaceMesh's own eyes
+        (judge_known, no detector call), and keeps its person's name. The whole frame is never
+        searched: that is the detector's largest cost, and Immich's machine learning has done it
+        already."""
         h, w = member.image.shape[:2]
         out = []
+        without_detector = known_without_detector()
         for x1, y1, x2, y2, name in member.known_faces or []:
             if max(x2 - x1, (y2 - y1) * h / w) * w < MIN_FACE_FRACTION * max(h, w):
                 continue  # as small as the detector's own floor: says nothing about the shot
-            face = self.faces.find_at(member.image, (x1 * w, y1 * h, (x2 - x1) * w, (y2 - y1) * h), member.detail)
+            box = (x1 * w, y1 * h, (x2 - x1) * w, (y2 - y1) * h)
+            face = (self.faces.judge_known(member.image, box, member.detail) if without_detector
+                    else self.faces.find_at(member.image, box, member.detail))
             if face is not None:
                 face.name = name
                 out.append(face)
