@@ -135,6 +135,9 @@ class ImmichSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ImmichSettings:
         env = os.environ if env is None else env
+        # read where judging needs it (organizer.judging.scoring, in the workers); checked here so a
+        # bad value stops the pass at its start with one line, not a worker mid-pass
+        read("FACES_WITHOUT_DETECTOR", env)
         actions = ActionFlags(**{attr: read(name, env) for attr, name in ACTION_VARIABLES.items()})
         return cls(actions=actions, **{attr: read(name, env) for attr, name in IMMICH_VARIABLES.items()})
 

@@ -148,6 +148,11 @@ SETTINGS: tuple[Setting, ...] = (
             "stay in candidate order either way (docs/benchmarks.md \"Overlapped writes\").", "Immich",
             (IMMICH, SERVICE), ("--write-overlap",), "immich", low=1, high=16, noun="a number of groups",
             flag_help="groups whose writes are in flight at once (1 = one after another)"),
+    Setting("FACES_WITHOUT_DETECTOR", "bool", False, "Judge the faces Immich found at Immich's boxes "
+            "without confirming each with the organizer's own detector first: about a sixth less CPU on a "
+            "first pass over photos of people, but near-tied keepers can change (8 of 150 on the labelled "
+            "sets, docs/benchmarks.md \"Known faces without a detector\"), so it is off.", "Immich",
+            (IMMICH, SERVICE), commented=True),
     Setting("IMMICH_MAX_REQUESTS_PER_SECOND", "float", 100.0, "At most this many requests per second to "
             "Immich, all threads together (0 = no limit), so a large first pass (a million thumbnails) "
             "leaves the server responsive to its users.", "Immich", (IMMICH, SERVICE), low=0),

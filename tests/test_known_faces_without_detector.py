@@ -165,3 +165,18 @@ def test_off_by_default_the_detector_confirms_every_known_face(
     detections.clear()
     _score(scorer, frames, known)
     assert len(detections) == 3
+
+
+def test_the_setting_is_in_the_table_and_a_bad_value_stops_the_pass_at_its_start(monkeypatch):
+    import pytest
+
+    from organizer.judging.scoring import known_without_detector
+    from organizer.settings import ImmichSettings
+    from organizer.settings_table import SettingsError
+
+    monkeypatch.setenv("FACES_WITHOUT_DETECTOR", "1")
+    assert known_without_detector()
+    monkeypatch.setenv("FACES_WITHOUT_DETECTOR", "0")
+    assert not known_without_detector()
+    with pytest.raises(SettingsError, match="FACES_WITHOUT_DETECTOR"):
+        ImmichSettings.from_env({"FACES_WITHOUT_DETECTOR": "maybe"})

@@ -40,6 +40,7 @@ from organizer.imaging import open_photo, to_rgb_upright
 from organizer.judging import reasons
 from organizer.judging.faces import MIN_FACE_FRACTION, REFERENCE_LONG_SIDE, FaceAnalyzer
 from organizer.models import ScoredPhoto
+from organizer.settings_table import read as read_setting
 
 FACE_WEIGHTS = {"face_sharpness": 0.30, "sharpness": 0.20, "exposure": 0.15, "smile": 0.15,
                 "mouth_closed": 0.10, "resolution": 0.05, "file_size": 0.05}
@@ -92,7 +93,7 @@ WITHOUT_DETECTOR_ENV = "FACES_WITHOUT_DETECTOR"
 
 def known_without_detector() -> bool:
     """Whether known faces skip the detector (read at each group, so a .env loaded late counts)."""
-    return os.environ.get(WITHOUT_DETECTOR_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return bool(read_setting(WITHOUT_DETECTOR_ENV))
 
 
 @dataclass
