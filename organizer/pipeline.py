@@ -243,7 +243,7 @@ def _run(source: Source, actions: Actions, settings: PassSettings, state: Proces
     report = {
         "version": REPORT_VERSION,
         "settings": {k: v for k, v in (_settings_for_report(settings) | source.describe()
-                                       | actions.describe()).items()
+                                       | actions.describe() | _write_depth(actions)).items()
                      if k not in ("resume", "force_fresh", "processes", "keep_state_on_success")},
         "summary": {"photos": len(refs), "hashed": len(hashed), "skipped": len(skipped),
                     "unreadable": sum(1 for r in skipped.values() if not r.startswith(TRANSIENT_PREFIX)),
@@ -355,6 +355,13 @@ def _cached(state: ProcessingState, refs: list[PhotoRef]) -> Any:
                                              count=len(at))))
         same[at[moved]] = False  # its time changed: the slow path below records the new one
     return same
+
+
+def _write_depth(actions: Actions) -> dict[str, int]:
+    """The report's word on how many groups' writes were in flight at once (Immich passes), so a
+    report says how it was made; not among the state's parameters, so a resume may change it."""
+    depth = getattr(actions, "write_depth", None)
+    return {"write_overlap": depth} if isinstance(depth, int) else {}
 
 
 class _JudgeAndAct:
