@@ -65,6 +65,10 @@ KNOWN_MIN_SIDE = 12
 #: the face is then looked for on a crop (find_at) as before, and dropped if not found there. The
 #: model's own even odds; on the labelled sets every known face scored 0.52 or more (99 % over 0.99).
 KNOWN_MESH_CONFIDENCE = 0.5
+#: Lid gap / eye width under which eyes are closed (notes: closed 0.04-0.08). Defined here, where the
+#: eyes are measured, because the iris stage stops at it (FaceAnalyzer._judge_face); the scoring
+#: (organizer.judging.scoring.eyes_open_share) imports it: one threshold for both.
+BLINK_ABSOLUTE = 0.12
 
 _warned = False
 
@@ -77,7 +81,7 @@ Judgement = tuple[float, float, float, float, np.ndarray]
 class Face:
     """A face found in a frame: where it is at once, how it looks when first asked.
 
-    Finding a face (its box) and judging it (FaceMesh, two iris runs, sharpness, and for a small
+    Finding a face (its box) and judging it (FaceMesh, one or two iris runs, sharpness, for a small
     face the larger decode of its photo) are separate: the best-shot stage matches faces into
     people by their boxes alone, and only a person's faces are ever judged (a passer-by's or a
     stray detection's eyes, smile and sharpness decide nothing). ``judge`` gives the judgement
@@ -110,7 +114,8 @@ class Face:
 
     @property
     def eye_openness(self) -> float:
-        """Smaller eye: lid height / eye width (open ≈ 0.3+, closed ≈ 0.1)."""
+        """Smaller eye: lid height / eye width (open ≈ 0.3+, closed ≈ 0.1). Where the first eye
+        reads under BLINK_ABSOLUTE, that eye's (the face is closed whichever is smaller)."""
         return self._judgement()[0]
 
     @property
@@ -386,8 +391,16 @@ class FaceAnalyzer:
         smile = float(mesh[13][1] - corners) / eye_dist
         mouth_open = float(mesh[14][1] - mesh[13][1]) / eye_dist
         in_image = cv2.transform(mesh[None].astype(np.float64), cv2.invertAffineTransform(m))[0]
-        eyes = min(self._eye_openness(crop, mesh, 33, 133, False),
-                   self._eye_openness(crop, mesh, 362, 263, True))
+        # The cheapest test first: a face's openness is its smaller eye's, and any openness under
+        # BLINK_ABSOLUTE counts as closed against any best frame of the person (scoring's
+        # eyes_open_share gives 0; such a frame can be the person's best only if every frame is
+        # under it, when all count 0). So a first eye under it decides the face, and the second
+        # iris run (3 ms, a third of judging a face) would change no score, word or keeper.
+        # Nothing cheaper can stand in for the iris runs: FaceMesh's own lid points do not close
+        # (docs/benchmarks.md, "Cheaper eyes"), and open eyes' shares need both eyes exactly.
+        eyes = self._eye_openness(crop, mesh, 33, 133, False)
+        if eyes >= BLINK_ABSOLUTE:
+            eyes = min(eyes, self._eye_openness(crop, mesh, 362, 263, True))
         # Sharpness on the face box at its own resolution (shrunk to SHARP_SIZE at most,
         # never enlarged: an enlarged small face looks equally soft whether it is or not).
         x0, y0 = max(0, int(box[0] + 0.1 * fw)), max(0, int(box[1] + 0.1 * fh))

@@ -38,7 +38,7 @@ import numpy as np
 
 from organizer.imaging import open_photo, to_rgb_upright
 from organizer.judging import reasons
-from organizer.judging.faces import MIN_FACE_FRACTION, REFERENCE_LONG_SIDE, FaceAnalyzer
+from organizer.judging.faces import BLINK_ABSOLUTE, MIN_FACE_FRACTION, REFERENCE_LONG_SIDE, FaceAnalyzer
 from organizer.models import ScoredPhoto
 from organizer.settings_table import read as read_setting
 
@@ -51,7 +51,7 @@ BRACKET_SOFT = 0.5
 #: A bracket with people: a frame whose face moved loses, however well it is exposed.
 BRACKET_FACE_WEIGHTS = {"exposure": 0.50, "face_sharpness": 0.20, "sharpness": 0.20, "resolution": 0.05,
                         "file_size": 0.05}
-BLINK_ABSOLUTE = 0.12  # lid gap / eye width under which eyes are closed (notes: closed 0.04–0.08)
+# BLINK_ABSOLUTE (organizer.judging.faces): lid gap / eye width under which eyes are closed.
 #: Eyes are judged against the same person's best frame of the burst: a laugh-squint or a downcast
 #: look that lasts the whole burst is that person's normal there, not a fault. At or under
 #: EYES_SHUT of their best the eyes are closed (they count 0), at or over EYES_OPEN open (1),
