@@ -77,6 +77,20 @@ _warned = False
 Judgement = tuple[float, float, float, float, np.ndarray]
 
 
+def _square_crop(image: np.ndarray, box: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """The MESH_SIZE square FaceMesh reads: 1.5x ``box`` (x1, y1, x2, y2) around its centre, turned
+    by ``angle`` degrees, and the affine map from ``image`` onto it. One place for both ways a face
+    reaches FaceMesh (levelled by the detector's eyes, or at a known box), so they crop alike."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    size = max(box[2] - box[0], box[3] - box[1]) * 1.5
+    m = cv2.getRotationMatrix2D((float(cx), float(cy)), float(angle), MESH_SIZE / size)
+    m[0, 2] += MESH_SIZE / 2 - cx
+    m[1, 2] += MESH_SIZE / 2 - cy
+    crop = cv2.warpAffine(image, m, (MESH_SIZE, MESH_SIZE), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+    return crop, m
+
+
 @dataclass
 class Face:
     """A face found in a frame: where it is at once, how it looks when first asked.
@@ -225,26 +239,13 @@ class FaceAnalyzer:
     def _levelled_crop(self, image: np.ndarray, box: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         left_eye, right_eye = pts[0], pts[1]
         angle = np.degrees(np.arctan2(right_eye[1] - left_eye[1], right_eye[0] - left_eye[0]))
-        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-        size = max(box[2] - box[0], box[3] - box[1]) * 1.5
-        m = cv2.getRotationMatrix2D((float(cx), float(cy)), float(angle), MESH_SIZE / size)
-        m[0, 2] += MESH_SIZE / 2 - cx
-        m[1, 2] += MESH_SIZE / 2 - cy
-        crop = cv2.warpAffine(image, m, (MESH_SIZE, MESH_SIZE), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)
-        return crop, m
+        return _square_crop(image, box, float(angle))
 
     def _mesh_at(self, image: np.ndarray, box: np.ndarray, angle: float) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
         """FaceMesh on the square crop 1.5x ``box`` (x1, y1, x2, y2), turned by ``angle`` degrees:
         its face flag (a probability), its 468 points in the crop's pixels, the crop and the affine
         map from ``image`` onto the crop."""
-        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-        size = max(box[2] - box[0], box[3] - box[1]) * 1.5
-        m = cv2.getRotationMatrix2D((float(cx), float(cy)), float(angle), MESH_SIZE / size)
-        m[0, 2] += MESH_SIZE / 2 - cx
-        m[1, 2] += MESH_SIZE / 2 - cy
-        crop = cv2.warpAffine(image, m, (MESH_SIZE, MESH_SIZE), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)
+        crop, m = _square_crop(image, box, angle)
         self._mesh.setInput(self._tensor(crop))
         flag, mesh = self._mesh.forward(self._mesh.getUnconnectedOutLayersNames())
         return float(1.0 / (1.0 + np.exp(-float(flag.ravel()[0])))), mesh.reshape(468, 3)[:, :2], crop, m
