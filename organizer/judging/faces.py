@@ -174,7 +174,7 @@ class FaceAnalyzer:
         missing = [m.name for m in MODEL_FILES if not is_present(m, self.folder)]
         self.available = not missing
         self._lock = threading.RLock()  # a face is judged under it, found under it or later
-        self._centerface: dict[tuple[int, int], cv2.dnn.Net] = {}
+        self._centerface: cv2.dnn.Net | None = None  # one network for every input size (_center_net)
         if not self.available:
             if not _warned:
                 log.warning("Face models missing in %s (%s): best shots are picked without faces. "
@@ -186,11 +186,16 @@ class FaceAnalyzer:
 
     # ------------------------------------------------------------------ detection
     def _center_net(self, size: tuple[int, int]) -> cv2.dnn.Net:
-        net = self._centerface.get(size)
-        if net is None:
-            net = cv2.dnn.readNetFromONNX(str(self.folder / "centerface.onnx"))
-            self._centerface[size] = net
-        return net
+        """CenterFace, one network whatever the input ``size``.
+
+        Why one: a network per input size held 30-150 MB each, and a pass over photos of a few
+        shapes at the probe, detection and reference sizes loaded a dozen (1.06 GB in one process,
+        per judging worker). OpenCV re-shapes one network to each input with the same output
+        (tests/test_one_face_network.py) and less CPU than loading another (44 ms each).
+        """
+        if self._centerface is None:
+            self._centerface = cv2.dnn.readNetFromONNX(str(self.folder / "centerface.onnx"))
+        return self._centerface
 
     def probe(self, image: np.ndarray) -> bool:
         """Whether ``image`` may show a face: CenterFace at PROBE_LONG_SIDE (a quarter of the
