@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,16 @@ def cpu_seconds() -> tuple[float, float] | None:
         busy = sum(int(v) for k, v in enumerate(fields[:8]) if k not in (3, 4)) / tick  # all but idle, iowait
     except (OSError, ValueError):
         return None
-    server = 0.0
+    server = sum(cpu for _, comm, _, cpu in _processes() if any(comm.startswith(n) for n in SERVER_PROCESSES))
+    return busy, server
+
+
+def _processes() -> Iterator[tuple[int, str, int, float]]:
+    """(pid, command name, parent pid, CPU seconds of it and of the children it has reaped) of every
+    process, from /proc/<pid>/stat (utime, stime, cutime, cstime); one that ends meanwhile is left out."""
+    import os
+
+    tick = os.sysconf("SC_CLK_TCK")
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -88,27 +98,12 @@ def cpu_seconds() -> tuple[float, float] | None:
         except OSError:
             continue
         comm, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
-        if any(comm.startswith(name) for name in SERVER_PROCESSES):
-            server += sum(int(v) for v in rest[11:15]) / tick  # utime, stime, cutime, cstime
-    return busy, server
+        yield int(proc.name), comm, int(rest[1]), sum(int(v) for v in rest[11:15]) / tick
 
 
 def _proc_table() -> dict[int, tuple[int, float]]:
     """pid -> (parent pid, CPU seconds of it and of its children it has reaped), from /proc."""
-    import os
-
-    tick = os.sysconf("SC_CLK_TCK")
-    table: dict[int, tuple[int, float]] = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            stat = (proc / "stat").read_text()
-        except OSError:
-            continue
-        rest = stat[stat.rindex(")") + 2:].split()
-        table[int(proc.name)] = (int(rest[1]), sum(int(v) for v in rest[11:15]) / tick)
-    return table
+    return {pid: (ppid, cpu) for pid, _, ppid, cpu in _processes()}
 
 
 def tree_cpu(roots: list[int], table: dict[int, tuple[int, float]]) -> float:

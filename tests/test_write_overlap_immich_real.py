@@ -157,12 +157,18 @@ def test_a_group_split_in_two_waits_for_its_first_half_before_it_begins(immich, 
     assert len(immich.stacks()) == 2
 
 
-def test_a_kill_mid_overlap_then_resume_writes_nothing_twice_and_undo_restores_all(immich, tmp_path):
-    bursts = upload_bursts(immich, 6)
-    before = immich.snapshot()
+def every_action_at_depth_3(immich, tmp_path: Path) -> tuple[dict[str, str], list[str]]:
+    """The CLI's environment and flags for a pass with every action, three groups' writes in flight."""
     env = {"IMMICH_URL": immich.url, "IMMICH_API_KEY": immich.api_key, "STATE_DIR": str(tmp_path / "state")}
     args = ["--source-type", "immich", "--stack", "--create-albums", "--tag-only", "--mark-best-favorite",
             "--archive-non-best", "--no-progress", "--write-overlap", "3"]
+    return env, args
+
+
+def test_a_kill_mid_overlap_then_resume_writes_nothing_twice_and_undo_restores_all(immich, tmp_path):
+    bursts = upload_bursts(immich, 6)
+    before = immich.snapshot()
+    env, args = every_action_at_depth_3(immich, tmp_path)
     proc = start_cli(*args, **env)
     read_until(proc, "Processing group 4/")  # groups 2 and 3 (at least) are in flight now
     proc.send_signal(signal.SIGKILL)
@@ -241,9 +247,7 @@ def test_a_signal_mid_overlap_then_resume_writes_nothing_twice_and_undo_restores
     them again, which writes nothing they already have."""
     bursts = upload_bursts(immich, 6)
     before = immich.snapshot()
-    env = {"IMMICH_URL": immich.url, "IMMICH_API_KEY": immich.api_key, "STATE_DIR": str(tmp_path / "state")}
-    args = ["--source-type", "immich", "--stack", "--create-albums", "--tag-only", "--mark-best-favorite",
-            "--archive-non-best", "--no-progress", "--write-overlap", "3"]
+    env, args = every_action_at_depth_3(immich, tmp_path)
     proc = start_cli(*args, **env)
     read_until(proc, "Processing group 3/")
     for _ in range(times):
