@@ -296,7 +296,7 @@ class FaceAnalyzer:
                     if max(box[2] - box[0], box[3] - box[1]) >= MIN_FACE_FRACTION * max(h, w)]
 
     def find_at(self, image: np.ndarray, box: tuple[float, float, float, float],
-                detail: Callable[[], np.ndarray | None] | None = None) -> Face | None:
+                detail: Callable[[], np.ndarray | None] | None = None, span: float = 3.0) -> Face | None:
         """The face at ``box`` (x, y, w, h: where another frame of the burst has it), looked for on a
         crop three faces wide shown to the detector with the face CROP_FACE px wide, or None.
 
@@ -307,12 +307,12 @@ class FaceAnalyzer:
         if not self.available:
             return None
         x, y, bw, bh = box
-        side = 3.0 * max(bw, bh)
+        side = span * max(bw, bh)
         if side < 8:
             return None
-        k = CROP_FACE * 3 / side
+        k = CROP_FACE * span / side
         cx, cy = x + bw / 2, y + bh / 2
-        size = int(round(CROP_FACE * 3 / 32)) * 32
+        size = int(round(CROP_FACE * span / 32)) * 32
         m = np.float32([[k, 0, size / 2 - cx * k], [0, k, size / 2 - cy * k]])
         with self._lock:
             crop = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

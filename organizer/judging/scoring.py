@@ -89,6 +89,14 @@ DETAIL_SIDE = 1440
 #: keepers of near-tied frames, check halves included (docs/benchmarks.md, "Known faces without a
 #: detector"), and the project's rule keeps such a change out of the default.
 WITHOUT_DETECTOR_ENV = "FACES_WITHOUT_DETECTOR"
+#: A known face is confirmed on a crop this many faces wide (FaceAnalyzer.find_at): its box was
+#: found on this very photo, so the three faces' width a face carried from another frame is given
+#: (it may have moved) buys nothing here. Two: 192 px for CenterFace instead of 288 (7.4 against
+#: 17 ms a face), the face still CROP_FACE px wide in it, so its landmarks are as fine. On all 25
+#: labelled sets with their faces as a source gives them: every labelled keeper and every group the
+#: same, one unlabelled keeper moved between two sharp frames of a synthetic blur burst (the wide
+#: crop had misread one copy's mouth as open mid-word); 5/3 moved two (docs/benchmarks.md).
+KNOWN_SPAN = 2.0
 
 
 def known_without_detector() -> bool:
@@ -398,7 +406,7 @@ class Scorer:
                 continue  # as small as the detector's own floor: says nothing about the shot
             box = (x1 * w, y1 * h, (x2 - x1) * w, (y2 - y1) * h)
             face = (self.faces.judge_known(member.image, box, member.detail) if without_detector
-                    else self.faces.find_at(member.image, box, member.detail))
+                    else self.faces.find_at(member.image, box, member.detail, KNOWN_SPAN))
             if face is not None:
                 face.name = name
                 out.append(face)
