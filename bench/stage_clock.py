@@ -31,7 +31,8 @@ COMMON: dict[Hook, str] = {
     ("organizer.pipeline", None, "find_candidates"): "group",
     ("organizer.judging.pool", None, "_verify"): "verify",
     ("organizer.judging.scoring", None, "load_image_for_judging"): "decode: for judging",
-    ("organizer.judging.scoring", None, "load_image_for_scoring"): "decode: larger, for small faces",
+    ("organizer.judging.larger", None, "load_larger"): "decode: larger, for small faces",
+    ("organizer.judging.larger", "LargerFrame", "region"): "decode: larger, for small faces",
     # the detector, by what asked for it (a detection inside one of these is that one's own time)
     ("organizer.judging.faces", "FaceAnalyzer", "probe"): "faces: probe (anyone there?)",
     ("organizer.judging.faces", "FaceAnalyzer", "analyze"): "faces: whole frames",

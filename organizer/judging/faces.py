@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from organizer.judging.larger import LargerFrame
 from organizer.model_store import MODEL_FILES, is_present, models_dir
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,10 @@ PROBE_THRESHOLD = 0.3
 NMS_THRESHOLD = 0.3
 MIN_FACE_FRACTION = 0.02  # faces smaller than 2% of the long side say nothing about the shot
 MESH_SIZE = 192
+#: How far from a face's centre judging it reads pixels, in long sides of its box: the FaceMesh
+#: crop is 1.5 box sides square (_square_crop), turned by any angle, so its corners reach
+#: 0.75 * sqrt(2) = 1.061 sides; the eye crops and the sharpness patch lie inside it.
+CROP_REACH = 1.07
 EYE_SIZE = 64
 SHARP_SIZE = 128
 #: A face whose box is under this many pixels is judged on the larger decode when there is one:
@@ -277,7 +282,7 @@ class FaceAnalyzer:
         span = float(lid[:, 0].max() - lid[:, 0].min())
         return float(lid[:, 1].max() - lid[:, 1].min()) / span if span > 1 else 0.0
 
-    def analyze(self, image: np.ndarray, detail: Callable[[], np.ndarray | None] | None = None,
+    def analyze(self, image: np.ndarray, detail: Callable[[], np.ndarray | LargerFrame | None] | None = None,
                 long_side: int = DETECT_LONG_SIDE) -> list[Face]:
         """Every face of ``image``, judged when first asked (Face); boxes and mesh points in
         ``image``'s pixels.
@@ -296,7 +301,7 @@ class FaceAnalyzer:
                     if max(box[2] - box[0], box[3] - box[1]) >= MIN_FACE_FRACTION * max(h, w)]
 
     def find_at(self, image: np.ndarray, box: tuple[float, float, float, float],
-                detail: Callable[[], np.ndarray | None] | None = None, span: float = 3.0) -> Face | None:
+                detail: Callable[[], np.ndarray | LargerFrame | None] | None = None, span: float = 3.0) -> Face | None:
         """The face at ``box`` (x, y, w, h: where another frame of the burst has it), looked for on a
         crop three faces wide shown to the detector with the face CROP_FACE px wide, or None.
 
@@ -330,7 +335,7 @@ class FaceAnalyzer:
             return self._face(image, detail, corners.ravel(), c, pts)
 
     def judge_known(self, image: np.ndarray, box: tuple[float, float, float, float],
-                    detail: Callable[[], np.ndarray | None] | None = None) -> Face | None:
+                    detail: Callable[[], np.ndarray | LargerFrame | None] | None = None) -> Face | None:
         """The face the source found at ``box`` (x, y, w, h in ``image``'s pixels), or None.
 
         Immich's machine learning has found the face already, so the detector is not asked again
@@ -360,7 +365,7 @@ class FaceAnalyzer:
             pts = np.hstack([eyes, np.ones((2, 1))]) @ back.T
             return self._face(image, detail, corners, flag, pts)
 
-    def _face(self, image: np.ndarray, detail: Callable[[], np.ndarray | None] | None, box: np.ndarray,
+    def _face(self, image: np.ndarray, detail: Callable[[], np.ndarray | LargerFrame | None] | None, box: np.ndarray,
               conf: float, pts: np.ndarray) -> Face:
         """One detected face, judged when first asked (Face): on the larger decode when it is small here."""
         h, w = image.shape[:2]
@@ -368,18 +373,22 @@ class FaceAnalyzer:
         return Face(box=(float(box[0]), float(box[1]), float(fw), float(fh)), confidence=float(conf),
                     area=float(fw * fh) / (w * h), judge=lambda: self._judged_face(image, detail, box, pts))
 
-    def _judged_face(self, image: np.ndarray, detail: Callable[[], np.ndarray | None] | None, box: np.ndarray,
+    def _judged_face(self, image: np.ndarray, detail: Callable[[], np.ndarray | LargerFrame | None] | None, box: np.ndarray,
                      pts: np.ndarray) -> Judgement:
         """Judge one detected face (on the larger decode, made only now, when it is small here)."""
         with self._lock:
             w = image.shape[1]
-            src, k = image, 1.0
+            src, k, origin = image, 1.0, np.zeros(2)
             if detail is not None and max(box[2] - box[0], box[3] - box[1]) < DETAIL_FACE:
                 larger = detail()
                 if larger is not None and larger.shape[1] > 1.2 * w:
-                    src, k = larger, larger.shape[1] / w
-            eyes, smile, mouth_open, sharp, mesh = self._judge_face(src, box * k, pts * k)
-            return eyes, smile, mouth_open, sharp, mesh / k
+                    k = larger.shape[1] / w
+                    if isinstance(larger, LargerFrame):  # only the part the crops below reach
+                        src, origin = larger.around(box * k, CROP_REACH)
+                    else:
+                        src = larger
+            eyes, smile, mouth_open, sharp, mesh = self._judge_face(src, box * k - np.tile(origin, 2), pts * k - origin)
+            return eyes, smile, mouth_open, sharp, (mesh + origin) / k
 
     def _judge_face(self, image: np.ndarray, box: np.ndarray,
                     pts: np.ndarray) -> tuple[float, float, float, float, np.ndarray]:

@@ -25,13 +25,16 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from organizer.camera.capture_time import iso
 from organizer.imaging import UnreadablePhoto
 from organizer.models import ALIGNMENT, GroupResult, Hinted, KnownFace, PhotoRef, public_info
+
+if TYPE_CHECKING:  # judging's OpenCV is imported in the workers, not by whoever imports the pool
+    from organizer.judging.larger import LargerFrame
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +121,12 @@ def judge(job: Job, scorer: Any) -> Outcome:
     time verification alone cost: decoding a photo that ends in a group is the best-shot stage's
     cost (it decodes it anyway); decoding one that verification turned away is verification's.
     """
-    from organizer.judging.scoring import load_image_for_judging, load_image_for_scoring
+    from organizer.judging.larger import load_larger
+    from organizer.judging.scoring import DETAIL_SIDE, load_image_for_judging
 
     warnings = list(job.notes)
     images: dict[int, np.ndarray | None] = {}
-    details: dict[int, np.ndarray | None] = {}
+    details: dict[int, LargerFrame | None] = {}
     load_seconds: dict[int, float] = {}
 
     def payload_of(i: int) -> Payload:
@@ -145,14 +149,14 @@ def judge(job: Job, scorer: Any) -> Outcome:
             load_seconds[i] = time.perf_counter() - started
         return images[i]
 
-    def detail(i: int) -> np.ndarray | None:
+    def detail(i: int) -> LargerFrame | None:
         """Photo i decoded larger, once, for its small faces (None: there is nothing larger)."""
         if i not in details:
             source = encoded(payload_of(i))
             details[i] = None
             if isinstance(source, str | bytes):
                 try:
-                    details[i] = load_image_for_scoring(source)
+                    details[i] = load_larger(source, DETAIL_SIDE)
                 except UnreadablePhoto:
                     pass  # it decoded small a moment ago: judged on that
         return details[i]
@@ -216,7 +220,7 @@ def _verify(job: Job, image: Callable[[int], np.ndarray | None]) -> Parts:
 
 def _score(gid: str, members: list[PhotoRef], entries: list[HashEntry], images: list[np.ndarray | None],
            scorer: Any, info: dict[str, Any],
-           details: list[Callable[[], np.ndarray | None]] | None = None,
+           details: list[Callable[[], LargerFrame | None]] | None = None,
            faces: list[list[KnownFace] | None] | None = None) -> GroupResult:
     from organizer.judging.scoring import ScoreInput
 

@@ -39,6 +39,7 @@ import numpy as np
 from organizer.imaging import open_photo, to_rgb_upright
 from organizer.judging import reasons
 from organizer.judging.faces import BLINK_ABSOLUTE, MIN_FACE_FRACTION, REFERENCE_LONG_SIDE, FaceAnalyzer
+from organizer.judging.larger import LargerFrame
 from organizer.models import ScoredPhoto
 from organizer.settings_table import read as read_setting
 
@@ -114,7 +115,7 @@ class ScoreInput:
     name: str = ""  # file name, for the words in score_parts["why"]
     #: The same photo decoded larger (long side <= DETAIL_SIDE), on demand: small faces are cropped
     #: from it. None: ``image`` is all there is.
-    detail: Callable[[], np.ndarray | None] | None = None
+    detail: Callable[[], np.ndarray | LargerFrame | None] | None = None
     #: Faces the source already found (Immich's machine learning): (x1, y1, x2, y2) as shares of the
     #: image and the person's name or None. None: the source does not know; search the frame.
     known_faces: list[tuple[float, float, float, float, str | None]] | None = None
