@@ -228,7 +228,7 @@ def real(quick: bool = False) -> None:
             return tree_cpu([os.getpid()], _proc_table())
 
         def measured(label: str, run_settings: ImmichSettings, dry: bool,
-                     settle: Any = None) -> tuple[float, float | None]:
+                     settle: Any = None) -> tuple[float, float | None, float]:
             """One pass, timed, with the CPU around it: the organizer's (this process and its workers),
             Immich's (the kit's processes for this port) and the machine's; ``settle`` waits for Immich's
             background jobs before the CPU is read (the pass's time stays the pass's)."""
@@ -245,7 +245,7 @@ def real(quick: bool = False) -> None:
                   f"{summary['photos_in_groups']} photos in groups, {writes} writes, verification "
                   f"{summary['verify_seconds']:.1f} s (summed over processes)")
             if not (cpu and cpu_before):
-                return elapsed, None
+                return elapsed, None, ours
             busy = cpu[0] - cpu_before[0]
             # the kit's own process tree; by process name (every server on the machine) where its pids are unknown
             by_immich = (immich_after - immich_before if immich_before is not None and immich_after is not None
@@ -257,24 +257,33 @@ def real(quick: bool = False) -> None:
                   + ("" if settle else f" of {elapsed * cores:.1f} ({100 * busy / (elapsed * cores):.0f} %)")
                   + f"; load {os.getloadavg()[0]:.1f}; on {cores} cores no schedule of the pass's own work ends "
                   f"before {needed / cores:.1f} s = {needed / cores / floor:.1f}x the floor")
-            return elapsed, needed / cores
+            return elapsed, needed / cores, ours
 
         rows: list[float] = []
         bounds: list[float | None] = []
+        ours_cpu: list[float] = []
         for label, processes, dry in (("first pass, 1 process (dry run)", 1, True),
                                       (f"first pass, {default_processes()} processes (dry run)", None, True),
                                       (f"first pass, {default_processes()} processes, tag + stack", None, False),
                                       ("no-change pass", None, False)):
             state_dir = Path(tmp) / ("b" if dry and processes == 1 else "c" if dry else "a")
-            elapsed, bound = measured(label, ImmichSettings(url=url, api_key=user.api_key, state_dir=state_dir,
-                                                            actions=ActionFlags(tag=True, stack=True),
-                                                            processes=processes or default_processes()), dry)
+            elapsed, bound, ours = measured(label, ImmichSettings(url=url, api_key=user.api_key, state_dir=state_dir,
+                                                                  actions=ActionFlags(tag=True, stack=True),
+                                                                  processes=processes or default_processes()), dry)
             rows.append(elapsed)
             bounds.append(bound)
-        print(f"   target: a first pass <= 6x the floor: {'OK' if rows[2] <= 6 * floor else 'MISSED'} "
-              f"({rows[2] / floor:.1f}x; one process: {rows[0] / floor:.1f}x)"
-              + (f"; the CPU this pass needs takes {bounds[2] / floor:.1f}x the floor on its own"
-                 if bounds[2] is not None else ""))
+            ours_cpu.append(ours)
+        # Issue 19's targets: a dry (or stack-only, below) first pass within 6x the floor; with tags, the
+        # organizer's own share (its core-seconds spread over the cores) within 3x, Immich's sidecar
+        # work (XMP rewritten and read back per tagged photo) being Immich's, reported beside it.
+        share = ours_cpu[2] / cores
+        print(f"   target: a dry first pass <= 6x the floor: {'OK' if rows[1] <= 6 * floor else 'MISSED'} "
+              f"({rows[1] / floor:.1f}x; one process: {rows[0] / floor:.1f}x)")
+        print(f"   target: with tags, the organizer's own share <= 3x the floor: "
+              f"{'OK' if share <= 3 * floor else 'MISSED'} ({ours_cpu[2]:.1f} core-seconds on {cores} cores = "
+              f"{share / floor:.1f}x; the whole tag + stack pass {rows[2] / floor:.1f}x"
+              + (f", the CPU it needs with Immich's {bounds[2] / floor:.1f}x on its own" if bounds[2] is not None else "")
+              + ")")
         # What each action costs the server: the tag + stack run undone, then one action per pass.
         def undo_writes(state_dir: Path) -> None:
             """Undo the runs of a state folder that wrote something (a no-change pass is a run too)."""
@@ -288,7 +297,10 @@ def real(quick: bool = False) -> None:
             state_dir = Path(tmp) / label.replace(" ", "-")
             one = ImmichSettings(url=url, api_key=user.api_key, state_dir=state_dir, actions=flags,
                                  processes=default_processes())
-            measured(f"first pass, {label}", one, False, settle=lambda: server.wait_sidecars(120))
+            elapsed, _, _ = measured(f"first pass, {label}", one, False, settle=lambda: server.wait_sidecars(120))
+            if flags.stack and not flags.tag:
+                print(f"   target: a stack-only first pass <= 6x the floor: "
+                      f"{'OK' if elapsed <= 6 * floor else 'MISSED'} ({elapsed / floor:.1f}x)")
             undo_writes(state_dir)
     try:  # the server is shared with the test runs: leave no 400 photos behind
         server.admin.call("DELETE", f"/admin/users/{user.id}", json={"force": True})
