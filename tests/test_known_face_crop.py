@@ -13,16 +13,14 @@ under half (7.4 against 17 ms). What must hold:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import cv2
 import numpy as np
 import pytest
 from demo_photos import ASTRONAUT, COFFEE, needs_models
+from face_calls import KnownBox, known_boxes, record_detections
 
 from organizer.judging import scoring
-from organizer.judging.faces import CROP_FACE, FaceAnalyzer
+from organizer.judging.faces import CROP_FACE
 from organizer.judging.scoring import ScoreInput, Scorer, load_image_for_scoring
 from organizer.models import ScoredPhoto
 
@@ -33,17 +31,9 @@ def scorer() -> Scorer:
 
 
 @pytest.fixture
-def crop_sides(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """The long side of every image CenterFace is shown (FaceAnalyzer.detect), whoever asks."""
-    sides: list[int] = []
-    detect = FaceAnalyzer.detect
-
-    def counted(self: FaceAnalyzer, image: np.ndarray, *args: Any, **kwargs: Any) -> Any:
-        sides.append(max(image.shape[:2]))
-        return detect(self, image, *args, **kwargs)
-
-    monkeypatch.setattr(FaceAnalyzer, "detect", counted)
-    yield sides
+def crop_sides(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The long side of every image CenterFace is shown, whoever asks."""
+    return record_detections(monkeypatch, lambda image: max(image.shape[:2]))
 
 
 def _burst() -> list[np.ndarray]:
@@ -61,15 +51,12 @@ def _burst() -> list[np.ndarray]:
     return frames
 
 
-def _known(scorer: Scorer, frame: np.ndarray) -> list[tuple[float, float, float, float, str | None]]:
-    """The faces a source would give for ``frame``: the detector's own boxes, as shares, named."""
-    h, w = frame.shape[:2]
-    return [(f.box[0] / w, f.box[1] / h, (f.box[0] + f.box[2]) / w, (f.box[1] + f.box[3]) / h, f"P{i}")
-            for i, f in enumerate(scorer.faces.analyze(frame))]
+def _known(scorer: Scorer, frame: np.ndarray) -> list[KnownBox]:
+    return known_boxes(scorer, frame, lambda i: f"P{i}")
 
 
 def _score(scorer: Scorer, frames: list[np.ndarray],
-           known: list[list[tuple[float, float, float, float, str | None]]] | None) -> list[ScoredPhoto]:
+           known: list[list[KnownBox]] | None) -> list[ScoredPhoto]:
     return scorer.score_group([ScoreInput(f"f{i}", img, 960, 640, 500_000, f"IMG_{i}.jpg",
                                           known_faces=known[i] if known else None)
                                for i, img in enumerate(frames)])

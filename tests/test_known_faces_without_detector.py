@@ -15,13 +15,13 @@ What must hold:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 from demo_photos import ASTRONAUT, COFFEE, needs_models
+from face_calls import KnownBox, known_boxes, record_detections
 
 from organizer.judging import scoring
 from organizer.judging.faces import FaceAnalyzer
@@ -35,17 +35,9 @@ def scorer() -> Scorer:
 
 
 @pytest.fixture
-def detections(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+def detections(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts CenterFace runs (FaceAnalyzer.detect), whoever asks for them."""
-    calls: list[int] = []
-    detect = FaceAnalyzer.detect
-
-    def counted(self: FaceAnalyzer, *args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        return detect(self, *args, **kwargs)
-
-    monkeypatch.setattr(FaceAnalyzer, "detect", counted)
-    yield calls
+    return record_detections(monkeypatch, lambda image: 1)
 
 
 def _burst() -> list[np.ndarray]:
@@ -61,15 +53,12 @@ def _burst() -> list[np.ndarray]:
     return frames
 
 
-def _known(scorer: Scorer, frame: np.ndarray) -> list[tuple[float, float, float, float, str | None]]:
-    """The faces a source would give for ``frame``: the detector's own boxes, as shares, named."""
-    h, w = frame.shape[:2]
-    return [(f.box[0] / w, f.box[1] / h, (f.box[0] + f.box[2]) / w, (f.box[1] + f.box[3]) / h, "Anna")
-            for f in scorer.faces.analyze(frame)]
+def _known(scorer: Scorer, frame: np.ndarray) -> list[KnownBox]:
+    return known_boxes(scorer, frame, lambda i: "Anna")
 
 
 def _score(scorer: Scorer, frames: list[np.ndarray],
-           known: list[list[tuple[float, float, float, float, str | None]]]) -> list[ScoredPhoto]:
+           known: list[list[KnownBox]]) -> list[ScoredPhoto]:
     return scorer.score_group([ScoreInput(f"f{i}", img, 960, 640, 500_000, f"IMG_{i}.jpg", known_faces=k)
                                for i, (img, k) in enumerate(zip(frames, known, strict=True))])
 
