@@ -122,7 +122,10 @@ class ScoreInput:
 
 
 def load_image_for_scoring(source: str | os.PathLike[str] | bytes, max_side: int = DETAIL_SIDE) -> np.ndarray:
-    """Decode larger: JPEG draft mode to about ``max_side``, upright, 8-bit BGR."""
+    """Decode larger: JPEG draft mode to about ``max_side``, upright, 8-bit BGR, the whole frame
+    shrunk to ``max_side``. A pass judges small faces on organizer.judging.larger.LargerFrame
+    instead (the same pixels, resampled only where a face is cut); this whole-frame form is for
+    tools and tests that want one photo as an array."""
     img = to_rgb_upright(open_photo(source, draft_size=(max_side, max_side)), max_side)
     return cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR)
 
