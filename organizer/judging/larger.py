@@ -9,6 +9,10 @@ where the faces' crops need a few percent of those pixels. So the frame stays as
 and the same geometry as the whole frame's resize: a region is the whole-frame resize's pixels
 at that place, within one or two levels on about 1 % of them (Pillow rounds its fixed-point
 weights per call), and every coordinate stays in DETAIL_SIDE pixels.
+
+The price is memory while a group is judged: the decode is held as decoded, at most twice
+DETAIL_SIDE's pixels (a 12 MP JPEG decodes at half size, 2000x1500: 9 MB against 4.7 MB shrunk;
+an Immich preview of a 1600 px photo 5.1 against 4.1 MB), and only for photos with a small face.
 """
 
 from __future__ import annotations
