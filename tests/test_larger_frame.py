@@ -73,6 +73,19 @@ def test_a_decode_no_larger_than_asked_is_cut_not_resampled(monkeypatch: pytest.
     assert np.array_equal(part, cv2.cvtColor(np.asarray(img)[200:260, 100:300], cv2.COLOR_RGB2BGR))
 
 
+def test_a_large_frame_with_no_dct_scale_is_shrunk_whole_not_held_at_full_size() -> None:
+    img = _rgb((3400, 2200), seed=5)  # a PNG: decodes whole, 2.4x DETAIL_SIDE
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    frame = load_larger(buf.getvalue(), DETAIL_SIDE)
+    held = frame._img.size
+    assert max(held) == DETAIL_SIDE  # not 3400 x 2200 x 3 bytes in memory
+    assert np.array_equal(frame.region(0, 0, *held), load_image_for_scoring(buf.getvalue()))  # the old pixels
+    jpeg = io.BytesIO()
+    _rgb((3400, 3000), seed=6).save(jpeg, "JPEG", quality=90)
+    assert load_larger(jpeg.getvalue(), DETAIL_SIDE)._img.size == (1700, 1500)  # a DCT scale: half, as decoded
+
+
 @needs_models
 def test_a_small_face_is_judged_on_its_region_as_on_the_whole_shrunk_frame(monkeypatch: pytest.MonkeyPatch) -> None:
     scorer = Scorer()

@@ -75,5 +75,12 @@ class LargerFrame:
 
 
 def load_larger(source: str | os.PathLike[str] | bytes, max_side: int) -> LargerFrame:
-    """Decode larger: JPEG draft mode to about ``max_side``, upright, RGB; shrunk where asked."""
-    return LargerFrame(to_rgb_upright(open_photo(source, draft_size=(max_side, max_side))), max_side)
+    """Decode larger: JPEG draft mode to about ``max_side``, upright, RGB; resampled where asked.
+
+    A format with no DCT scale to decode at (PNG, HEIC, TIFF, a RAW's large preview) can decode at
+    many times ``max_side`` (a 24 MP PNG: 72 MB): such a frame is shrunk whole to ``max_side`` as
+    before, so no more than twice ``max_side``'s pixels are ever held."""
+    img = to_rgb_upright(open_photo(source, draft_size=(max_side, max_side)))
+    if max(img.size) > 2 * max_side:
+        img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    return LargerFrame(img, max_side)
