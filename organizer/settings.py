@@ -13,14 +13,14 @@ organizer/settings_table.py; `.env.example`, `--help` and docs/settings.md are g
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from organizer.candidates.hashing import default_processes
-from organizer.settings_table import SettingsError, default, read
+from organizer.settings_table import SETTINGS, SettingsError, default, read
 
 DEFAULT_MIN_GROUP_SIZE = default("MIN_GROUP_SIZE")
 DEFAULT_ALBUM_PREFIX = default("ALBUM_PREFIX")
@@ -188,10 +188,33 @@ SHOWN = (
 )
 
 
+#: Shown as set or not, never as their value (``--show-settings`` output lands in bug reports).
+SECRET = frozenset({"IMMICH_API_KEY"})
+
+
+def _shown() -> list[tuple[str, str, Callable[[ImmichSettings], Any]]]:
+    """SHOWN, then every other setting a pass reads (the table's ``local`` and ``immich`` rows, the
+    service-only ones apart), in the table's order: the list cannot fall behind the table, so a new
+    setting is shown the day it is added. Those with an ImmichSettings attribute show the resolved
+    value (a flag counts); the others (read where they are used) what the environment gives."""
+    listed = {name for name, _, _ in SHOWN} | set(ACTION_VARIABLES.values())
+    attr_of = {name: attr for attr, name in IMMICH_VARIABLES.items()}
+    rows = list(SHOWN)
+    for entry in SETTINGS:
+        if entry.name in listed or not {"local", "immich"} & set(entry.used_by):
+            continue
+        if entry.name in attr_of:
+            attr = attr_of[entry.name]
+            rows.append((entry.name, attr, lambda s, a=attr: getattr(s, a)))
+        else:
+            rows.append((entry.name, entry.name, lambda _s, n=entry.name: read(n)))
+    return rows
+
+
 def describe_settings(settings: ImmichSettings, given: set[str]) -> list[tuple[str, Any, str]]:
     """(variable, value, origin) with origin one of: flag, environment, .env, default."""
     rows = []
-    for name, attr, value_of in SHOWN:
+    for name, attr, value_of in _shown():
         names = [n for n in os.environ if n.startswith("ACTION_")] if name == "ACTION_*" else [name]
         if attr in given:
             origin = "flag"
@@ -201,5 +224,12 @@ def describe_settings(settings: ImmichSettings, given: set[str]) -> list[tuple[s
             origin = ".env"
         else:
             origin = "default"
-        rows.append((name, value_of(settings), origin))
+        value = value_of(settings)
+        if name == "PHOTO_ORGANIZER_MODELS" and value is None:  # unset: the folder it falls back to
+            from organizer.model_store import models_dir
+
+            value = models_dir()
+        if name in SECRET:
+            value = "(set)" if value else "(not set)"
+        rows.append((name, value, origin))
     return rows

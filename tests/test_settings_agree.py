@@ -333,3 +333,23 @@ def test_a_wrong_default_in_prose_is_caught():
     assert _mentions_of_defaults("`DOWNLOAD_CONCURRENCY`, default 8; `WEB_THREADS` (default 3)") == [
         ("DOWNLOAD_CONCURRENCY", "8", "`DOWNLOAD_CONCURRENCY`, default 8; `WEB_THREADS` (default 3)"),
         ("WEB_THREADS", "3", "`DOWNLOAD_CONCURRENCY`, default 8; `WEB_THREADS` (default 3)")]
+
+
+def test_show_settings_lists_every_setting_a_pass_reads_once_and_never_the_key_itself(monkeypatch):
+    from organizer.settings import ACTION_VARIABLES, describe_settings, resolve_settings
+    from organizer.settings_table import SETTINGS
+
+    monkeypatch.setenv("IMMICH_API_KEY", "secret-key-123")
+    monkeypatch.setenv("WRITE_OVERLAP", "3")
+    monkeypatch.delenv("FACES_WITHOUT_DETECTOR", raising=False)
+    rows = describe_settings(resolve_settings({}), set())
+    names = [name for name, _, _ in rows]
+    switches = {ACTION_VARIABLES[k] for k in ("tag", "albums", "favorite_best", "archive_non_best", "stack")}
+    read_by_a_pass = {s.name for s in SETTINGS if {"local", "immich"} & set(s.used_by)}
+    assert len(names) == len(set(names))
+    assert set(names) == read_by_a_pass - switches | {"ACTION_*"}  # the switches shown as one line
+    shown = {name: (value, origin) for name, value, origin in rows}
+    assert shown["IMMICH_API_KEY"] == ("(set)", "environment")
+    assert "secret-key-123" not in repr(rows)
+    assert shown["WRITE_OVERLAP"] == (3, "environment")
+    assert shown["FACES_WITHOUT_DETECTOR"] == (False, "default")
