@@ -115,37 +115,18 @@ def fake_client(fake: Any) -> Any:
 
 def real(quick: bool = False) -> None:
     """The real kit, on this machine: stack only and tag + stack at each depth, same photos."""
-    from concurrent.futures import ThreadPoolExecutor
-    from datetime import UTC, datetime, timedelta
-
-    sys.path.insert(0, str(REPO / "tests"))
-    from photo_factory import scene, variant
-    from real_immich import KitMissing, RealImmich, jpeg_bytes, start
-
+    from bench.kit import kit_user, upload_bursts
     from organizer.candidates.hashing import default_processes
     from organizer.immich.run import make_client, run_immich_pass
     from organizer.immich.undo import undo_run
     from organizer.settings import ActionFlags, ImmichSettings
 
     n_bursts, burst_size = (10, 3) if quick else (40, 4)
-    try:
-        url, admin_key = start(int(os.environ.get("IMMICH_REAL_TEST_PORT", "2390")))
-    except KitMissing as exc:
-        print(f"\n== Overlapped writes on the real server: skipped ({exc}) ==")
+    kit = kit_user("Overlapped writes on the real server", "overlap")
+    if kit is None:
         return
-    server = RealImmich(url, admin_key)
-    user = server.new_user("overlap")
-    t0 = datetime(2024, 7, 14, 9, 0, tzinfo=UTC)
-
-    def upload(i: int) -> str:
-        b, k = divmod(i, burst_size)
-        img = variant(scene(8000 + b, (1200, 900)), k, 0.0 if k == 0 else 1.0 + 0.3 * k)
-        taken = t0 + timedelta(hours=3 * b, seconds=2 * k)
-        return user.upload(jpeg_bytes(img, taken), f"OV_{b:03d}{k}.jpg", taken, wait=False)
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        ids = list(pool.map(upload, range(n_bursts * burst_size)))
-    user.wait_ready(ids, timeout=900)
+    url, server, user = kit
+    ids = upload_bursts(user, n_bursts, burst_size, seed=8000, size=(1200, 900), prefix="OV")
     print(f"\n== Overlapped writes: real server ({url}), {len(ids)} photos in {n_bursts} bursts of {burst_size}, "
           f"first pass at WRITE_OVERLAP {', '.join(map(str, DEPTHS))}, {default_processes()} cores ==")
     try:
