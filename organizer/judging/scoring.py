@@ -38,6 +38,7 @@ import numpy as np
 
 from organizer.imaging import open_photo, to_rgb_upright
 from organizer.judging import reasons
+from organizer.judging.changes import shows_nothing_new
 from organizer.judging.faces import BLINK_ABSOLUTE, MIN_FACE_FRACTION, REFERENCE_LONG_SIDE, FaceAnalyzer
 from organizer.judging.larger import LargerFrame
 from organizer.models import ScoredPhoto
@@ -160,6 +161,12 @@ def _homography(alignment: Alignment | None, i: int) -> np.ndarray | None:
     if not alignment or i >= len(alignment) or alignment[i] is None:
         return None
     return np.asarray(alignment[i], dtype=np.float64).reshape(3, 3)
+
+
+def _onto(alignment: Alignment | None, i: int, j: int) -> np.ndarray | None:
+    """The homography carrying frame i's pixels onto frame j's (None where either is not aligned)."""
+    hi, hj = _homography(alignment, i), _homography(alignment, j)
+    return None if hi is None or hj is None else np.linalg.inv(hj) @ hi
 
 
 def _to_common(box: tuple[float, float, float, float], hom: np.ndarray | None) -> tuple[float, float, float]:
@@ -368,7 +375,8 @@ class Scorer:
         counts like a blink, so with anyone in the group every frame gets the full detection.
         Whether anyone is there is asked cheaply first: a quarter-size probe, on the sharpest frame
         and then on the others (someone who turned to the camera later), stopping at the first
-        that sees a face. Only then is the sharpest frame searched whole at REFERENCE_LONG_SIDE
+        that sees a face; another frame that is the sharpest's scene again (organizer.judging.changes:
+        aligned, exposure aside, nothing changed) can show no one new, and is not probed. Only then is the sharpest frame searched whole at REFERENCE_LONG_SIDE
         (the small faces of a group shot) and the others at the ordinary size. A group where no
         probe sees anyone costs a few small detections instead of one large one (the large search
         of a photo of a page or a landscape was most of its judging time). On the tune sets the
@@ -387,7 +395,9 @@ class Scorer:
             return out
         first = max(readable, key=lambda i: (raw[i] or {}).get("sharpness_raw", 0.0))
         others = [i for i in readable if i != first]
-        if not any(self.faces.probe(members[i].image) for i in [first, *others]):
+        if not self.faces.probe(members[first].image) and not any(
+                self.faces.probe(members[i].image) for i in others
+                if not shows_nothing_new(members[first].image, members[i].image, _onto(alignment, i, first))):
             return out  # nobody in any frame: no whole-frame search at all
         out[first] = self.faces.analyze(members[first].image, members[first].detail, REFERENCE_LONG_SIDE)
         for i in others:
