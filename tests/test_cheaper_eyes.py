@@ -11,13 +11,13 @@ scores and words with the skip as with both eyes always measured.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 from demo_photos import ASTRONAUT, needs_models
+from required_parts import people_set
 
 from organizer.judging import faces as faces_module
 from organizer.judging import scoring
@@ -82,14 +82,7 @@ def test_a_skipped_face_counts_exactly_as_the_two_run_face_would() -> None:
 
 @pytest.fixture(scope="module")
 def people_check() -> Any:  # noqa: ANN401
-    from bench.people_sets import cached_people
-
-    try:
-        return cached_people("check")
-    except RuntimeError as exc:
-        if "cannot fetch" in str(exc) and os.environ.get("CI", "").lower() != "true":
-            pytest.skip(str(exc))
-        raise
+    return people_set("check")
 
 
 @pytest.fixture

@@ -8,13 +8,11 @@ where each person stands in the burst.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 
 import cv2
-import pytest
 from PIL import Image
-from required_parts import needs_models
+from required_parts import needs_models, people_set
 
 from organizer.immich.run import run_immich_pass
 from organizer.judging import faces as faces_module
@@ -23,16 +21,6 @@ from organizer.settings import ActionFlags, ImmichSettings
 pytestmark = needs_models  # missing models: a skip line outside CI, a failure under CI (required_parts.py)
 NAMES = ["Anna", "Ben", "Chloe", "Dev", "Emil", "Fatou", "Gus"]
 
-
-def _people_set(tmp):  # noqa: ANN001, ANN202
-    from bench.people_sets import cached_people
-
-    try:
-        return cached_people("check")
-    except RuntimeError as exc:
-        if "cannot fetch" in str(exc) and os.environ.get("CI", "").lower() != "true":
-            pytest.skip(str(exc))
-        raise
 
 
 def _taken(path) -> datetime:  # noqa: ANN001
@@ -88,7 +76,7 @@ def _upload_with_faces(immich, labelled, groups: list[int]) -> dict[str, str]:  
 
 
 def test_immich_s_faces_are_judged_by_name_and_no_frame_is_searched_whole(immich, tmp_path, monkeypatch):
-    labelled = _people_set(tmp_path / "sets")
+    labelled = people_set("check")
     groups = [1, 3, 8, 9]  # 2-5 people, a stranger, a laughing man with his eyes shut throughout
     names = _upload_with_faces(immich, labelled, groups)
     sizes = _spy_on_detection(monkeypatch)
@@ -106,7 +94,7 @@ def test_immich_s_faces_are_judged_by_name_and_no_frame_is_searched_whole(immich
 
 
 def test_without_immich_s_faces_the_frames_are_searched_as_before(immich, tmp_path, monkeypatch):
-    labelled = _people_set(tmp_path / "sets")
+    labelled = people_set("check")
     ids = [immich.upload((labelled.root / pid).read_bytes(), pid, _taken(labelled.root / pid), wait=False)
            for pid in labelled.groups[1]]
     immich.wait_ready(ids, timeout=120)
@@ -124,7 +112,7 @@ def test_a_key_without_face_read_is_told_once_and_the_faces_are_found_anyway(imm
     import requests
     from real_immich import PASSWORD
 
-    labelled = _people_set(tmp_path / "sets")
+    labelled = people_set("check")
     _upload_with_faces(immich, labelled, [1])
     spec = json.loads((Path(__file__).resolve().parents[2] / "shared" / "immich" /
                        "immich-openapi-specs.json").read_text())

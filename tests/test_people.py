@@ -7,33 +7,20 @@ chosen on the tune half. Without the registry the tests skip, except under CI, w
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
-from required_parts import needs_models
+from required_parts import needs_models, people_set
 
 from organizer.judging import reasons
 from organizer.pipeline import PassSettings
-
-
-def _people_set(tmp: Path, half: str):  # noqa: ANN202
-    from bench.people_sets import cached_people
-
-    try:
-        return cached_people(half)
-    except RuntimeError as exc:
-        if "cannot fetch" in str(exc) and os.environ.get("CI", "").lower() != "true":
-            pytest.skip(str(exc))
-        raise
 
 
 @pytest.fixture(scope="module")
 def check_half(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     from bench.quality import run_set
 
-    labelled = _people_set(tmp_path_factory.mktemp("people"), "check")
+    labelled = people_set("check")
     return labelled, run_set(labelled, PassSettings(processes=1))
 
 

@@ -7,12 +7,10 @@ the path a user's library takes.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 
-import pytest
 from PIL import Image
-from required_parts import needs_models
+from required_parts import needs_models, people_set
 
 from organizer.immich.run import run_immich_pass
 from organizer.settings import ActionFlags, ImmichSettings
@@ -21,14 +19,7 @@ pytestmark = needs_models  # missing models: a skip line outside CI, a failure u
 
 
 def test_real_group_bursts_keep_the_frame_where_everyone_s_eyes_are_open(immich, tmp_path):
-    from bench.people_sets import cached_people
-
-    try:
-        labelled = cached_people("check")
-    except RuntimeError as exc:
-        if "cannot fetch" in str(exc) and os.environ.get("CI", "").lower() != "true":
-            pytest.skip(str(exc))
-        raise
+    labelled = people_set("check")
     ids = []
     for pid in labelled.photos:
         data = (labelled.root / pid).read_bytes()
