@@ -19,6 +19,8 @@ from organizer.judging import faces as faces_module
 from organizer.settings import ActionFlags, ImmichSettings
 
 pytestmark = needs_models  # missing models: a skip line outside CI, a failure under CI (required_parts.py)
+#: CenterFace's input side on a crop two and three faces wide (organizer.judging.scoring.KNOWN_SPAN)
+CROP_KNOWN, CROP_CARRIED = 192, 288
 NAMES = ["Anna", "Ben", "Chloe", "Dev", "Emil", "Fatou", "Gus"]
 
 
@@ -30,13 +32,29 @@ def _taken(path) -> datetime:  # noqa: ANN001
 
 
 def _spy_on_detection(monkeypatch) -> list[int]:  # noqa: ANN001
-    """The long side of every face search the pass runs (a whole frame: 640 or more; a crop: 288)."""
+    """The long side of every face search the pass runs (a whole frame: 640 or more; a crop: 192 or 288)."""
     sizes: list[int] = []
     detect = faces_module.FaceAnalyzer.detect
     monkeypatch.setattr(faces_module.FaceAnalyzer, "detect",
                         lambda self, image, long_side=640, threshold=0.5: sizes.append(long_side)
                         or detect(self, image, long_side, threshold))
     return sizes
+
+
+def _spy_on_regions(monkeypatch) -> list[float]:  # noqa: ANN001
+    """The share of its frame each region of a larger decode (organizer.judging.larger) covers."""
+    from organizer.judging.larger import LargerFrame
+
+    shares: list[float] = []
+    region = LargerFrame.region
+
+    def spied(self: LargerFrame, x0: int, y0: int, x1: int, y1: int):  # noqa: ANN202
+        out = region(self, x0, y0, x1, y1)
+        shares.append(out.shape[0] * out.shape[1] / (self.shape[0] * self.shape[1]))
+        return out
+
+    monkeypatch.setattr(LargerFrame, "region", spied)
+    return shares
 
 
 def _dry_pass(url: str, api_key: str, tmp_path) -> dict:  # noqa: ANN001
@@ -80,9 +98,13 @@ def test_immich_s_faces_are_judged_by_name_and_no_frame_is_searched_whole(immich
     groups = [1, 3, 8, 9]  # 2-5 people, a stranger, a laughing man with his eyes shut throughout
     names = _upload_with_faces(immich, labelled, groups)
     sizes = _spy_on_detection(monkeypatch)
+    regions = _spy_on_regions(monkeypatch)
     report = _dry_pass(immich.url, immich.api_key, tmp_path)
     assert len(report["groups"]) == len(groups)
-    assert sizes and all(size < 640 for size in sizes), sorted(set(sizes))  # crops only (288 px)
+    # Immich's previews are 1600 px here: small faces are judged on regions of them, never the whole
+    assert regions and all(share < 0.5 for share in regions), regions
+    # crops only: 192 px around each of Immich's boxes, 288 px where a face is carried from another frame
+    assert sizes and CROP_KNOWN in sizes and set(sizes) <= {CROP_KNOWN, CROP_CARRIED}, sorted(set(sizes))
     best = {p["name"]: p["best"] for g in report["groups"] for p in g["photos"]}
     assert set(best) == set(names.values())
     right = sum(1 for g in groups if best.get(labelled.keepers[g]))
