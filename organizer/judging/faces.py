@@ -303,7 +303,9 @@ class FaceAnalyzer:
     def find_at(self, image: np.ndarray, box: tuple[float, float, float, float],
                 detail: Callable[[], np.ndarray | LargerFrame | None] | None = None, span: float = 3.0) -> Face | None:
         """The face at ``box`` (x, y, w, h: where another frame of the burst has it), looked for on a
-        crop three faces wide shown to the detector with the face CROP_FACE px wide, or None.
+        crop ``span`` faces wide shown to the detector with the face CROP_FACE px wide, or None.
+        Three faces wide leaves room for a face that moved between frames; a box found on this
+        very photo (Immich's) needs less (scoring.KNOWN_SPAN).
 
         A face the whole-frame detection missed (small, soft, turned a little) is found this way at
         a fraction of a whole-frame search's cost, so a person is not taken for absent, which would

@@ -97,7 +97,8 @@ WITHOUT_DETECTOR_ENV = "FACES_WITHOUT_DETECTOR"
 #: 17 ms a face), the face still CROP_FACE px wide in it, so its landmarks are as fine. On all 25
 #: labelled sets with their faces as a source gives them: every labelled keeper and every group the
 #: same, one unlabelled keeper moved between two sharp frames of a synthetic blur burst (the wide
-#: crop had misread one copy's mouth as open mid-word); 5/3 moved two (docs/benchmarks.md).
+#: crop had misread one copy's mouth as open mid-word); 1.67 faces wide (160 px) moved two
+#: (docs/benchmarks.md, "Two cuts").
 KNOWN_SPAN = 2.0
 
 
