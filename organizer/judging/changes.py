@@ -12,6 +12,8 @@ noise are no change; a head turning, a person stepping in, a page turned are.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -38,11 +40,7 @@ def _small_grey(image: np.ndarray) -> tuple[np.ndarray, float]:
     return cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32), k
 
 
-def change(sharpest: np.ndarray, other: np.ndarray, to_sharpest: np.ndarray) -> float | None:
-    """How much ``other`` differs from ``sharpest`` where they overlap: the largest cell's mean
-    difference of standard scores, ``other`` carried onto ``sharpest`` by the homography
-    ``to_sharpest`` (other's pixels -> sharpest's pixels). None: too little overlap to tell."""
-    a, ka = _small_grey(sharpest)
+def _change(a: np.ndarray, ka: float, other: np.ndarray, to_sharpest: np.ndarray) -> float | None:
     b, kb = _small_grey(other)
     h = np.diag([ka, ka, 1.0]) @ to_sharpest @ np.diag([1.0 / kb, 1.0 / kb, 1.0])
     size = (a.shape[1], a.shape[0])
@@ -61,10 +59,25 @@ def change(sharpest: np.ndarray, other: np.ndarray, to_sharpest: np.ndarray) -> 
     return float(cells.max())
 
 
-def shows_nothing_new(sharpest: np.ndarray, other: np.ndarray, to_sharpest: np.ndarray | None) -> bool:
-    """Whether ``other`` is ``sharpest``'s scene again (aligned, exposure aside), so that a face
-    probe there can see no one the probe of ``sharpest`` did not. False without an alignment."""
-    if to_sharpest is None:
-        return False
-    score = change(sharpest, other, to_sharpest)
-    return score is not None and score <= CHANGE_LIMIT
+def change(sharpest: np.ndarray, other: np.ndarray, to_sharpest: np.ndarray) -> float | None:
+    """How much ``other`` differs from ``sharpest`` where they overlap: the largest cell's mean
+    difference of standard scores, ``other`` carried onto ``sharpest`` by the homography
+    ``to_sharpest`` (other's pixels -> sharpest's pixels). None: too little overlap to tell."""
+    return _change(*_small_grey(sharpest), other, to_sharpest)
+
+
+def nothing_new_against(sharpest: np.ndarray) -> Callable[[np.ndarray, np.ndarray | None], bool]:
+    """``shows_nothing_new(other, to_sharpest)``: whether ``other`` is ``sharpest``'s scene again
+    (aligned, exposure aside), so that a face probe there can see no one the probe of ``sharpest``
+    did not; False without an alignment. The sharpest frame is made small once for all others."""
+    small: list[tuple[np.ndarray, float]] = []
+
+    def shows_nothing_new(other: np.ndarray, to_sharpest: np.ndarray | None) -> bool:
+        if to_sharpest is None:
+            return False
+        if not small:
+            small.append(_small_grey(sharpest))
+        score = _change(*small[0], other, to_sharpest)
+        return score is not None and score <= CHANGE_LIMIT
+
+    return shows_nothing_new

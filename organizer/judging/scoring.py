@@ -38,7 +38,7 @@ import numpy as np
 
 from organizer.imaging import open_photo, to_rgb_upright
 from organizer.judging import reasons
-from organizer.judging.changes import shows_nothing_new
+from organizer.judging.changes import nothing_new_against
 from organizer.judging.faces import BLINK_ABSOLUTE, MIN_FACE_FRACTION, REFERENCE_LONG_SIDE, FaceAnalyzer
 from organizer.judging.larger import LargerFrame
 from organizer.models import ScoredPhoto
@@ -377,8 +377,8 @@ class Scorer:
         Whether anyone is there is asked cheaply first: a quarter-size probe, on the sharpest frame
         and then on the others (someone who turned to the camera later), stopping at the first
         that sees a face; another frame that is the sharpest's scene again (organizer.judging.changes:
-        aligned, exposure aside, nothing changed) can show no one new, and is not probed. Only then is the sharpest frame searched whole at REFERENCE_LONG_SIDE
-        (the small faces of a group shot) and the others at the ordinary size. A group where no
+        aligned, exposure aside, nothing changed) can show no one new, and is not probed. Only then
+        is the sharpest frame searched whole at REFERENCE_LONG_SIDE (the small faces of a group shot) and the others at the ordinary size. A group where no
         probe sees anyone costs a few small detections instead of one large one (the large search
         of a photo of a page or a landscape was most of its judging time). On the tune sets the
         probe saw every frame in which the search at REFERENCE_LONG_SIDE finds a face (101 of 174
@@ -396,9 +396,10 @@ class Scorer:
             return out
         first = max(readable, key=lambda i: (raw[i] or {}).get("sharpness_raw", 0.0))
         others = [i for i in readable if i != first]
+        nothing_new = nothing_new_against(members[first].image)
         if not self.faces.probe(members[first].image) and not any(
                 self.faces.probe(members[i].image) for i in others
-                if not shows_nothing_new(members[first].image, members[i].image, _onto(alignment, i, first))):
+                if not nothing_new(members[i].image, _onto(alignment, i, first))):
             return out  # nobody in any frame: no whole-frame search at all
         out[first] = self.faces.analyze(members[first].image, members[first].detail, REFERENCE_LONG_SIDE)
         for i in others:
