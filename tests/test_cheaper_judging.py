@@ -25,6 +25,7 @@ from demo_photos import ASTRONAUT, COFFEE, needs_models
 
 from organizer.judging import kinds
 from organizer.judging.faces import Face, FaceAnalyzer
+from organizer.judging.larger import LargerFrame
 from organizer.judging.scoring import ScoreInput, Scorer, load_image_for_scoring
 from organizer.models import PhotoRef, ScoredPhoto
 
@@ -52,10 +53,10 @@ def _burst_with_a_passer_by() -> list[np.ndarray]:
 
 
 def _score(scorer: Scorer, frames: list[np.ndarray], asked: list[int]) -> list[ScoredPhoto]:
-    def detail(i: int) -> Callable[[], np.ndarray]:
-        def larger() -> np.ndarray:
+    def detail(i: int) -> Callable[[], LargerFrame]:
+        def larger() -> LargerFrame:
             asked.append(i)
-            return cv2.resize(frames[i], (1920, 1280), interpolation=cv2.INTER_CUBIC)
+            return LargerFrame.of_array(cv2.resize(frames[i], (1920, 1280), interpolation=cv2.INTER_CUBIC))
         return larger
 
     return scorer.score_group([ScoreInput(f"f{i}", img, 1920, 1280, 500_000, f"IMG_{i}.jpg", detail(i))

@@ -10,6 +10,7 @@ import pytest
 from demo_photos import ASTRONAUT, COFFEE, needs_models
 
 from organizer.camera.twins import TwinPlan
+from organizer.judging.larger import LargerFrame
 from organizer.judging.pool import _to_pixels, _to_unit
 from organizer.judging.scoring import (
     DETAIL_SIDE,
@@ -56,9 +57,9 @@ def test_a_small_face_is_judged_on_the_larger_decode_and_a_large_one_is_not(scor
     small = cv2.resize(large, (512, 512), interpolation=cv2.INTER_AREA)  # its face: ~95 px
     asked: list[int] = []
 
-    def detail() -> np.ndarray:
+    def detail() -> LargerFrame:
         asked.append(1)
-        return large
+        return LargerFrame.of_array(large)
 
     on_small, on_large = scorer.faces.analyze(small), scorer.faces.analyze(large)
     with_detail = scorer.faces.analyze(small, detail)

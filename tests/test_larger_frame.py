@@ -107,7 +107,13 @@ def test_a_small_face_is_judged_on_its_region_as_on_the_whole_shrunk_frame(monke
         sizes.append(tuple(size))
         return resize(self, size, *args, **kwargs)
 
-    on_whole = scorer.faces.analyze(small, lambda: whole)
+    class Whole(LargerFrame):
+        """The reference: every crop cut from the whole shrunk frame, never a region of it."""
+
+        def around(self, box: np.ndarray, reach: float) -> tuple[np.ndarray, np.ndarray]:
+            return whole, np.zeros(2)
+
+    on_whole = scorer.faces.analyze(small, lambda: Whole.of_array(whole))
     assert len(on_whole) == 1 and on_whole[0].box[2] < 160
     monkeypatch.setattr(Image.Image, "resize", counted)
     on_region = scorer.faces.analyze(small, lambda: frame)

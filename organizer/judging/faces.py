@@ -282,7 +282,7 @@ class FaceAnalyzer:
         span = float(lid[:, 0].max() - lid[:, 0].min())
         return float(lid[:, 1].max() - lid[:, 1].min()) / span if span > 1 else 0.0
 
-    def analyze(self, image: np.ndarray, detail: Callable[[], np.ndarray | LargerFrame | None] | None = None,
+    def analyze(self, image: np.ndarray, detail: Callable[[], LargerFrame | None] | None = None,
                 long_side: int = DETECT_LONG_SIDE) -> list[Face]:
         """Every face of ``image``, judged when first asked (Face); boxes and mesh points in
         ``image``'s pixels.
@@ -301,7 +301,7 @@ class FaceAnalyzer:
                     if max(box[2] - box[0], box[3] - box[1]) >= MIN_FACE_FRACTION * max(h, w)]
 
     def find_at(self, image: np.ndarray, box: tuple[float, float, float, float],
-                detail: Callable[[], np.ndarray | LargerFrame | None] | None = None, span: float = 3.0) -> Face | None:
+                detail: Callable[[], LargerFrame | None] | None = None, span: float = 3.0) -> Face | None:
         """The face at ``box`` (x, y, w, h: where another frame of the burst has it), looked for on a
         crop ``span`` faces wide shown to the detector with the face CROP_FACE px wide, or None.
         Three faces wide leaves room for a face that moved between frames; a box found on this
@@ -337,7 +337,7 @@ class FaceAnalyzer:
             return self._face(image, detail, corners.ravel(), c, pts)
 
     def judge_known(self, image: np.ndarray, box: tuple[float, float, float, float],
-                    detail: Callable[[], np.ndarray | LargerFrame | None] | None = None) -> Face | None:
+                    detail: Callable[[], LargerFrame | None] | None = None) -> Face | None:
         """The face the source found at ``box`` (x, y, w, h in ``image``'s pixels), or None.
 
         Immich's machine learning has found the face already, so the detector is not asked again
@@ -367,7 +367,7 @@ class FaceAnalyzer:
             pts = np.hstack([eyes, np.ones((2, 1))]) @ back.T
             return self._face(image, detail, corners, flag, pts)
 
-    def _face(self, image: np.ndarray, detail: Callable[[], np.ndarray | LargerFrame | None] | None, box: np.ndarray,
+    def _face(self, image: np.ndarray, detail: Callable[[], LargerFrame | None] | None, box: np.ndarray,
               conf: float, pts: np.ndarray) -> Face:
         """One detected face, judged when first asked (Face): on the larger decode when it is small here."""
         h, w = image.shape[:2]
@@ -375,7 +375,7 @@ class FaceAnalyzer:
         return Face(box=(float(box[0]), float(box[1]), float(fw), float(fh)), confidence=float(conf),
                     area=float(fw * fh) / (w * h), judge=lambda: self._judged_face(image, detail, box, pts))
 
-    def _judged_face(self, image: np.ndarray, detail: Callable[[], np.ndarray | LargerFrame | None] | None, box: np.ndarray,
+    def _judged_face(self, image: np.ndarray, detail: Callable[[], LargerFrame | None] | None, box: np.ndarray,
                      pts: np.ndarray) -> Judgement:
         """Judge one detected face (on the larger decode, made only now, when it is small here)."""
         with self._lock:
@@ -385,10 +385,7 @@ class FaceAnalyzer:
                 larger = detail()
                 if larger is not None and larger.shape[1] > 1.2 * w:
                     k = larger.shape[1] / w
-                    if isinstance(larger, LargerFrame):  # only the part the crops below reach
-                        src, origin = larger.around(box * k, CROP_REACH)
-                    else:
-                        src = larger
+                    src, origin = larger.around(box * k, CROP_REACH)  # only the part the crops below reach
             eyes, smile, mouth_open, sharp, mesh = self._judge_face(src, box * k - np.tile(origin, 2), pts * k - origin)
             return eyes, smile, mouth_open, sharp, (mesh + origin) / k
 

@@ -53,6 +53,12 @@ class LargerFrame:
         self.shape = (height, width, 3)
         self._scale = (img.size[0] / width, img.size[1] / height)
 
+    @classmethod
+    def of_array(cls, bgr: np.ndarray) -> LargerFrame:
+        """A frame already decoded at the size it is seen at (tools and tests that hold one as an
+        array): its regions are plain crops of ``bgr``."""
+        return cls(Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)), max(bgr.shape[:2]))
+
     def region(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
         """BGR pixels of [x0, x1) x [y0, y1) in ``shape``'s pixels (clipped to the frame)."""
         h, w = self.shape[:2]

@@ -117,7 +117,7 @@ class ScoreInput:
     name: str = ""  # file name, for the words in score_parts["why"]
     #: The same photo decoded larger (long side <= DETAIL_SIDE), on demand: small faces are cropped
     #: from it. None: ``image`` is all there is.
-    detail: Callable[[], np.ndarray | LargerFrame | None] | None = None
+    detail: Callable[[], LargerFrame | None] | None = None
     #: Faces the source already found (Immich's machine learning): (x1, y1, x2, y2) as shares of the
     #: image and the person's name or None. None: the source does not know; search the frame.
     known_faces: list[tuple[float, float, float, float, str | None]] | None = None
