@@ -100,6 +100,7 @@ def test_a_stack_re_covered_by_hand_in_immich_is_one_choice_learned(immich, tmp_
     (made,) = events
     assert (made["chosen"], made["proposed"], made["origin"]) == (burst[2], burst[0], "immich re-cover")
     assert set(made["frames"]) == set(burst) and made["frames"][burst[0]]["sharpness"] == 1.0
+    assert not [e for e in store.events() if e["event"] == "grouping"]  # a keeper chosen, not "not a group"
 
 
 def test_stacks_re_covered_by_hand_in_immich_teach_the_keeper_of_the_next_burst(immich, tmp_path, monkeypatch):
@@ -127,3 +128,38 @@ def test_stacks_re_covered_by_hand_in_immich_teach_the_keeper_of_the_next_burst(
     assert immich.stack_of(c[0])["primaryAssetId"] == c[1]
     assert next(p for p in group["photos"] if p["id"] == c[1])["score_parts"]["why"].startswith("Picked for your taste")
     assert result.report["taste"]["line"].startswith("Learned from 2 of your choices")
+
+
+def test_stacks_removed_by_hand_in_immich_are_not_a_group_decisions_and_an_undo_is_none(immich, tmp_path):
+    """Unstacking one of our stacks in Immich says what the review page's "Not a group" says: it is
+    kept as a grouping decision (once, whatever the later passes), and three on bursts make bursts
+    need a higher confidence in this library. Our own undo removes stacks too: that is no decision."""
+    from organizer.immich.run import make_client
+    from organizer.immich.undo import undo_run
+
+    s = settings(immich, tmp_path, TAG_STACK)
+    undone = upload_burst(immich, 80, range(3))
+    run_immich_pass(s)
+    undo_run(make_client(s), s.state_dir, None)
+    assert immich.stack_of(undone[0]) is None
+    bursts = [upload_burst(immich, 81 + k, range(3), START + timedelta(hours=3 * (k + 1))) for k in range(3)]
+    kept = upload_burst(immich, 85, range(3), START + timedelta(hours=15))
+    first = run_immich_pass(s)
+    confidence = {g["best"]: g["confidence"] for g in first.report["groups"]}
+    for b in bursts:
+        immich.delete_stack(immich.stack_of(b[0])["id"])
+    client = ImmichClient(immich.url, immich.api_key)
+    store = taste.TasteStore(taste.taste_path(record_path(s.state_dir, client.base_url, client.users.me().id)))
+    for full in (False, True):  # noticed once, whatever the later passes
+        result = run_immich_pass(s, full=full)
+    events = [e for e in store.events() if e["event"] == "grouping"]
+    assert sorted((e["decision"], e["origin"], e["kind"], e["confidence"]) for e in events) == sorted(
+        ("not a group", "immich unstack", "burst", confidence[b[0]]) for b in bursts), events
+    assert not [e for e in store.events() if e["event"] == "choice"]  # nor a keeper chosen
+    rule = store.grouping()["burst"]
+    assert rule["rejects"] == 3
+    assert rule["min_confidence"] == round(min(taste.STRICT_CEILING, max(confidence[b[0]] for b in bursts)
+                                               + taste.STRICT_STEP), 3)
+    assert result.report["taste"]["grouping"]["burst"]["rejects"] == 3
+    assert all(immich.stack_of(b[0]) is None for b in bursts) and immich.stack_of(kept[0]) is not None
+    assert immich.stack_of(undone[0]) is None  # the undone group stays undone, and taught nothing

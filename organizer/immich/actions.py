@@ -313,13 +313,17 @@ class ImmichActions(TagWrites):
                              "before": {best: {"visibility": "archive"}}, "group": rid})
         if self.flags.stack:
             recovered: list[str] = []
-            note = self._apply_stack(new, before, absorbed, members, fresh, plan, recovered)
+            unstacked: list[str] = []
+            note = self._apply_stack(new, before, absorbed, members, fresh, plan, recovered, unstacked)
             if note:
                 notes.append(note)
-            if recovered and record and not self.dry_run:  # re-covered by hand: one more choice learned
+            if (recovered or unstacked) and record and not self.dry_run:
                 with self._lock:
-                    TasteStore(taste_path(record.path)).add_choice(rid, recovered[0], group.photos, group.best,
-                                                                   origin="immich re-cover")
+                    store = TasteStore(taste_path(record.path))
+                    if recovered:  # re-covered by hand: one more choice learned
+                        store.add_choice(rid, recovered[0], group.photos, group.best, origin="immich re-cover")
+                    else:  # the very group unstacked by hand: the review page's "not a group", said in Immich
+                        store.add_grouping(group.id, "not a group", group.to_dict(), origin="immich unstack")
 
         if before and not plan:
             new.run_id, new.scope = before.run_id, before.scope  # nothing written: still the earlier run's
@@ -464,8 +468,9 @@ class ImmichActions(TagWrites):
 
     def _apply_stack(self, new: GroupRecord, before: GroupRecord | None, absorbed: list[GroupRecord],
                      members: list[str], fresh: dict[str, Asset],
-                     plan: list[dict[str, Any]], recovered: list[str]) -> str | None:
-        """Our stack over the group (``recovered`` gets the cover the person put on it by hand)."""
+                     plan: list[dict[str, Any]], recovered: list[str], unstacked: list[str]) -> str | None:
+        """Our stack over the group (``recovered`` gets the cover the person put on it by hand,
+        ``unstacked`` the id of our stack over these very photos that they removed by hand)."""
         stack_of = self._stack_of()
         on_photos = {stack_of[i] for i in fresh if i in stack_of}
         ours = self.record.made("stack", on_photos) if self.record else set()
@@ -500,6 +505,7 @@ class ImmichActions(TagWrites):
                 if new.member_key == new.stack_declined_key:
                     how = "removed" if server is None else "re-covered"
                     if server is None:
+                        unstacked.append(new.stack_id)
                         new.stack_id = new.stack_primary = None
                     return f"stack left alone: it was {how} by hand after photo-organizer made it"
                 if server is None:
