@@ -49,6 +49,11 @@ def test_the_rule_starts_after_a_handful_of_rejects_on_one_kind_and_is_bounded(t
     assert rule["screenshot"]["min_confidence"] == 0.73  # above the highest rejected (0.72)
     assert rule["screenshot"]["line"] == ("After 4 of your 'not a group' decisions on screenshots, screenshot groups "
                                           "need confidence ≥ 0.73 in this library")
+    mixed = _rejects(3, 0.7)
+    mixed[0]["origin"] = taste.UNSTACK_ORIGIN  # one stack removed by hand in Immich: said, and counted the same
+    assert taste.grouping_rules(mixed)["burst"]["line"] == (
+        "After 3 of your 'not a group' decisions on bursts (1 of them stacks you removed in Immich), burst groups "
+        "need confidence ≥ 0.71 in this library")
     capped = taste.grouping_rules(_rejects(3, 1.0))["burst"]
     assert capped["min_confidence"] == taste.STRICT_CEILING == 0.8  # never stricter than the ceiling
     # a kind is judged by its own rejects: screenshots rejected say nothing about bursts

@@ -161,5 +161,7 @@ def test_stacks_removed_by_hand_in_immich_are_not_a_group_decisions_and_an_undo_
     assert rule["min_confidence"] == round(min(taste.STRICT_CEILING, max(confidence[b[0]] for b in bursts)
                                                + taste.STRICT_STEP), 3)
     assert result.report["taste"]["grouping"]["burst"]["rejects"] == 3
+    assert "3 of your 'not a group' decisions on bursts (all of them stacks you removed in Immich)" in \
+        result.report["taste"]["grouping"]["burst"]["line"]  # said so the person knows where they came from
     assert all(immich.stack_of(b[0]) is None for b in bursts) and immich.stack_of(kept[0]) is not None
     assert immich.stack_of(undone[0]) is None  # the undone group stays undone, and taught nothing

@@ -27,7 +27,7 @@ from typing import Any
 
 from immich_client import ImmichClient, ImmichNotFound
 from immich_client.dtos import Album, Asset
-from organizer.judging.taste import TasteStore, taste_path
+from organizer.judging.taste import UNSTACK_ORIGIN, TasteStore, taste_path
 from organizer.models import GroupResult, PhotoRef
 from organizer.settings import ActionFlags
 
@@ -323,7 +323,7 @@ class ImmichActions(TagWrites):
                     if recovered:  # re-covered by hand: one more choice learned
                         store.add_choice(rid, recovered[0], group.photos, group.best, origin="immich re-cover")
                     else:  # the very group unstacked by hand: the review page's "not a group", said in Immich
-                        store.add_grouping(group.id, "not a group", group.to_dict(), origin="immich unstack")
+                        store.add_grouping(group.id, "not a group", group.to_dict(), origin=UNSTACK_ORIGIN)
 
         if before and not plan:
             new.run_id, new.scope = before.run_id, before.scope  # nothing written: still the earlier run's

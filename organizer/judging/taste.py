@@ -304,6 +304,11 @@ def agreement(choices: list[dict[str, Any]], window: int = AGREEMENT_WINDOW) -> 
 
 
 # ---------------------------------------------------------------------- grouping feedback
+#: The origin of a "not a group" decision made by removing one of our stacks in Immich
+#: (organizer.immich.actions notices it).
+UNSTACK_ORIGIN = "immich unstack"
+
+
 def kind_key(info: dict[str, Any]) -> str:
     """The kind a grouping decision is about: screenshots apart, else verification's kind."""
     return "screenshot" if info.get("screenshots") else str(info.get("kind") or "burst")
@@ -313,16 +318,23 @@ def grouping_rules(groupings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]
     """Per kind of group with at least STRICT_AFTER "not a group" decisions: how many, and the
     confidence its groups now need (STRICT_STEP above the highest rejected, at most STRICT_CEILING)."""
     rejected: dict[str, list[float]] = {}
+    unstacked: dict[str, int] = {}
     for g in groupings:
         if g.get("decision") == "not a group" and g.get("confidence") is not None:
             rejected.setdefault(g["kind"], []).append(float(g["confidence"]))
+            unstacked[g["kind"]] = unstacked.get(g["kind"], 0) + (g.get("origin") == UNSTACK_ORIGIN)
     out = {}
     for kind, figures in sorted(rejected.items()):
         if len(figures) >= STRICT_AFTER:
             need = round(min(STRICT_CEILING, max(figures) + STRICT_STEP), 3)
             many, groups = KIND_WORDS.get(kind, (kind, f"{kind} groups"))
-            out[kind] = {"rejects": len(figures), "min_confidence": need, "capped": need >= STRICT_CEILING,
-                         "line": f"After {len(figures)} of your 'not a group' decisions on {many}, {groups} "
+            # a stack removed in Immich was never called "not a group" by the person: say which count so
+            by_hand = unstacked[kind]
+            how = (" (all of them stacks you removed in Immich)" if by_hand == len(figures) else
+                   f" ({by_hand} of them stacks you removed in Immich)" if by_hand else "")
+            out[kind] = {"rejects": len(figures), "unstacked": by_hand, "min_confidence": need,
+                         "capped": need >= STRICT_CEILING,
+                         "line": f"After {len(figures)} of your 'not a group' decisions on {many}{how}, {groups} "
                                  f"need confidence ≥ {need:.2f} in this library"}
     return out
 
